@@ -1,0 +1,47 @@
+"""Lanner's front end for Elasticsearch EQL: tokenize, parse, check and print queries.
+
+    >>> from lanner import eql
+    >>> query = eql.parse('process where process.name : "cmd.exe"')
+    >>> eql.to_text(query)
+    'process where process.name : "cmd.exe"'
+"""
+
+from __future__ import annotations
+
+from lanner.eql import ast
+from lanner.eql.checks import Schema, check, raise_errors
+from lanner.eql.errors import (
+    EqlError,
+    EqlSemanticError,
+    EqlSyntaxError,
+    EqlUnsupportedError,
+    Issue,
+    Severity,
+    Span,
+    caret_view,
+)
+from lanner.eql.parser import Parser, parse_expression
+from lanner.eql.printer import to_text
+from lanner.eql.tokens import Token, TokenKind, tokenize
+
+__all__ = [
+    "EqlError", "EqlSemanticError", "EqlSyntaxError", "EqlUnsupportedError", "Issue", "Schema",
+    "Severity", "Span", "Token", "TokenKind", "ast", "caret_view", "check", "parse",
+    "parse_expression", "to_text", "tokenize", "validate",
+]
+
+
+def parse(text: str) -> ast.Query:
+    """Parse a query and reject what Elasticsearch would reject; raises an EqlError subclass."""
+    query = Parser(text).parse_query()
+    raise_errors(query, text)
+    return query
+
+
+def validate(text: str, schema: Schema | None = None) -> list[Issue]:
+    """Every issue of a query as data, never raising: a syntax error becomes one Issue."""
+    try:
+        query = Parser(text).parse_query()
+    except EqlError as error:
+        return [error.as_issue()]
+    return check(query, schema)
