@@ -27,6 +27,20 @@ OUTPUT = ROOT / "lanner" / "eql" / "data" / "fields.json.gz"
 # (`array` is settled per source: with sub-fields an array of objects, else a list of strings.)
 TYPE_NAMES = {"group": "object", "string": "keyword", "number": "long"}
 
+# Elasticsearch field types; anything else in the output means a source changed shape.
+ES_TYPES = frozenset(
+    {
+        "aggregate_metric_double", "alias", "binary", "boolean", "byte", "completion",
+        "constant_keyword", "counted_keyword", "date", "date_nanos", "date_range", "dense_vector",
+        "double", "double_range", "flattened", "float", "float_range", "geo_point", "geo_shape",
+        "half_float", "histogram", "integer", "integer_range", "ip", "ip_range", "join",
+        "keyword", "long", "long_range", "match_only_text", "nested", "object", "percolator",
+        "point", "rank_feature", "rank_features", "scaled_float", "search_as_you_type",
+        "semantic_text", "shape", "short", "sparse_vector", "text", "token_count",
+        "unsigned_long", "version", "wildcard",
+    }
+)  # fmt: skip
+
 # Beats folders holding templates and test fixtures rather than shipped field definitions.
 BEATS_SKIP_FOLDERS = frozenset({"test", "tests", "testdata", "scripts"})
 
@@ -280,6 +294,9 @@ def build(shared: Path) -> dict[str, Any]:
         read_beats(ecs_dir / "beats-9.5.0.json.gz"),
     ]
     fields, open_objects = merge(sources)
+    unknown = {type_name for type_name in fields.values() if type_name not in ES_TYPES}
+    if unknown:
+        raise SystemExit(f"not Elasticsearch field types: {sorted(unknown)}")
     return {
         "version": 1,
         "sources": [source.description for source in sources],

@@ -38,10 +38,15 @@ def parse(text: str) -> ast.Query:
     return query
 
 
-def validate(text: str, schema: Schema | None = None) -> list[Issue]:
-    """Every issue of a query as data, never raising: a syntax error becomes one Issue."""
+def validate(text: str, schema: Schema | None = None,
+             category_field: str = "event.category") -> list[Issue]:
+    """Every issue of a query as data, never raising: a syntax error becomes one Issue.
+
+    `category_field` is the field the rule takes event categories from (a rule's
+    `event_category_override`), so that category names are checked against its values.
+    """
     try:
         query = Parser(text).parse_query()
     except EqlError as error:
         return [error.as_issue()]
-    return check(query, schema)
+    return check(query, schema, category_field)

@@ -13,17 +13,28 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from lanner.eql import ast
-from lanner.eql.errors import EqlSemanticError, Issue, Severity
+from lanner.eql.errors import (
+    EqlSemanticError,
+    EqlUnsupportedError,
+    Issue,
+    Severity,
+    unsupported_message,
+)
 from lanner.eql.functions import FUNCTIONS, FunctionSpec
 from lanner.eql.printer import to_text
 from lanner.eql.types import NUMERIC, Kind, accepts, kind_of_es_type, kind_of_value
 
-# ECS 9.5 allowed values of event.category: the names an EQL category usually takes.
-ECS_CATEGORIES = (
-    "api", "authentication", "configuration", "database", "driver", "email", "file", "host",
-    "iam", "intrusion_detection", "library", "malware", "network", "package", "process",
-    "registry", "session", "threat", "vulnerability", "web",
-)
+# ECS 9.5 allowed values of the fields a rule may take its event category from.
+CATEGORY_VALUES: dict[str, tuple[str, ...]] = {
+    "event.category": (
+        "api", "authentication", "configuration", "database", "driver", "email", "file",
+        "host", "iam", "intrusion_detection", "library", "malware", "network", "package",
+        "process", "registry", "session", "threat", "vulnerability", "web"),
+    "event.type": (
+        "access", "admin", "allowed", "change", "connection", "creation", "deletion", "denied",
+        "end", "error", "group", "indicator", "info", "installation", "protocol", "start",
+        "user"),
+}
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 _BOOLEAN_OK = frozenset({Kind.BOOLEAN, Kind.UNKNOWN, Kind.NULL})
 _ORDERABLE = frozenset({*NUMERIC, Kind.STRING, Kind.DATE, Kind.IP, Kind.VERSION})
@@ -40,8 +51,10 @@ class Schema(Protocol):
 class Checker:
     """Runs the checks of one query, with an optional schema for field names and types."""
 
-    def __init__(self, schema: Schema | None = None) -> None:
+    def __init__(self, schema: Schema | None = None,
+                 category_field: str = "event.category") -> None:
         self.schema = schema
+        self.category_field = category_field
 
     # ------------------------------------------------------------------ kinds
 
@@ -152,10 +165,9 @@ class Checker:
 
     def _check_comparison(self, node: ast.Comparison) -> Iterator[Issue]:
         if _references_field(node.left) and _references_field(node.right):
-            yield _issue(Severity.ERROR, "unsupported",
-                         f"comparing a field to another field ([{to_text(node)}]) is not "
-                         "supported in Elasticsearch EQL; compare each field with a literal",
-                         node)
+            yield _error("unsupported", unsupported_message(
+                f"comparing a field to another field ([{to_text(node)}])",
+                "compare each field with a literal"), node)
             return
         left, right = self.kind(node.left), self.kind(node.right)
         if Kind.UNKNOWN in (left, right) or Kind.NULL in (left, right):
@@ -209,31 +221,35 @@ class Checker:
 
     def check_categories(self, nodes: list[ast.Node]) -> Iterator[Issue]:
         """Event categories outside ECS are legal but often typos: `proces where`."""
-        if self.schema is None:
+        values = CATEGORY_VALUES.get(self.category_field)
+        if self.schema is None or values is None:
             return
         for event_filter in nodes:
             if not isinstance(event_filter, ast.EventFilter):
                 continue
             category = event_filter.category
-            if category is None or category in ECS_CATEGORIES:
+            if category is None or category in values:
                 continue
-            close = difflib.get_close_matches(category, ECS_CATEGORIES, n=1)
+            close = difflib.get_close_matches(category, values, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             yield Issue(Severity.WARNING, "unknown-category",
-                        f"event category '{category}' is not an ECS event.category value{hint}",
-                        event_filter.span)
+                        f"event category '{category}' is not an ECS {self.category_field} "
+                        f"value{hint}", event_filter.span)
 
 
-def check(query: ast.Query, schema: Schema | None = None) -> list[Issue]:
-    """All issues of a parsed query, errors and warnings, in the order of the passes."""
-    return Checker(schema).check(query)
+def check(query: ast.Query, schema: Schema | None = None,
+          category_field: str = "event.category") -> list[Issue]:
+    """All issues of a parsed query, errors and warnings, in the order they appear in the text."""
+    issues = Checker(schema, category_field).check(query)
+    return sorted(issues, key=lambda issue: issue.span.start if issue.span else 0)
 
 
 def raise_errors(query: ast.Query, text: str | None = None) -> None:
     """Raise the first error Elasticsearch's verifier would raise; warnings are ignored."""
     for issue in Checker().check(query):
         if issue.severity is Severity.ERROR:
-            raise EqlSemanticError(issue.message, issue.span, code=issue.code, text=text)
+            kind = EqlUnsupportedError if issue.code == "unsupported" else EqlSemanticError
+            raise kind.from_issue(issue, text)
 
 
 def _issue(severity: Severity, code: str, message: str, node: ast.Node) -> Issue:

@@ -69,6 +69,14 @@ class EqlError(LannerError):
     def as_issue(self) -> Issue:
         return Issue(Severity.ERROR, self.code, self.message, self.span)
 
+    @classmethod
+    def from_issue(cls, issue: Issue, text: str | None = None) -> EqlError:
+        """The error for an Issue found by a check pass, keeping its code and position."""
+        error = cls.__new__(cls)
+        EqlError.__init__(error, issue.message, issue.span, text=text)
+        error.code = issue.code
+        return error
+
     def __str__(self) -> str:
         return f"line {self.line}, column {self.col}: {self.message}"
 
@@ -94,10 +102,7 @@ class EqlUnsupportedError(EqlError):
     def __init__(
         self, construct: str, hint: str = "", span: Span | None = None, *, text: str | None = None
     ) -> None:
-        message = f"{construct} is not supported in Elasticsearch EQL"
-        if hint:
-            message += f"; {hint}"
-        super().__init__(message, span, text=text)
+        super().__init__(unsupported_message(construct, hint), span, text=text)
         self.construct = construct
 
 
@@ -112,6 +117,12 @@ class EqlSemanticError(EqlError):
     ) -> None:
         super().__init__(message, span, text=text)
         self.code = code
+
+
+def unsupported_message(construct: str, hint: str = "") -> str:
+    """The one wording for constructs Elasticsearch does not have."""
+    message = f"{construct} is not supported in Elasticsearch EQL"
+    return f"{message}; {hint}" if hint else message
 
 
 def caret_view(text: str, line: int, col: int, width: int = 1) -> str:

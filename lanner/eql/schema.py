@@ -79,18 +79,20 @@ class FieldSchema:
 class _SuggestionIndex:
     """Finds likely intended field names fast, without comparing against every known name.
 
-    Typos usually touch one or two path segments, so a misspelt name is repaired segment by
-    segment: each segment is replaced by known segments within one edit (a deletion index,
-    as in SymSpell), walking only through prefixes of known names, so the work stays small.
-    When that fails, the names that share the query's parent (`process.excutabl`) or its last
-    segment (`proc.args`) are compared with difflib. Candidates are ranked by difflib's ratio
-    on the whole lower-cased name, and case-only mistakes resolve directly.
+    Typos usually touch one or two path segments, so a misspelt name is first repaired segment
+    by segment: each unknown segment is replaced by the known segments one edit away (a
+    deletion, insertion, substitution or transposition, as in Norvig's spelling corrector),
+    walking only through prefixes of known names, so the work stays small. When that fails,
+    the names under the query's parent (`process.excutabl`) or, if the parent is unknown,
+    those with the query's last segment (`proc.args`) are compared with difflib. Candidates
+    are ranked by difflib's ratio on the whole lower-cased name; case-only mistakes resolve
+    directly.
     """
 
     def __init__(self, fields: Iterable[str]) -> None:
         self._by_lower: dict[str, list[str]] = {}
         self._children: defaultdict[str, list[str]] = defaultdict(list)  # parent -> leaves
-        self._by_leaf: defaultdict[str, list[str]] = defaultdict(list)  # leaf -> names
+        self._parents: defaultdict[str, list[str]] = defaultdict(list)  # leaf -> parents
         for name in fields:
             lower = name.lower()
             same_lower = self._by_lower.get(lower)
@@ -100,7 +102,7 @@ class _SuggestionIndex:
             self._by_lower[lower] = [name]
             parent, _, leaf = lower.rpartition(".")
             self._children[parent].append(leaf)
-            self._by_leaf[leaf].append(lower)
+            self._parents[leaf].append(parent)
         # Lower-cased names and their ancestors (fields of their own in the packaged schema).
         self._paths = set(self._by_lower)
         for lower in self._by_lower:
@@ -108,11 +110,8 @@ class _SuggestionIndex:
             while parent and parent not in self._paths:
                 self._paths.add(parent)
                 parent = parent.rpartition(".")[0]
-        # Segment with one character deleted (or none) -> segments: the SymSpell deletion index.
-        self._neighbours: defaultdict[str, list[str]] = defaultdict(list)
-        for segment in {segment for path in self._paths for segment in path.split(".")}:
-            for variant in _deletions(segment):
-                self._neighbours[variant].append(segment)
+        self._segments = {segment for path in self._paths for segment in path.split(".")}
+        self._alphabet = sorted({char for segment in self._segments for char in segment})
 
     def closest(self, name: str, limit: int) -> list[str]:
         query = name.lower()
@@ -120,8 +119,13 @@ class _SuggestionIndex:
             return self._by_lower[query][:limit]
         parts = query.split(".")
         candidates = self._repaired(parts) & self._by_lower.keys()
-        if not candidates:
-            candidates = self._siblings(parts) | self._namesakes(query, parts[-1])
+        if not candidates and len(parts) > 1:
+            parent, _, leaf = query.rpartition(".")
+            known_parents = self._repaired(parts[:-1])
+            if known_parents:
+                candidates = self._siblings(known_parents, leaf)
+            else:
+                candidates = self._namesakes(parent, leaf)
         scorer = difflib.SequenceMatcher(b=query, autojunk=False)
         scored: list[tuple[float, str]] = []
         for candidate in candidates:
@@ -135,14 +139,19 @@ class _SuggestionIndex:
         return found[:limit]
 
     def _variants(self, segment: str) -> set[str]:
-        """Known segments within one insertion, deletion, substitution or transposition."""
-        # Under `segment` itself: it, or known segments one character longer. Under `segment`
-        # minus a character: known segments one shorter, or with one character changed/swapped.
-        neighbours = self._neighbours
-        return {known for shorter in _deletions(segment) for known in neighbours.get(shorter, ())}
+        """The segment if known, else the known segments one edit away from it."""
+        if segment in self._segments:
+            return {segment}
+        splits = [(segment[:cut], segment[cut:]) for cut in range(len(segment) + 1)]
+        edits = {head + tail[1:] for head, tail in splits if tail}
+        edits.update(head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1)
+        for char in self._alphabet:
+            edits.update(head + char + tail[1:] for head, tail in splits if tail)
+            edits.update(head + char + tail for head, tail in splits)
+        return edits & self._segments
 
     def _repaired(self, parts: list[str]) -> set[str]:
-        """Known paths (names or their ancestors) reached by replacing each segment's variants."""
+        """Known paths (names or their ancestors) reached by repairing each unknown segment."""
         prefixes = [""]
         for segment in parts:
             variants = self._variants(segment)
@@ -156,29 +165,26 @@ class _SuggestionIndex:
                 return set()
         return set(prefixes)
 
-    def _siblings(self, parts: list[str]) -> set[str]:
-        """Names under the query's (possibly repaired) parent whose last segment is close."""
-        if len(parts) < 2:
-            return set()
+    def _siblings(self, parents: Iterable[str], leaf: str) -> set[str]:
+        """Names under a known parent whose last segment is close (`process.excutabl`).
+
+        A known parent says which namespace was meant: `github.category` must not suggest
+        `event.category`.
+        """
         found: set[str] = set()
-        for parent in self._repaired(parts[:-1]):
+        for parent in parents:
             leaves = self._children.get(parent, [])
-            for leaf in difflib.get_close_matches(parts[-1], leaves, n=10, cutoff=CUTOFF):
-                found.add(f"{parent}.{leaf}")
+            for close in difflib.get_close_matches(leaf, leaves, n=10, cutoff=CUTOFF):
+                found.add(f"{parent}.{close}")
         return found
 
-    def _namesakes(self, query: str, leaf: str) -> set[str]:
-        """Names ending in the query's (possibly repaired) last segment that are close overall."""
-        variants = self._variants(leaf)
-        names = [name for variant in variants for name in self._by_leaf.get(variant, ())]
-        return set(difflib.get_close_matches(query, names, n=10, cutoff=CUTOFF))
-
-
-def _deletions(word: str) -> Iterator[str]:
-    """`word` itself and every string made by deleting one of its characters."""
-    yield word
-    for index in range(len(word)):
-        yield word[:index] + word[index + 1 :]
+    def _namesakes(self, parent: str, leaf: str) -> set[str]:
+        """Names with the same last segment whose parent is close (`proc.args`)."""
+        parents = self._parents.get(leaf, [])
+        return {
+            f"{close}.{leaf}" if close else leaf
+            for close in difflib.get_close_matches(parent, parents, n=10, cutoff=CUTOFF)
+        }
 
 
 def _ancestors(name: str) -> Iterator[str]:

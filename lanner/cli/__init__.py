@@ -1,0 +1,1 @@
+"""The `lanner` command line: the only package that prints."""

@@ -1,0 +1,146 @@
+"""The `lanner` command: subcommands, options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lanner import __version__, eql
+from lanner.cli.env import CliEnv, ExitCode
+from lanner.cli.render import problem_line, query_issue, summary_line
+from lanner.eql.schema import FieldSchema
+from lanner.errors import LannerError
+from lanner.rules import load_rules, validate_rules
+
+app = typer.Typer(
+    name="lanner",
+    help="Run Elastic Security EQL detection rules over ECS event data, "
+    "with Elasticsearch's semantics and no Elasticsearch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Check and inspect detection rule files.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+SchemaOption = Annotated[
+    bool,
+    typer.Option("--schema/--no-schema",
+                 help="Check field names against ECS, Elastic Defend, Endgame and Beats fields."),
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Exit with 1 on warnings too, not only on errors."),
+]
+
+
+def _schema(enabled: bool) -> FieldSchema | None:
+    return FieldSchema.default() if enabled else None
+
+
+def _version(value: bool) -> None:
+    if value:
+        CliEnv.default().out.print(f"lanner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Lanner: Elastic EQL detection rules, run anywhere."""
+
+
+@rules_app.command("validate")
+def rules_validate(
+    paths: Annotated[list[Path], typer.Argument(
+        help="Rule files (.toml) or folders, searched recursively.", show_default=False)],
+    schema: SchemaOption = True,
+    warnings: Annotated[bool, typer.Option(
+        "--warnings/--no-warnings", help="Show warnings, such as unknown fields.")] = True,
+    strict: StrictOption = False,
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--format", help="text: one line per problem; json: a document for tools.")
+    ] = OutputFormat.TEXT,
+) -> None:
+    """Parse and check the EQL query of every rule; exit with 1 if any rule has an error.
+
+    Prints one line per problem, `file:line:col: severity: message`, then a summary.
+
+    Example: lanner rules validate examples/rules
+    """
+    env = CliEnv.default()
+    rules, load_errors = load_rules(paths)
+    reports = validate_rules(rules, load_errors, _schema(schema))
+    problems = [p for r in reports for p in r.problems
+                if warnings or p.severity is eql.Severity.ERROR]
+    if output_format is OutputFormat.JSON:
+        document = {
+            "rules": len([r for r in reports if r.skipped is None]),
+            "with_errors": sum(r.has_errors for r in reports),
+            "with_warnings": sum(r.has_warnings for r in reports),
+            "skipped": [{"path": r.path, "reason": r.skipped} for r in reports if r.skipped],
+            "problems": [{"path": p.path, "line": p.line, "col": p.col,
+                          "severity": p.severity.value, "code": p.code, "message": p.message}
+                         for p in problems],
+        }
+        env.out.print_json(json.dumps(document))
+    else:
+        for problem in problems:
+            env.out.print(problem_line(problem))
+        env.out.print(summary_line(reports))
+    failed = any(r.has_errors for r in reports) or (
+        strict and any(r.has_warnings for r in reports))
+    raise typer.Exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
+
+
+@app.command("validate-query")
+def validate_query(
+    query: Annotated[str, typer.Argument(
+        help="An EQL query, quoted for the shell; '-' reads it from standard input.",
+        show_default=False)],
+    schema: SchemaOption = True,
+    strict: StrictOption = False,
+    canonical: Annotated[bool, typer.Option(
+        "--print", help="Print the query in canonical form when it is valid.")] = False,
+) -> None:
+    """Parse and check one EQL query; exit with 1 if it has an error.
+
+    Example: lanner validate-query 'process where process.name : "bitsadmin.exe"'
+    """
+    env = CliEnv.default()
+    text = sys.stdin.read() if query == "-" else query
+    issues = eql.validate(text, _schema(schema))
+    for issue in issues:
+        env.err.print(query_issue(text, issue))
+    has_errors = any(i.severity is eql.Severity.ERROR for i in issues)
+    if not has_errors:
+        parsed = eql.parse(text)
+        if canonical:
+            env.out.print(eql.to_text(parsed), markup=False)
+        else:
+            kind = {"EventQuery": "event query", "Sequence": "sequence",
+                    "Sample": "sample"}[type(parsed).__name__]
+            env.err.print(f"valid {kind}" + (f", {len(issues)} warning(s)" if issues else ""))
+    failed = has_errors or (strict and bool(issues))
+    raise typer.Exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
+
+
+def main() -> None:
+    """Entry point of the `lanner` script: Lanner's own errors become a message and a code."""
+    try:
+        app()
+    except LannerError as error:
+        CliEnv.default().err.print(f"lanner: {error}", markup=False, highlight=False)
+        sys.exit(ExitCode.FAILURE)
