@@ -1,8 +1,8 @@
 """Lanner: Elastic Security EQL detection rules over ECS event data, without Elasticsearch."""
 
 from lanner import eql
-from lanner.errors import LannerError, Location
 from lanner.eql import parse
+from lanner.errors import LannerError, Location
 
 __version__ = "0.1.0"
 

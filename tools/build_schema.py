@@ -70,25 +70,12 @@ class Source:
             return
         self.types.setdefault(name, normalize_type(type_name))
 
-    def parents(self) -> set[str]:
-        """Names that have at least one sub-field (at any depth) in this source."""
-        return {prefix for name in self.types for prefix in ancestors(name)}
-
     def settle_arrays(self) -> None:
         """`array` is no Elasticsearch type: object if it has sub-fields, else keyword."""
-        parents = self.parents()
+        parents = {parent for name in self.types for parent in ancestors(name)}
         for name, type_name in self.types.items():
             if type_name == "array":
                 self.types[name] = "object" if name in parents else "keyword"
-
-    def childless_objects(self) -> set[str]:
-        """Object/flattened fields with no sub-field in this source: their content is free-form."""
-        parents = self.parents()
-        return {
-            name
-            for name, type_name in self.types.items()
-            if type_name in ("object", "flattened") and name not in parents
-        }
 
 
 def ancestors(name: str) -> Iterator[str]:
@@ -268,11 +255,17 @@ def merge(sources: list[Source]) -> tuple[dict[str, str], set[str]]:
     for name in list(fields):
         for parent in ancestors(name):
             fields.setdefault(parent, "object")
-    open_objects: set[str] = set()
+    # Free-form: objects with no known sub-field, flattened fields, and objects some source
+    # declares dynamic (`labels`, `winlog.event_data` list a few sub-fields, yet take any).
+    parents = {parent for name in fields for parent in ancestors(name)}
+    open_objects = {
+        name
+        for name, type_name in fields.items()
+        if type_name == "flattened" or (type_name == "object" and name not in parents)
+    }
     for source in sources:
-        open_objects |= source.dynamic | source.childless_objects()
-    open_objects |= {name for name, type_name in fields.items() if type_name == "flattened"}
-    return fields, {name for name in open_objects if fields[name] in ("object", "flattened")}
+        open_objects |= {name for name in source.dynamic if fields[name] == "object"}
+    return fields, open_objects
 
 
 def build(shared: Path) -> dict[str, Any]:
@@ -281,6 +274,9 @@ def build(shared: Path) -> dict[str, Any]:
     ecs, arrays = read_ecs(ecs_dir / "ecs_flat-9.5.0.json.gz")
     sources = [
         ecs,
+        # detection-rules' hand-kept corrections come right after ECS, as its validator layers
+        # them: they type file.Ext.windows.zone_identifier as the number rules compare it to.
+        read_non_ecs(ecs_dir / "non-ecs-schema.json"),
         read_flat(
             ecs_dir / "endpoint_process.json.gz",
             "Elastic Defend process.Ext fields (endpoint_process.json.gz)",
@@ -290,7 +286,6 @@ def build(shared: Path) -> dict[str, Any]:
             ecs_dir / "endgame_ecs_mapping-8.4.0.json.gz",
             "Endgame 8.4.0 fields (endgame_ecs_mapping-8.4.0.json.gz)",
         ),
-        read_non_ecs(ecs_dir / "non-ecs-schema.json"),
         read_beats(ecs_dir / "beats-9.5.0.json.gz"),
     ]
     fields, open_objects = merge(sources)

@@ -17,8 +17,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 
-# Sub-fields of an open object (labels, container.labels, flattened fields) are free-form; both
-# dynamic `object_type: keyword` objects and flattened fields index them as keywords.
+# Sub-fields of an open object (labels, container.labels, winlog.event_data, flattened fields)
+# are free-form; dynamic `object_type: keyword` mappings and flattened fields make them keywords.
 OPEN_OBJECT_SUBFIELD_TYPE = "keyword"
 
 # How similar a suggestion must be (difflib ratio) to be worth showing at all.
@@ -181,10 +181,8 @@ class _SuggestionIndex:
     def _namesakes(self, parent: str, leaf: str) -> set[str]:
         """Names with the same last segment whose parent is close (`proc.args`)."""
         parents = self._parents.get(leaf, [])
-        return {
-            f"{close}.{leaf}" if close else leaf
-            for close in difflib.get_close_matches(parent, parents, n=10, cutoff=CUTOFF)
-        }
+        close = difflib.get_close_matches(parent, parents, n=10, cutoff=CUTOFF)
+        return {f"{known}.{leaf}" for known in close}
 
 
 def _ancestors(name: str) -> Iterator[str]:
@@ -197,6 +195,7 @@ def _ancestors(name: str) -> Iterator[str]:
 
 @functools.cache
 def _packaged() -> FieldSchema:
+    """The packaged schema file, read and parsed once per process (~120 KB gzip, ~10 ms)."""
     data = resources.files("lanner.eql").joinpath("data/fields.json.gz").read_bytes()
     document = json.loads(gzip.decompress(data))
     return FieldSchema(document["fields"], document["arrays"], document["open_objects"])

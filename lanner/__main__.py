@@ -1,0 +1,5 @@
+"""`python -m lanner` runs the command line."""
+
+from lanner.cli.app import main
+
+main()

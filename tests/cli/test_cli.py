@@ -1,0 +1,115 @@
+"""The command line, driven as a user drives it: real files, real exit codes, exact lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lanner.cli.app import app
+from tests.conftest import CORPUS, EXAMPLES, ROOT, require_shared
+
+runner = CliRunner()
+
+BROKEN_RULE = '''[rule]
+name = "Broken"
+rule_id = "00000000-0000-0000-0000-000000000002"
+type = "eql"
+language = "eql"
+query = \'\'\'
+process where process.nmae : "cmd.exe" and
+  startsWith(process.args, 5)
+\'\'\'
+'''
+
+
+def test_rules_validate_on_the_bundled_examples() -> None:
+    result = runner.invoke(app, ["rules", "validate", str(EXAMPLES)])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["5 rules, 5 valid, 0 with errors, 0 with warnings"]
+
+
+def test_rules_validate_prints_one_line_per_problem_and_fails(tmp_path: Path) -> None:
+    rule = tmp_path / "broken.toml"
+    rule.write_text(BROKEN_RULE)
+    result = runner.invoke(app, ["rules", "validate", str(tmp_path), str(EXAMPLES)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{rule}:7:15: warning: unknown field process.nmae; did you mean process.name? "
+        "(write ?process.nmae if it may be absent from the index)",
+        f"{rule}:8:28: error: second argument of [startsWith(process.args, 5)] must be "
+        "[string], found value [5] type [integer]",
+        "6 rules, 5 valid, 1 with errors, 1 with warnings",
+    ]
+
+
+def test_rules_validate_json_and_no_warnings(tmp_path: Path) -> None:
+    (tmp_path / "broken.toml").write_text(BROKEN_RULE)
+    result = runner.invoke(app, ["rules", "validate", "--format", "json", "--no-warnings",
+                                 str(tmp_path)])
+    document = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert (document["rules"], document["with_errors"], document["with_warnings"]) == (1, 1, 1)
+    assert [(p["line"], p["col"], p["code"]) for p in document["problems"]] == [
+        (8, 28, "argument-type")]
+
+
+def test_strict_fails_on_warnings(tmp_path: Path) -> None:
+    (tmp_path / "warn.toml").write_text(BROKEN_RULE.replace("startsWith(process.args, 5)",
+                                                            "true"))
+    assert runner.invoke(app, ["rules", "validate", str(tmp_path)]).exit_code == 0
+    assert runner.invoke(app, ["rules", "validate", "--strict", str(tmp_path)]).exit_code == 1
+
+
+def test_rules_validate_the_whole_corpus() -> None:
+    require_shared()
+    result = runner.invoke(app, ["rules", "validate", "--no-warnings", str(CORPUS)])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == "1081 rules, 1081 valid, 0 with errors, " + \
+        result.stdout.splitlines()[-1].split(", ")[-1]
+
+
+def test_validate_query_shows_the_line_and_a_caret() -> None:
+    result = runner.invoke(app, ["validate-query", "sequence\n  [process where x = 1]"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "<query>:2:20: error: '=' as a comparison is not supported in Elasticsearch EQL; "
+        "use '=='",
+        "    [process where x = 1]",
+        "                     ^",
+    ]
+
+
+def test_validate_query_prints_the_canonical_form() -> None:
+    result = runner.invoke(app, ["validate-query", "--print", "--no-schema",
+                                 'process where X:"a" and (y == 1)'])
+    assert result.exit_code == 0
+    assert result.stdout == 'process where X : "a" and y == 1\n'
+
+
+def test_validate_query_reads_standard_input() -> None:
+    result = runner.invoke(app, ["validate-query", "-"], input="process where true\n")
+    assert result.exit_code == 0
+    assert result.stderr == "valid event query\n"
+
+
+def test_the_installed_command_runs_as_a_program() -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    result = subprocess.run([sys.executable, "-m", "lanner", "rules", "validate", str(EXAMPLES)],
+                            capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "5 rules, 5 valid, 0 with errors, 0 with warnings"
+    help_text = subprocess.run([sys.executable, "-m", "lanner", "--help"], capture_output=True,
+                               text=True, env=env, check=False).stdout
+    assert "rules" in help_text and "validate-query" in help_text
+
+
+def test_a_missing_path_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["rules", "validate", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "no such file or folder" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
