@@ -294,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
 
     lanner_result = bench_lanner(paths, args.runs)
     peer_result = bench_peer(lanner_result.rules, args.runs)
-    report = Report(lanner_result, peer_result, args.runs, ", ".join(map(str, paths)))
+    corpus = ", ".join(os.path.relpath(path, ROOT) for path in paths)
+    report = Report(lanner_result, peer_result, args.runs, corpus)
 
     print(report.text())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,14 @@ def parse_all(queries: list[str]) -> None:
             eql.parse_query(query)
 
 
+def describe(error: eql.EqlError) -> str:
+    """One line for a rejection: the place and message, without the multi-line caret view."""
+    if isinstance(error, eql.EqlParseError):
+        where = f"line {error.line + 1}, column {error.column + 1}"
+        return f"{type(error).__name__} at {where}: {error.error_msg}"
+    return f"{type(error).__name__}: {error}"
+
+
 def find_failures(queries: list[str]) -> list[dict[str, object]]:
     """The queries eql rejects, each with its index and the first line of the error."""
     failures: list[dict[str, object]] = []
@@ -44,8 +52,7 @@ def find_failures(queries: list[str]) -> list[dict[str, object]]:
             try:
                 eql.parse_query(query)
             except eql.EqlError as error:
-                message = str(error).strip().splitlines()[0]
-                failures.append({"index": index, "error": f"{type(error).__name__}: {message}"})
+                failures.append({"index": index, "error": describe(error)})
     return failures
 
 

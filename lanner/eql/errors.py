@@ -29,14 +29,11 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One finding about a query: errors make it unrunnable, warnings only need a look."""
+class Positioned:
+    """Line and column of anything with an optional span (1:1 when it has none)."""
 
-    severity: Severity
-    code: str
-    message: str
-    span: Span | None = None
+    __slots__ = ()
+    span: Span | None
 
     @property
     def line(self) -> int:
@@ -47,7 +44,17 @@ class Issue:
         return self.span.col if self.span else 1
 
 
-class EqlError(LannerError):
+@dataclass(frozen=True, slots=True)
+class Issue(Positioned):
+    """One finding about a query: errors make it unrunnable, warnings only need a look."""
+
+    severity: Severity
+    code: str
+    message: str
+    span: Span | None = None
+
+
+class EqlError(Positioned, LannerError):
     """A query that Elasticsearch would reject; carries the position and a stable code."""
 
     code = "eql-error"
@@ -57,14 +64,6 @@ class EqlError(LannerError):
         self.message = message
         self.span = span
         self.text = text
-
-    @property
-    def line(self) -> int:
-        return self.span.line if self.span else 1
-
-    @property
-    def col(self) -> int:
-        return self.span.col if self.span else 1
 
     def as_issue(self) -> Issue:
         return Issue(Severity.ERROR, self.code, self.message, self.span)

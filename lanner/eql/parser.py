@@ -9,6 +9,7 @@ and reported by name instead of failing as plain syntax errors.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from lanner.eql import ast
 from lanner.eql.errors import EqlSemanticError, EqlSyntaxError, EqlUnsupportedError, Span
@@ -342,26 +343,23 @@ class Parser:
         return self._parse_or()
 
     def _parse_or(self) -> ast.Expr:
-        start = self.tok
-        left = self._parse_and()
-        if self.tok.kind is not K.OR:
-            return left
-        terms = list(left.terms) if isinstance(left, ast.Or) else [left]
-        while self._match(K.OR):
-            right = self._parse_and()
-            terms.extend(right.terms if isinstance(right, ast.Or) else (right,))
-        return ast.Or(tuple(terms), span=self._span_from(start))
+        return self._parse_junction(K.OR, ast.Or, self._parse_and)
 
     def _parse_and(self) -> ast.Expr:
+        return self._parse_junction(K.AND, ast.And, self._parse_not)
+
+    def _parse_junction(self, keyword: TokenKind, node: type[ast.And] | type[ast.Or],
+                        parse_term: Callable[[], ast.Expr]) -> ast.Expr:
+        """`t1 and t2 and …` (or `or`), flattened: parentheses do not change the meaning."""
         start = self.tok
-        left = self._parse_not()
-        if self.tok.kind is not K.AND:
+        left = parse_term()
+        if self.tok.kind is not keyword:
             return left
-        terms = list(left.terms) if isinstance(left, ast.And) else [left]
-        while self._match(K.AND):
-            right = self._parse_not()
-            terms.extend(right.terms if isinstance(right, ast.And) else (right,))
-        return ast.And(tuple(terms), span=self._span_from(start))
+        terms = list(left.terms) if isinstance(left, node) else [left]
+        while self._match(keyword):
+            right = parse_term()
+            terms.extend(right.terms if isinstance(right, node) else (right,))
+        return node(tuple(terms), span=self._span_from(start))
 
     def _parse_not(self) -> ast.Expr:
         start = self.tok

@@ -7,7 +7,6 @@ sees values, not escapes. Keywords are lowercase only, as in Elasticsearch's gra
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterator
 from enum import StrEnum
 
@@ -132,23 +131,22 @@ def tokenize(text: str) -> list[Token]:
 
 
 class Tokenizer:
-    """Iterates tokens of one query; lines and columns come from a table of newline offsets."""
+    """Iterates tokens of one query, counting lines between tokens as it goes."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._newlines = [i for i, char in enumerate(text) if char == "\n"] if "\n" in text else []
 
     def _span(self, start: int, end: int) -> Span:
-        line = bisect_right(self._newlines, start)
-        col = start - self._newlines[line - 1] if line else start + 1
-        return Span(start, end, line + 1, col)
+        line_start = self.text.rfind("\n", 0, start) + 1
+        return Span(start, end, self.text.count("\n", 0, start) + 1, start - line_start + 1)
 
     def __iter__(self) -> Iterator[Token]:
         text = self.text
-        pos = 0
+        pos = last = line_start = 0
+        line = 1
         length = len(text)
+        multiline = "\n" in text
         match = _TOKEN_RE.match
-        span = self._span
         ident, keywords, operators = TokenKind.IDENT, KEYWORDS, _OPERATORS
         while pos < length:
             m = match(text, pos)
@@ -161,16 +159,23 @@ class Tokenizer:
                 continue
             lexeme = m.group(group)  # type: ignore[arg-type]
             pos = end - len(lexeme)
+            if multiline:  # hot loop: inline line counting rather than a call per token
+                newline = text.rfind("\n", last, pos)
+                if newline >= 0:
+                    line += text.count("\n", last, pos)
+                    line_start = newline + 1
+                last = pos
+            span = Span(pos, end, line, pos - line_start + 1)
             if group == "ident":
-                yield Token(keywords.get(lexeme, ident), lexeme, lexeme, span(pos, end))
+                yield Token(keywords.get(lexeme, ident), lexeme, lexeme, span)
             elif group == "op":
-                yield Token(operators[lexeme], lexeme, lexeme, span(pos, end))
+                yield Token(operators[lexeme], lexeme, lexeme, span)
             elif group == "block_comment":
                 end = self._skip_block_comment(pos)
             else:
-                yield self._literal_token(group, lexeme, span(pos, end))  # type: ignore[arg-type]
+                yield self._literal_token(group, lexeme, span)  # type: ignore[arg-type]
             pos = end
-        yield Token(TokenKind.EOF, "", None, span(length, length))
+        yield Token(TokenKind.EOF, "", None, self._span(length, length))
 
     def _bad_character(self, pos: int) -> EqlSyntaxError:
         where = self._span(pos, pos + 1)
