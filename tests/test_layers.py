@@ -1,4 +1,4 @@
-"""Imports go one way: eql <- rules <- (engine <- detection) <- cli. A back edge fails here."""
+"""Imports go one way: eql <- rules, store <- engine <- cli. A back edge fails here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lanner"
 ALLOWED = {
     "eql": set(),
     "rules": {"eql"},
-    "cli": {"eql", "rules"},
+    "store": {"eql"},
+    "engine": {"eql", "store"},
+    "cli": {"eql", "rules", "store", "engine"},
 }
 
 
