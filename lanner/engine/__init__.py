@@ -1,0 +1,1 @@
+"""The engine: planner, backends and the one sequence/sample matcher they share."""
