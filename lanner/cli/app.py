@@ -65,7 +65,8 @@ def main_options(
 @rules_app.command("validate")
 def rules_validate(
     paths: Annotated[list[Path], typer.Argument(
-        help="Rule files (.toml) or folders, searched recursively.", show_default=False)],
+        help="Rule files (.toml) or folders, searched recursively.", show_default=False,
+        metavar="PATH")],
     schema: SchemaOption = True,
     warnings: Annotated[bool, typer.Option(
         "--warnings/--no-warnings", help="Show warnings, such as unknown fields.")] = True,
@@ -109,6 +110,7 @@ def rules_validate(
 def validate_query(
     query: Annotated[str, typer.Argument(
         help="An EQL query, quoted for the shell; '-' reads it from standard input.",
+        metavar="QUERY",
         show_default=False)],
     schema: SchemaOption = True,
     strict: StrictOption = False,
