@@ -1,0 +1,871 @@
+"""The event store: ECS documents in one DuckDB table, one typed column per leaf field.
+
+What the SQL compiler and the matcher rely on:
+
+* table `events`: `_doc` (1-based ingest order, the implicit tiebreaker like ES `_shard_doc`),
+  `_index`, `_id`, `_source` (the document as compact JSON), then one column per leaf field
+  named by its dotted path, whatever the input's nesting (`{"process": {"name": …}}` and
+  `{"process.name": …}` are the same column);
+* column types from the index's explicit mapping if one was put, else the packaged ECS
+  schema, else ES dynamic mapping; a field becomes a LIST column once it is multi-valued;
+* `columns()` / `column()` / `has_field()` say what exists, aliases and multi-fields included.
+
+Values are coerced as ES indexes them; what ES would reject is stored as NULL and counted in
+the IngestReport with its file and line, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gc
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import orjson
+
+from lanner.eql.schema import FieldSchema
+from lanner.store.mappings import (
+    DUCKDB_TYPES,
+    OBJECT_TYPES,
+    VERBATIM_STRING_TYPES,
+    Coercer,
+    FieldMapping,
+    StoreError,
+    ancestors,
+    coercer,
+    duckdb_type,
+    parse_mapping,
+)
+from lanner.store.readers import BadLine, Item, Record, read_bulk, read_file, read_objects
+
+# Rows per insert, and a cap on the batch's source bytes so wide documents stay in memory.
+BATCH_ROWS = 20_000
+BATCH_BYTES = 64 * 1024 * 1024
+# Example failures kept per field in a report (the counts are always complete).
+MAX_EXAMPLES = 5
+
+# DuckDB compresses a table (in memory too) when it checkpoints. Its automatic checkpoint, at
+# the 16 MiB default, recompresses the table's last row group over and over during an ingest
+# (3x slower appends), so the store checkpoints itself after this many bytes of documents.
+CHECKPOINT_BYTES = 512 * 1024 * 1024
+AUTOMATIC_CHECKPOINT = "16GB"
+
+META_COLUMNS = {"_doc": "BIGINT", "_index": "VARCHAR", "_id": "VARCHAR", "_source": "VARCHAR"}
+_DATE_TYPES = frozenset({"date", "date_nanos"})
+
+
+def quote(identifier: str) -> str:
+    """A DuckDB identifier, quoted: field names hold dots, `@` and anything else."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A field as the compiler sees it.
+
+    `physical` is the table column holding the values: the field's own column, or for an alias
+    or a multi-field (`alias_path` set) its target's. It differs from `name` only when two
+    field names differ in case alone (DuckDB identifiers are case-insensitive), and is None
+    when no value of the field is stored anywhere.
+    """
+
+    name: str
+    es_type: str
+    duckdb_type: str
+    is_list: bool
+    alias_path: str | None = None
+    physical: str | None = None
+
+    @property
+    def sql(self) -> str:
+        """The SQL expression reading the field: the quoted column, or NULL if none."""
+        return quote(self.physical) if self.physical else "NULL"
+
+
+@dataclass(slots=True)
+class _Physical:
+    """A column of the events table; mutable because a column can become a list."""
+
+    name: str
+    physical: str
+    es_type: str
+    base_type: str
+    is_list: bool
+
+    @property
+    def sql_type(self) -> str:
+        return self.base_type + "[]" if self.is_list else self.base_type
+
+    def column(self) -> Column:
+        return Column(self.name, self.es_type, self.sql_type, self.is_list, None, self.physical)
+
+
+class CoercionFailure(NamedTuple):
+    """A value ES would not index as its field's type; stored as NULL."""
+
+    path: str | None
+    line: int | None
+    item: int
+    value: Any
+    message: str
+
+    def __str__(self) -> str:
+        where = f":{self.line}" if self.line else f" (document {self.item})"
+        return f"{self.path or '<input>'}{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class FieldFailures:
+    """Every coercion failure of one field: the exact count and the first few examples."""
+
+    es_type: str
+    count: int = 0
+    examples: list[CoercionFailure] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest did: counts, and every problem with where it happened."""
+
+    events: int = 0
+    bad_lines: list[BadLine] = field(default_factory=list)
+    coercions: dict[str, FieldFailures] = field(default_factory=dict)
+    without_index: int = 0
+    replaced: int = 0  # stored documents replaced by one with the same _index and _id
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def coercion_failures(self) -> int:
+        """Values stored as NULL because ES would not index them as their field's type."""
+        return sum(failures.count for failures in self.coercions.values())
+
+    def __add__(self, other: IngestReport) -> IngestReport:
+        coercions = {
+            name: replace(failures, examples=list(failures.examples))
+            for name, failures in self.coercions.items()
+        }
+        for name, theirs in other.coercions.items():
+            mine = coercions.setdefault(name, FieldFailures(theirs.es_type))
+            mine.count += theirs.count
+            mine.examples = (mine.examples + theirs.examples)[:MAX_EXAMPLES]
+        return IngestReport(
+            events=self.events + other.events,
+            bad_lines=self.bad_lines + other.bad_lines,
+            coercions=coercions,
+            without_index=self.without_index + other.without_index,
+            replaced=self.replaced + other.replaced,
+            files=self.files + other.files,
+        )
+
+    def add_failure(self, field_name: str, es_type: str, failure: CoercionFailure) -> None:
+        """Count one coercion failure of a field, keeping the first few as examples."""
+        failures = self.coercions.get(field_name)
+        if failures is None:
+            failures = self.coercions[field_name] = FieldFailures(es_type)
+        failures.count += 1
+        if len(failures.examples) < MAX_EXAMPLES:
+            failures.examples.append(failure)
+
+
+# A file of one `_source` per line, each line one VARCHAR: orjson escapes every control
+# character, so \x01 never occurs as a delimiter and no quoting is needed.
+_RAW_LINES = (
+    "read_csv(?, columns = {'_source': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
+    f"header = false, auto_detect = false, max_line_size = {1 << 30})"
+)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Rows ready for the writer, with the schema changes that must run before them."""
+
+    rows: list[dict[str, Any]]
+    sources: list[bytes]
+    ddl: list[str]
+    metadata: list[Any]
+    json_types: dict[str, str]
+    selects: list[str]
+    names: list[str]
+    replaces: bool  # whether stored (or earlier) documents may share an _index and _id
+
+
+class _Target:
+    """How one index stores one field path: the column (None: never) and the coercion.
+
+    `verbatim`: strings go in unchanged (keyword-like types), the ingest loop's fast path.
+    """
+
+    __slots__ = ("coerce", "column", "es_type", "physical", "verbatim")
+
+    def __init__(self, column: _Physical | None, coerce: Coercer, es_type: str) -> None:
+        self.column = column
+        self.coerce = coerce
+        self.es_type = es_type
+        self.physical = column.physical if column is not None else ""
+        self.verbatim = column is not None and column.es_type in VERBATIM_STRING_TYPES
+
+
+@dataclass(slots=True)
+class _IndexPlan:
+    """Per index: the explicit mapping, its null_values, and resolved targets by path."""
+
+    mapping: dict[str, FieldMapping] | None
+    null_values: dict[str, Any]
+    targets: dict[str, _Target] = field(default_factory=dict)
+
+
+class _Refusal:
+    """A coercer for paths that hold no values in this index (aliases, objects)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self, value: Any) -> Any:
+        raise ValueError(self.message)
+
+
+class EventStore:
+    """ECS events in DuckDB, in memory or in a database file that keeps them across opens."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        schema: FieldSchema | None = None,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        try:
+            self.con = duckdb.connect(self.path or ":memory:")
+        except duckdb.Error as error:
+            raise StoreError(f"cannot open the event store {self.path}: {error}") from None
+        self.con.execute(f"SET checkpoint_threshold = '{AUTOMATIC_CHECKPOINT}'")
+        self._unchecked_bytes = 0  # document bytes written since the last checkpoint
+        self._schema = schema or FieldSchema.default()
+        self._batch_rows = batch_rows
+        self._columns: dict[str, _Physical] = {}
+        self._taken: set[str] = {name.lower() for name in META_COLUMNS}  # physical, lower
+        self._mappings: dict[str, dict[str, FieldMapping]] = {}
+        self._fields: set[str] = set()
+        self._plans: dict[str, _IndexPlan] = {}
+        self._unsaved: set[str] = set()  # columns whose metadata is not written yet
+        self._ddl: list[str] = []  # schema changes not run yet: the writer runs them in order
+        # (_index, _id) of the batch being built: a repeat means a delete after the insert.
+        self._batch_ids: set[tuple[str, str]] = set()
+        self._batch_duplicates = 0
+        self._open()
+
+    # -- what the compiler asks ---------------------------------------------------------------
+
+    def columns(self) -> dict[str, Column]:
+        """Every field with values or a mapping: physical columns, then aliases/multi-fields."""
+        found = {name: physical.column() for name, physical in self._columns.items()}
+        for mapping in self._mappings.values():
+            for name, mapped in mapping.items():
+                if mapped.alias_path is not None and name not in found:
+                    found[name] = self._virtual(name, mapped)
+        return found
+
+    def column(self, name: str) -> Column | None:
+        """One field's column (an alias resolves to its target's physical column), or None."""
+        physical = self._columns.get(name)
+        if physical is not None:
+            return physical.column()
+        for mapping in self._mappings.values():
+            mapped = mapping.get(name)
+            if mapped is not None and mapped.alias_path is not None:
+                return self._virtual(name, mapped)
+        return None
+
+    def has_field(self, name: str) -> bool:
+        """Whether ES would find `name` in the mapping: seen or mapped, object parents too."""
+        return name in self._fields
+
+    def mapping(self, index: str) -> dict[str, FieldMapping] | None:
+        """The explicit mapping put for `index`, flat; None when it has none."""
+        return self._mappings.get(index)
+
+    def count(self) -> int:
+        """Number of stored events."""
+        return self.con.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def put_mapping(self, index: str, mapping: Mapping[str, Any]) -> None:
+        """Give `index` an explicit ES mapping, for documents ingested into it from now on.
+
+        Mapped leaf fields get their columns at once (ES knows a mapped field before any
+        document has it); a second mapping for the same index is merged into the first.
+        """
+        parsed = {**self._mappings.get(index, {}), **parse_mapping(mapping)}
+        self._mappings[index] = parsed
+        self._execute(
+            "INSERT OR REPLACE INTO _lanner_mappings VALUES (?, ?)",
+            [index, orjson.dumps({p: _mapping_json(m) for p, m in parsed.items()}).decode()],
+        )
+        self._plans.pop(index, None)
+        for path, mapped in parsed.items():
+            self._fields.add(path)
+            self._fields.update(ancestors(path))
+            stored = mapped.alias_path is None and duckdb_type(mapped.type) is not None
+            if stored and path not in self._columns:
+                self._add_column(path, mapped.type, is_list=False)
+        self._write_schema()
+
+    def ingest(self, docs: Iterable[Any], index: str | None = None) -> IngestReport:
+        """Store documents (dicts, or search hits with `_index`/`_id`/`_source`)."""
+        return self._ingest([(None, read_objects(docs))], index)
+
+    def bulk(self, operations: Iterable[Any], index: str | None = None) -> IngestReport:
+        """Store elasticsearch-py bulk operations: `{"index": {"_index", "_id"}}`, doc, …."""
+        return self._ingest([(None, read_bulk(operations, index))], None)
+
+    def ingest_file(self, path: str | Path, index: str | None = None) -> IngestReport:
+        """Store a file's events: NDJSON, JSON array, ES export or response, maybe gzipped."""
+        return self.ingest_files([path], index)
+
+    def ingest_files(self, paths: Iterable[str | Path], index: str | None = None) -> IngestReport:
+        """Store several files as one stream: batches span files, so that writing overlaps
+        reading even when every file is small. An unreadable file fails before any is read."""
+        names = [str(path) for path in paths]
+        for name in names:
+            if not os.path.isfile(name) or not os.access(name, os.R_OK):
+                raise StoreError(f"cannot read {name}: not a readable file")
+        try:
+            return self._ingest([(name, read_file(name)) for name in names], index)
+        except OSError as error:
+            raise StoreError(f"cannot read {error.filename}: {error.strerror}") from None
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the ingest pipeline -------------------------------------------------------------------
+
+    def _ingest(
+        self, inputs: Iterable[tuple[str | None, Iterable[Item]]], index: str | None
+    ) -> IngestReport:
+        """Turn documents into rows here while a writer thread inserts the previous batch.
+
+        `inputs`: (file path or None, its items), in order. DuckDB releases the GIL while it
+        reads and inserts, so the two overlap; every database statement of an ingest runs on
+        the writer, in order (schema changes too).
+        """
+        report = IngestReport()
+        rows: list[dict[str, Any]] = []
+        sources: list[bytes] = []
+        size = 0
+        occurrences: dict[bytes, int] = {}  # derived ids of this call, for identical documents
+        # JSON documents and rows hold no reference cycles, but the cyclic GC would traverse
+        # every object of the batch being built again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        writing: Future[int] | None = None
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="lanner-store") as writer:
+                for path, items in inputs:
+                    if path is not None:
+                        report.files.append(path)
+                    for item in items:
+                        if isinstance(item, BadLine):
+                            report.bad_lines.append(item)
+                            continue
+                        source = orjson.dumps(item.source)
+                        rows.append(self._row(item, path, index, report, occurrences))
+                        sources.append(source)
+                        size += len(source)
+                        if len(rows) >= self._batch_rows or size >= BATCH_BYTES:
+                            batch = self._seal(rows, sources, report)
+                            if writing is not None:  # one batch in flight: bounded memory
+                                report.replaced += writing.result()
+                            writing = writer.submit(self._write, batch)
+                            rows, sources, size = [], [], 0
+                if writing is not None:
+                    report.replaced += writing.result()
+                if rows:
+                    report.replaced += self._write(self._seal(rows, sources, report))
+        finally:
+            if collecting:
+                gc.enable()
+            # After a failure, the columns of rows never written still exist in the table.
+            self._write_schema()
+        return report
+
+    def _row(
+        self,
+        record: Record,
+        path: str | None,
+        default_index: str | None,
+        report: IngestReport,
+        occurrences: dict[bytes, int],
+    ) -> dict[str, Any]:
+        """One document as a row: metadata plus every leaf coerced into its column."""
+        flat = flatten(record.source)
+        index = record.index or _data_stream_index(flat) or default_index
+        if not index:
+            report.without_index += 1
+            index = ""
+        doc_id = record.id if record.id is not None else _derived_id(index, record, occurrences)
+        key = (index, doc_id)
+        if key in self._batch_ids:
+            self._batch_duplicates += 1
+        else:
+            self._batch_ids.add(key)
+        row: dict[str, Any] = {"_doc": self._next_doc, "_index": index, "_id": doc_id}
+        self._next_doc += 1
+        plan = self._plans.get(index) or self._plan(index)
+        if plan.null_values:
+            _apply_null_values(flat, plan.null_values)
+        targets = plan.targets
+        for name, value in flat.items():
+            target = targets.get(name)
+            if target is None:
+                if value is None:
+                    continue
+                target = self._resolve(plan, name, value)
+                if target is None:
+                    continue  # only nulls so far: nothing to type the field by
+            kind = type(value)
+            if kind is str and target.verbatim:
+                row[target.physical] = value
+                continue
+            if value is None:
+                continue
+            column = target.column
+            try:
+                if column is None:
+                    target.coerce(value)  # a path that holds no values: always raises
+                elif kind is list:
+                    coerce = target.coerce
+                    value = [None if element is None else coerce(element) for element in value]
+                    if not column.is_list:
+                        self._make_list(column)
+                else:
+                    value = target.coerce(value)
+            except ValueError as error:
+                report.add_failure(
+                    name,
+                    target.es_type,
+                    CoercionFailure(path, record.line, record.item, value, str(error)),
+                )
+                continue
+            row[target.physical] = value
+        return row
+
+    def _plan(self, index: str) -> _IndexPlan:
+        mapping = self._mappings.get(index)
+        null_values = {}
+        if mapping:
+            null_values = {
+                path: mapped.null_value
+                for path, mapped in mapping.items()
+                if mapped.null_value is not None and mapped.alias_path is None
+            }
+        plan = self._plans[index] = _IndexPlan(mapping, null_values)
+        return plan
+
+    def _resolve(self, plan: _IndexPlan, name: str, value: Any) -> _Target | None:
+        """Type a path the first time an index has a value for it, creating its column.
+
+        An index with an explicit mapping is an ES index with that mapping: unmapped fields get
+        dynamic mapping. Without one, the packaged ECS schema stands in for the index templates
+        of Elastic's data streams. An existing column keeps its type; values are coerced to it.
+        """
+        mapped = plan.mapping.get(name) if plan.mapping is not None else None
+        date_format = None
+        is_list = False
+        if mapped is not None:
+            if mapped.alias_path is not None:
+                kind = "an alias" if mapped.type == "alias" else "a multi-field"
+                message = f"[{name}] is {kind} of [{mapped.alias_path}]; it cannot hold values"
+                return self._refuse(plan, name, message, mapped.type)
+            if mapped.type in OBJECT_TYPES:
+                message = f"[{name}] is mapped as [{mapped.type}]; it cannot hold a value"
+                return self._refuse(plan, name, message, mapped.type)
+            es_type, date_format = mapped.type, mapped.format
+        else:
+            es_type = self._schema.type_of(name) if plan.mapping is None else None
+            if es_type is not None and duckdb_type(es_type) is None:
+                es_type = None  # the schema says object but the data has a value: go dynamic
+            if es_type is not None:
+                is_list = self._schema.is_array(name)
+            else:
+                es_type = _dynamic_type(value)
+                if es_type is None:
+                    return None
+        column = self._columns.get(name)
+        if column is None:
+            column = self._add_column(name, es_type, is_list)
+        if column.es_type not in _DATE_TYPES:
+            date_format = None
+        target = _Target(column, coercer(column.es_type, date_format), column.es_type)
+        plan.targets[name] = target
+        return target
+
+    def _refuse(self, plan: _IndexPlan, name: str, message: str, es_type: str) -> _Target:
+        target = _Target(None, _Refusal(message), es_type)
+        plan.targets[name] = target
+        return target
+
+    def _add_column(self, name: str, es_type: str, is_list: bool) -> _Physical:
+        base_type = DUCKDB_TYPES.get(es_type, "VARCHAR")
+        physical = name
+        suffix = 1
+        while physical.lower() in self._taken:
+            suffix += 1
+            physical = f"{name}#{suffix}"
+        column = _Physical(name, physical, es_type, base_type, is_list)
+        self._ddl.append(f"ALTER TABLE events ADD COLUMN {quote(physical)} {column.sql_type}")
+        self._taken.add(physical.lower())
+        self._columns[name] = column
+        self._unsaved.add(name)
+        self._fields.add(name)
+        self._fields.update(ancestors(name))
+        return column
+
+    def _make_list(self, column: _Physical) -> None:
+        """A scalar column that met a list: its stored values become 1-element lists."""
+        sql = quote(column.physical)
+        column.is_list = True
+        self._ddl.append(
+            f"ALTER TABLE events ALTER COLUMN {sql} TYPE {column.sql_type} "
+            f"USING CASE WHEN {sql} IS NULL THEN NULL ELSE [{sql}] END"
+        )
+        self._unsaved.add(column.name)
+
+    def _schema_changes(self) -> tuple[list[str], list[Any]]:
+        """Pending DDL and column metadata rows, taken for one write (in order, then cleared)."""
+        ddl, self._ddl = self._ddl, []
+        ordinals = {name: ordinal for ordinal, name in enumerate(self._columns)}
+        metadata: list[Any] = []
+        for name in self._unsaved:
+            column = self._columns[name]
+            metadata.append((ordinals[name], name, column.physical, column.es_type,
+                             column.base_type, column.is_list))  # fmt: skip
+        self._unsaved.clear()
+        return ddl, metadata
+
+    def _write_schema(self) -> None:
+        """Apply pending schema changes now (outside an ingest, e.g. after put_mapping)."""
+        ddl, metadata = self._schema_changes()
+        for statement in ddl:
+            self._execute(statement)
+        self._save_metadata(metadata)
+
+    def _save_metadata(self, metadata: list[Any]) -> None:
+        if metadata:
+            placeholders = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(metadata))
+            values = [value for row in metadata for value in row]
+            self._execute(f"INSERT OR REPLACE INTO _lanner_columns VALUES {placeholders}", values)
+
+    def _seal(
+        self, rows: list[dict[str, Any]], sources: list[bytes], report: IngestReport
+    ) -> _Batch:
+        """Freeze a batch for the writer: its schema changes and the column types it needs."""
+        report.events += len(rows)
+        present: set[str] = set()
+        for row in rows:
+            present.update(row.keys())
+        columns = [column for column in self._columns.values() if column.physical in present]
+        json_types = {name: kind for name, kind in META_COLUMNS.items() if name != "_source"}
+        selects = [quote(name) for name in META_COLUMNS]
+        for column in columns:
+            sql = quote(column.physical)
+            if column.is_list:
+                name = column.physical
+                for row in rows:
+                    value = row.get(name)
+                    if value is not None and type(value) is not list:
+                        row[name] = [value]
+            if column.base_type == "TIMESTAMP_NS":  # written as nanoseconds since the epoch
+                json_types[column.physical] = "BIGINT[]" if column.is_list else "BIGINT"
+                selects.append(
+                    f"list_transform({sql}, lambda t: make_timestamp_ns(t))"
+                    if column.is_list
+                    else f"make_timestamp_ns({sql})"
+                )
+            else:
+                json_types[column.physical] = column.sql_type
+                selects.append(sql)
+        names = [quote(name) for name in META_COLUMNS] + [quote(c.physical) for c in columns]
+        ddl, metadata = self._schema_changes()
+        replaces = self._has_rows or self._batch_duplicates > 0
+        self._has_rows = True
+        self._batch_ids.clear()
+        self._batch_duplicates = 0
+        return _Batch(rows, sources, ddl, metadata, json_types, selects, names, replaces)
+
+    def _write(self, batch: _Batch) -> int:
+        """Insert a sealed batch (on the writer thread); returns the documents it replaced.
+
+        Rows go through a JSON file that DuckDB reads with explicit types, `_source` through
+        a file of raw lines, joined back by position. Without pandas or pyarrow this is the
+        fastest route measured: executemany or bound Python lists are 3-30x slower, and
+        `_source` as a JSON string inside the rows costs twice the time for the escaping.
+        Then stored documents with the same `_index` and `_id` as a new one are deleted: the
+        last one wins, as in ES.
+        """
+        replaced = 0
+        with tempfile.TemporaryDirectory(prefix="lanner-batch-") as folder:
+            rows_file = os.path.join(folder, "rows.json")
+            sources_file = os.path.join(folder, "sources.txt")
+            with open(rows_file, "wb") as out:
+                out.write(orjson.dumps(batch.rows))
+            with open(sources_file, "wb") as out:
+                out.write(b"\n".join(batch.sources))  # compact JSON never holds a raw newline
+            # Schema first, metadata with it, so that the two agree even if the insert fails.
+            for statement in batch.ddl:
+                self._execute(statement)
+            self._save_metadata(batch.metadata)
+            self._execute("BEGIN TRANSACTION")
+            try:
+                self._execute(
+                    f"INSERT INTO events ({', '.join(batch.names)}) "
+                    f"SELECT {', '.join(batch.selects)} FROM "
+                    f"read_json(?, format = 'array', columns = ?, maximum_object_size = {1 << 30}) "
+                    f"POSITIONAL JOIN {_RAW_LINES}",
+                    [rows_file, batch.json_types, sources_file],
+                )
+                if batch.replaces:
+                    deleted = self._execute(
+                        "DELETE FROM events USING (SELECT _index, _id, max(_doc) AS last "
+                        "FROM events WHERE _doc >= ? GROUP BY ALL) AS new "
+                        "WHERE events._index = new._index AND events._id = new._id "
+                        "AND events._doc < new.last",
+                        [batch.rows[0]["_doc"]],
+                    ).fetchone()
+                    replaced = deleted[0] if deleted else 0
+                self._execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    self.con.execute("ROLLBACK")
+                raise
+        self._unchecked_bytes += sum(map(len, batch.sources))
+        if self._unchecked_bytes >= CHECKPOINT_BYTES:
+            self._execute("CHECKPOINT")  # compressed, the events take about a quarter
+            self._unchecked_bytes = 0
+        return replaced
+
+    # -- the database -------------------------------------------------------------------------
+
+    def _execute(self, sql: str, parameters: Any = None) -> duckdb.DuckDBPyConnection:
+        try:
+            return self.con.execute(sql, parameters)
+        except duckdb.Error as error:
+            raise StoreError(f"event store: {error}\n  while running: {sql}") from None
+
+    def _open(self) -> None:
+        """Create the tables, or load the column and mapping metadata of an existing store."""
+        meta = ", ".join(f"{quote(name)} {kind}" for name, kind in META_COLUMNS.items())
+        self._execute(f"CREATE TABLE IF NOT EXISTS events ({meta})")
+        self._execute(
+            "CREATE TABLE IF NOT EXISTS _lanner_columns (ordinal INTEGER, name VARCHAR PRIMARY "
+            "KEY, physical VARCHAR, es_type VARCHAR, base_type VARCHAR, is_list BOOLEAN)"
+        )
+        self._execute(
+            "CREATE TABLE IF NOT EXISTS _lanner_mappings "
+            "(index_name VARCHAR PRIMARY KEY, mapping VARCHAR)"
+        )
+        rows = self._execute(
+            "SELECT name, physical, es_type, base_type, is_list "
+            "FROM _lanner_columns ORDER BY ordinal"
+        ).fetchall()
+        for name, physical, es_type, base_type, is_list in rows:
+            self._columns[name] = _Physical(name, physical, es_type, base_type, is_list)
+            self._taken.add(physical.lower())
+            self._fields.add(name)
+            self._fields.update(ancestors(name))
+        for index, text in self._execute("SELECT * FROM _lanner_mappings").fetchall():
+            mapping = {path: FieldMapping(**fields) for path, fields in orjson.loads(text).items()}
+            self._mappings[index] = mapping
+            for path in mapping:
+                self._fields.add(path)
+                self._fields.update(ancestors(path))
+        for (physical,) in self._execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events' "
+            "AND schema_name = 'main' AND database_name = current_database()"
+        ).fetchall():
+            self._taken.add(physical.lower())  # even one a crash left without metadata
+        last = self._execute("SELECT max(_doc) FROM events").fetchone()[0]
+        self._next_doc = (last or 0) + 1
+        self._has_rows = last is not None
+
+    def _virtual(self, name: str, mapped: FieldMapping) -> Column:
+        """An alias (typed like its target) or a multi-field (its own type), both reading the
+        target's column."""
+        target = mapped.alias_path or ""
+        for _ in range(3):  # an alias may name a multi-field, which names its parent
+            hop = next((m[target] for m in self._mappings.values() if target in m), None)
+            if hop is None or hop.alias_path is None:
+                break
+            target = hop.alias_path
+        es_type = mapped.type
+        if es_type == "alias":
+            target_mapping = next((m[target] for m in self._mappings.values() if target in m), None)
+            es_type = target_mapping.type if target_mapping is not None else "keyword"
+        physical = self._columns.get(target)
+        if physical is None:
+            base_type = DUCKDB_TYPES.get(es_type, "VARCHAR")
+            return Column(name, es_type, base_type, False, mapped.alias_path, None)
+        return Column(
+            name, es_type, physical.sql_type, physical.is_list, mapped.alias_path, physical.physical
+        )
+
+
+def flatten(source: Mapping[str, Any]) -> dict[str, Any]:
+    """Leaf paths of a document -> value, or list of values where the path is multi-valued.
+
+    Nested objects and dotted keys give the same path; objects inside arrays give their leaf
+    paths with the values as a list (ES doc values); nested arrays flatten; explicit nulls are
+    kept (null_value needs them); empty arrays give nothing, as in ES.
+    """
+    out: dict[str, Any] = {}
+    try:
+        if _flatten_plain(source, "", out) == len(out):
+            return out
+    except _NeedsMerging:
+        pass
+    out = {}
+    _flatten_object(source, "", out, False)
+    return out
+
+
+class _NeedsMerging(Exception):
+    """An array holding objects or arrays: the merging flatten handles that."""
+
+
+def _flatten_plain(obj: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> int:
+    """The common case, fast: no path twice, arrays of scalars only (kept, not copied).
+
+    Returns the number of leaves written; fewer paths than that means a path was written
+    twice (`a.b` nested and dotted), and the merging flatten starts over.
+    """
+    count = 0
+    for key, value in obj.items():
+        kind = type(value)
+        if kind is dict:
+            count += _flatten_plain(value, prefix + key + ".", out)
+        elif kind is list:
+            if not value:
+                continue
+            for element in value:
+                if type(element) is dict or type(element) is list:
+                    raise _NeedsMerging
+            out[prefix + key] = value
+            count += 1
+        else:
+            out[prefix + key] = value
+            count += 1
+    return count
+
+
+def _flatten_object(
+    obj: Mapping[str, Any], prefix: str, out: dict[str, Any], in_list: bool
+) -> None:
+    for key, value in obj.items():
+        path = prefix + key
+        kind = type(value)
+        if kind is dict:
+            _flatten_object(value, path + ".", out, in_list)
+        elif kind is list:
+            _flatten_list(value, path, out)
+        elif in_list:
+            _add(out, path, value, force_list=True)
+        elif path in out:
+            _add(out, path, value, force_list=False)
+        else:
+            out[path] = value
+
+
+def _flatten_list(items: list[Any], path: str, out: dict[str, Any]) -> None:
+    for item in items:
+        kind = type(item)
+        if kind is dict:
+            _flatten_object(item, path + ".", out, True)
+        elif kind is list:
+            _flatten_list(item, path, out)
+        else:
+            _add(out, path, item, force_list=True)
+
+
+def _add(out: dict[str, Any], path: str, value: Any, force_list: bool) -> None:
+    """Add one more value at a path: the path becomes (or stays) a list."""
+    existing = out.get(path, _ABSENT)
+    if existing is _ABSENT:
+        out[path] = [value] if force_list else value
+    elif type(existing) is list:
+        existing.append(value)
+    else:
+        out[path] = [existing, value]
+
+
+_ABSENT = object()
+
+
+def _apply_null_values(flat: dict[str, Any], null_values: dict[str, Any]) -> None:
+    """ES indexes an explicit null (also inside an array) as the field's null_value."""
+    for path, null_value in null_values.items():
+        value = flat.get(path, _ABSENT)
+        if value is None:
+            flat[path] = null_value
+        elif type(value) is list and None in value:
+            flat[path] = [null_value if element is None else element for element in value]
+
+
+def _dynamic_type(value: Any) -> str | None:
+    """ES dynamic mapping of a JSON value (first non-null element of a list); None if null."""
+    if type(value) is list:
+        value = next((element for element in value if element is not None), None)
+    kind = type(value)
+    if kind is str:
+        return "keyword"
+    if kind is bool:
+        return "boolean"
+    if kind is int:
+        return "long"
+    if kind is float:
+        return "double"
+    return None
+
+
+def _data_stream_index(flat: dict[str, Any]) -> str | None:
+    """`logs-endpoint.events.process-default` from the document's data_stream fields."""
+    parts = (
+        flat.get("data_stream.type"),
+        flat.get("data_stream.dataset"),
+        flat.get("data_stream.namespace"),
+    )
+    if all(type(part) is str and part for part in parts):
+        return "-".join(parts)
+    return None
+
+
+def _derived_id(index: str, record: Record, occurrences: dict[bytes, int]) -> str:
+    """A stable id for a document without one: the same document in the same index gets the
+    same id on every ingest; the n-th identical copy within one ingest gets its own."""
+    canonical = orjson.dumps(record.source, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
+    seen = occurrences.get(digest, 0)
+    occurrences[digest] = seen + 1
+    if seen:
+        digest = hashlib.sha1(digest + b"#%d" % seen).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:20]
+
+
+def _mapping_json(mapped: FieldMapping) -> dict[str, Any]:
+    return {name: getattr(mapped, name) for name in FieldMapping.__dataclass_fields__}
