@@ -1,0 +1,790 @@
+"""EQL conditions compiled to DuckDB SQL with Elasticsearch's semantics.
+
+What makes this more than a translation of operators (§3-§5 of ../shared/spec/EQL-SEMANTICS.md):
+
+* Three-valued logic is SQL's own: a comparison with NULL is NULL, `NOT NULL` is NULL, a WHERE
+  keeps only TRUE. `x == null` / `x != null` become IS NULL / IS NOT NULL for any expression.
+* A multi-valued field matches when any of its values does. Every occurrence of a LIST column
+  inside a predicate is bound to one element by a lambda (`list_bool_or(list_transform(…))`),
+  as Elasticsearch's term/range queries and its multi-value-aware scripts do; a field without
+  values is bound to NULL once. `x != v` and `x not in (…)` on a field negate the positive
+  match (ES: a `must_not` term query), so `[a, b] != a` is false.
+* Typed comparisons: dates at the field's resolution against ISO strings or epoch millis, `ip`
+  by address (and CIDR blocks), `version` by semantic-version precedence, keywords by bytes.
+* Functions follow the Java implementations; the helpers they need are SQL macros installed on
+  the connection (`install_macros`), checked against the Python references in
+  lanner.engine.values.
+
+Literals are inlined through `sql_literal`, the one quoting function.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import duckdb
+
+from lanner.engine.patterns import is_plain, lucene_to_re2, wildcard_to_like
+from lanner.engine.values import (
+    DECIMAL_TEXT,
+    LEGAL_BUILD,
+    LEGAL_MAIN,
+    LEGAL_PRERELEASE,
+    cidr_key_range,
+    ip_sort_key,
+    java_string,
+    parse_number,
+    version_sort_key,
+)
+from lanner.eql import ast
+from lanner.eql.errors import EqlSemanticError
+from lanner.eql.printer import to_text
+from lanner.eql.schema import FieldSchema
+from lanner.eql.types import Kind, kind_of_es_type, kind_of_value
+from lanner.store.events import Column
+from lanner.store.mappings import DUCKDB_TYPES, date_parser
+
+_NS_PER_MS = 1_000_000
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+
+
+class CompileError(EqlSemanticError):
+    """A query Elasticsearch would refuse once it sees the mapping: a literal that cannot be
+    read as its field's type, a pattern on a non-string, an invalid CIDR block."""
+
+    def __init__(self, message: str, node: ast.Node | None = None) -> None:
+        super().__init__(message, node.span if node is not None else None, code="compile")
+
+
+class UnknownFieldError(EqlSemanticError):
+    """Fields the searched indices do not map, written without `?`: Elasticsearch's
+    verification error, naming every such field (`Unknown column [x]`)."""
+
+    def __init__(self, problems: list[tuple[ast.Field, list[str]]]) -> None:
+        lines = []
+        for node, close in problems:
+            hint = f", did you mean {' or '.join(f'[{c}]' for c in close)}?" if close else ""
+            where = f"line {node.span.line}:{node.span.col}: " if node.span else ""
+            lines.append(f"{where}Unknown column [{node.name}]{hint}")
+        count = len(problems)
+        header = f"Found {count} problem{'s' if count > 1 else ''}"
+        first = problems[0][0]
+        super().__init__("\n".join([header, *lines]), first.span, code="unknown-field")
+        self.fields = [node.name for node, _ in problems]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def sql_literal(value: object) -> str:
+    """A Python value as a DuckDB literal: the one place values enter SQL text."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return f"CAST({value} AS BIGINT)"
+        return f"CAST('{value}' AS HUGEINT)"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "CAST('nan' AS DOUBLE)"
+        if math.isinf(value):
+            return f"CAST('{'inf' if value > 0 else '-inf'}' AS DOUBLE)"
+        return f"CAST({value!r} AS DOUBLE)"
+    if isinstance(value, str):
+        parts = value.split("\0")
+        quoted = ["'" + part.replace("'", "''") + "'" for part in parts]
+        return quoted[0] if len(quoted) == 1 else "(" + " || chr(0) || ".join(quoted) + ")"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+# ------------------------------------------------------------------------------------------
+# Macros: the Java semantics of functions and ES value orders, once per connection.
+
+_MACROS = (
+    # A LIST column's values as ES sees them (nulls inside dropped), or [NULL] when it has
+    # none: a lambda over it tests every value, or the missing value once.
+    "eql_values(l) AS coalesce(nullif(list_filter(l, lambda e: e IS NOT NULL), []), [NULL])",
+    # Java's Double.toString from DuckDB's shortest round-trip text.
+    """eql_sci_text(ds, e) AS left(ds, 1) || '.'
+        || CASE WHEN length(ds) > 1 THEN substr(ds, 2) ELSE '0' END || 'E' || CAST(e AS VARCHAR)""",
+    "eql_sci_parts(digits, e) AS eql_sci_text(rtrim(ltrim(digits, '0'), '0'), e)",
+    """eql_sci_decimal(w, f) AS CASE WHEN ltrim(w, '0') <> ''
+        THEN eql_sci_parts(w || f, length(ltrim(w, '0')) - 1)
+        ELSE eql_sci_parts(ltrim(f, '0'), length(ltrim(f, '0')) - length(f) - 1) END""",
+    """eql_sci(s) AS CASE WHEN contains(s, 'e')
+        THEN eql_sci_parts(replace(split_part(s, 'e', 1), '.', ''),
+                           TRY_CAST(split_part(s, 'e', 2) AS INTEGER))
+        ELSE eql_sci_decimal(split_part(s, '.', 1), split_part(s, '.', 2)) END""",
+    """eql_double_str(d) AS CASE WHEN d IS NULL THEN NULL WHEN isnan(d) THEN 'NaN'
+        WHEN isinf(d) THEN CASE WHEN d > 0 THEN 'Infinity' ELSE '-Infinity' END
+        WHEN d = 0 THEN '0.0'
+        WHEN abs(d) >= 0.001 AND abs(d) < 10000000 THEN CAST(CAST(d AS DOUBLE) AS VARCHAR)
+        ELSE CASE WHEN d < 0 THEN '-' ELSE '' END
+            || eql_sci(CAST(abs(CAST(d AS DOUBLE)) AS VARCHAR)) END""",
+    # between(): StringUtils.between. `ms`, `ml`, `mr` are the texts searched (lowercased for
+    # between~), `src` the one sliced; positions are 0-based like Java's.
+    """eql_last_index(s, sub) AS CASE WHEN strpos(reverse(s), reverse(sub)) = 0 THEN -1
+        ELSE length(s) - strpos(reverse(s), reverse(sub)) - length(sub) + 1 END""",
+    "eql_slice(src, a, b) AS CASE WHEN b < a THEN '' ELSE substr(src, a + 1, b - a) END",
+    """eql_between_at(src, ms, st, mr, greedy) AS CASE WHEN greedy
+        THEN eql_slice(src, st, eql_last_index(ms, mr))
+        WHEN strpos(substr(ms, st + 1), mr) = 0 THEN ''
+        ELSE eql_slice(src, st, st + strpos(substr(ms, st + 1), mr) - 1) END""",
+    """eql_between(src, ms, ml, mr, greedy) AS CASE WHEN src IS NULL THEN NULL
+        WHEN src = '' OR coalesce(ml, '') = '' OR coalesce(mr, '') = '' THEN src
+        WHEN strpos(ms, ml) = 0 THEN ''
+        ELSE eql_between_at(src, ms, strpos(ms, ml) - 1 + length(ml), mr, coalesce(greedy, FALSE))
+        END""",
+    # indexOf(): Java String.indexOf(sub, from), null when not found.
+    """eql_index_from(s, sub, st) AS CASE WHEN sub = '' THEN least(st, length(s))
+        WHEN st >= length(s) OR strpos(substr(s, st + 1), sub) = 0 THEN NULL
+        ELSE st + strpos(substr(s, st + 1), sub) - 1 END""",
+    """eql_index_of(s, sub, st) AS CASE WHEN s IS NULL OR sub IS NULL THEN NULL
+        ELSE eql_index_from(s, sub, greatest(coalesce(st, 0), 0)) END""",
+    # substring(): Python slice semantics (StringUtils.substringSlice).
+    "eql_substring_within(s, a, b) AS CASE WHEN a >= b THEN '' ELSE substr(s, a + 1, b - a) END",
+    """eql_substring_end(s, a, b) AS eql_substring_within(s,
+        CASE WHEN a < 0 THEN greatest(a + length(s), 0) ELSE a END,
+        CASE WHEN b < 0 THEN greatest(b + length(s), 0) WHEN b > length(s) THEN length(s)
+            ELSE b END)""",
+    """eql_substring(s, a, b) AS CASE WHEN s = '' THEN s
+        ELSE eql_substring_end(s, a, coalesce(b, length(s))) END""",
+    # number(): integers in any base 2-36, decimals in base 10.
+    """eql_radix_digits(t) AS list_transform(string_split(lower(t), ''),
+        lambda c: strpos('0123456789abcdefghijklmnopqrstuvwxyz', c) - 1)""",
+    """eql_radix_unsigned(t, base) AS CASE
+        WHEN t = '' OR NOT list_bool_and(list_transform(eql_radix_digits(t),
+            lambda d: d >= 0 AND d < base)) THEN NULL
+        ELSE list_reduce(list_transform(eql_radix_digits(t), lambda d: CAST(d AS DOUBLE)),
+            lambda acc, d: acc * base + d) END""",
+    """eql_radix(t, base) AS CASE WHEN base < 2 OR base > 36 THEN NULL
+        WHEN starts_with(t, '-') THEN -eql_radix_unsigned(substr(t, 2), base)
+        WHEN starts_with(t, '+') THEN eql_radix_unsigned(substr(t, 2), base)
+        ELSE eql_radix_unsigned(t, base) END""",
+    f"""eql_number_text(t, base) AS CASE
+        WHEN coalesce(base, CASE WHEN starts_with(t, '0x') THEN 16 ELSE 10 END) = 10
+            THEN CASE WHEN regexp_full_match(t, {sql_literal(DECIMAL_TEXT)})
+                THEN TRY_CAST(t AS DOUBLE) END
+        WHEN coalesce(base, 16) = 16 AND starts_with(t, '0x') THEN eql_radix(substr(t, 3), 16)
+        ELSE eql_radix(t, base) END""",
+    "eql_number(s, base) AS eql_number_text(trim(s), base)",
+    # ip: 32 hex digits of the IPv6 form (IPv4 mapped), the order of ES `ip` fields.
+    f"""eql_ipv4_hex(v) AS CASE WHEN regexp_full_match(v, {sql_literal(_IPV4)})
+        THEN '00000000000000000000ffff' || array_to_string(list_transform(string_split(v, '.'),
+            lambda o: printf('%02x', TRY_CAST(o AS INTEGER))), '') END""",
+    """eql_ipv6_join(g) AS CASE WHEN len(g) = 8
+        AND list_bool_and(list_transform(g, lambda x: length(x) BETWEEN 1 AND 4))
+        THEN array_to_string(list_transform(g, lambda x: lpad(x, 4, '0')), '') END""",
+    "eql_hextets(p) AS CASE WHEN p = '' THEN CAST([] AS VARCHAR[]) ELSE string_split(p, ':') END",
+    """eql_ipv6_expand(h, t) AS CASE WHEN len(h) + len(t) > 7 THEN NULL
+        ELSE eql_ipv6_join(h || list_transform(range(8 - len(h) - len(t)), lambda i: '0') || t)
+        END""",
+    """eql_ipv6_hex(s) AS CASE WHEN NOT regexp_full_match(s, '[0-9a-f:]+') THEN NULL
+        WHEN length(s) - length(replace(s, '::', '')) > 2 THEN NULL
+        WHEN contains(s, '::') THEN eql_ipv6_expand(eql_hextets(split_part(s, '::', 1)),
+                                                    eql_hextets(split_part(s, '::', 2)))
+        ELSE eql_ipv6_join(string_split(s, ':')) END""",
+    """eql_ipv6_tail(head, v4) AS head || substr(v4, 25, 4) || ':' || substr(v4, 29, 4)""",
+    """eql_ipv6_embedded(s) AS CASE WHEN regexp_full_match(s, '.*:[0-9.]+') AND contains(s, '.')
+        THEN eql_ipv6_tail(regexp_extract(s, '^(.*:)', 1),
+                           eql_ipv4_hex(regexp_extract(s, '([0-9.]+)$', 1)))
+        ELSE s END""",
+    """eql_ip_key(s) AS CASE WHEN contains(s, ':')
+        THEN eql_ipv6_hex(eql_ipv6_embedded(lower(split_part(s, '%', 1))))
+        ELSE eql_ipv4_hex(s) END""",
+    # version: the VersionEncoder order (see values.version_sort_key).
+    """eql_digit_groups(t) AS array_to_string(list_transform(
+        regexp_extract_all(t, '[0-9]+|[^0-9]+'), lambda g: CASE
+            WHEN regexp_full_match(g, '[0-9]+')
+                THEN chr(1) || chr(CAST(128 + length(g) AS INTEGER)) || g
+            ELSE g END), '')""",
+    f"""eql_version_encode(s, build, main, pre) AS CASE
+        WHEN regexp_full_match(main, {sql_literal(LEGAL_MAIN)})
+            AND (pre IS NULL OR regexp_full_match(pre, {sql_literal(LEGAL_PRERELEASE)}))
+            AND (build = '' OR regexp_full_match(build, {sql_literal(LEGAL_BUILD)}))
+        THEN eql_digit_groups(main) || CASE WHEN pre IS NULL THEN chr(3)
+            ELSE chr(2) || '-' || array_to_string(list_transform(
+                string_split(substr(pre, 2), '.'), lambda p: CASE
+                    WHEN regexp_full_match(p, '[0-9]+') THEN eql_digit_groups(p) ELSE p END),
+                '.') END || build
+        WHEN s = '' THEN chr(3)
+        ELSE s END""",
+    """eql_version_rest(s, build, rest) AS eql_version_encode(s, build,
+        CASE WHEN strpos(rest, '-') > 1 THEN substr(rest, 1, strpos(rest, '-') - 1) ELSE rest END,
+        CASE WHEN strpos(rest, '-') > 1 THEN substr(rest, strpos(rest, '-')) END)""",
+    """eql_version_key(s) AS eql_version_rest(s,
+        CASE WHEN strpos(s, '+') > 1 THEN substr(s, strpos(s, '+')) ELSE '' END,
+        CASE WHEN strpos(s, '+') > 1 THEN substr(s, 1, strpos(s, '+') - 1) ELSE s END)""",
+)
+
+
+_SIGNATURE = re.compile(r"(\w+)\(([^)]*)\) AS ")
+
+
+def _definitions(macro: str) -> list[str]:
+    """DuckDB expands a macro by copying each argument's expression wherever its parameter
+    appears, so macros that call macros grow exponentially (eql_ip_key bound in seconds).
+    A macro that uses a parameter twice is therefore split: `<name>_impl` holds the text, and
+    `<name>` evaluates every argument once into a struct that a one-element lambda passes on.
+    """
+    match = _SIGNATURE.match(macro)
+    if match is None:
+        raise ValueError(f"not a macro definition: {macro[:40]}")
+    name, params = match.group(1), [param.strip() for param in match.group(2).split(",")]
+    body = macro[match.end():]
+    if all(len(re.findall(rf"\b{param}\b", body)) <= 1 for param in params):
+        return [macro]
+    signature = ", ".join(params)
+    fields = ", ".join(f"'{param}': {param}" for param in params)
+    arguments = ", ".join(f"_a.{param}" for param in params)
+    return [f"{name}_impl({signature}) AS {body}",
+            f"{name}({signature}) AS "
+            f"list_transform([{{{fields}}}], lambda _a: {name}_impl({arguments}))[1]"]
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the compiler's helper macros on a connection (temporary: nothing is stored)."""
+    for macro in _MACROS:
+        for definition in _definitions(macro):
+            con.execute(f"CREATE OR REPLACE TEMP MACRO {definition}")
+
+
+# ------------------------------------------------------------------------------------------
+# The compiler
+
+
+class FieldSource(Protocol):
+    """What the compiler asks about fields: EventStore answers it."""
+
+    def column(self, name: str) -> Column | None: ...
+
+    def columns(self) -> dict[str, Column]: ...
+
+    def has_field(self, name: str) -> bool: ...
+
+
+_FLIPPED = {
+    ast.ComparisonOp.LT: ast.ComparisonOp.GT, ast.ComparisonOp.GT: ast.ComparisonOp.LT,
+    ast.ComparisonOp.LTE: ast.ComparisonOp.GTE, ast.ComparisonOp.GTE: ast.ComparisonOp.LTE,
+    ast.ComparisonOp.EQ: ast.ComparisonOp.EQ, ast.ComparisonOp.NEQ: ast.ComparisonOp.NEQ,
+}
+_SQL_OPS = {
+    ast.ComparisonOp.EQ: "=", ast.ComparisonOp.NEQ: "<>", ast.ComparisonOp.LT: "<",
+    ast.ComparisonOp.LTE: "<=", ast.ComparisonOp.GT: ">", ast.ComparisonOp.GTE: ">=",
+}
+_DEFAULT_DATES = date_parser(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A field as SQL reads it: its column (or NULL), its ES type (None: not mapped at all)."""
+
+    name: str
+    sql: str
+    es_type: str | None
+    is_list: bool = False
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.NULL if self.es_type is None else kind_of_es_type(self.es_type)
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    """A compiled scalar: SQL text, its kind, and for a field read directly its ES type."""
+
+    sql: str
+    kind: Kind
+    es_type: str | None = None
+
+
+@dataclass(slots=True)
+class _Scope:
+    """The LIST columns a predicate reads, each bound to one element by a lambda variable."""
+
+    bindings: list[tuple[str, str]] = field(default_factory=list)
+
+    def wrap(self, predicate: str) -> str:
+        for variable, values in reversed(self.bindings):
+            predicate = (f"list_bool_or(list_transform(eql_values({values}), "
+                         f"lambda {variable}: {predicate}))")
+        return predicate
+
+
+class SqlCompiler:
+    """Compiles the conditions of one search; fields resolve against `fields`.
+
+    `schema` stands in for index templates: when some searched index has no explicit
+    mapping, a field the ECS schema knows is mapped (null where no event has it), as it would
+    be in an Elastic data stream.
+    """
+
+    def __init__(self, fields: FieldSource, *, category_field: str = "event.category",
+                 schema: FieldSchema | None = None) -> None:
+        self.fields = fields
+        self.category_field = category_field
+        self.schema = schema
+        self._variables = 0
+
+    # -- fields -----------------------------------------------------------------------------
+
+    def resolve(self, node: ast.Field) -> Resolved:
+        """The column of a field; raises UnknownFieldError for an unmapped non-optional one."""
+        resolved = self._lookup(node.name)
+        if resolved is not None:
+            return resolved
+        if node.optional:
+            return Resolved(node.name, "NULL", None)
+        raise UnknownFieldError([(node, self._closest(node.name))])
+
+    def verify(self, nodes: Iterable[ast.Node]) -> None:
+        """Raise one UnknownFieldError naming every unknown non-optional field, in order."""
+        problems: list[tuple[ast.Field, list[str]]] = []
+        seen: set[str] = set()
+        for node in nodes:
+            for found in node.find_all(ast.Field):
+                if found.optional or found.name in seen:
+                    continue
+                seen.add(found.name)
+                if self._lookup(found.name) is None:
+                    problems.append((found, self._closest(found.name)))
+        if problems:
+            raise UnknownFieldError(problems)
+
+    def _lookup(self, name: str) -> Resolved | None:
+        column = self.fields.column(name)
+        if column is not None:
+            if column.physical is None:
+                return Resolved(name, f"CAST(NULL AS {_base_type(column.es_type)})", column.es_type)
+            return Resolved(name, column.sql, column.es_type, column.is_list)
+        if self.fields.has_field(name):  # an object: it has no value of its own
+            return Resolved(name, "NULL", "object")
+        es_type = self.schema.type_of(name) if self.schema is not None else None
+        if es_type is not None:
+            return Resolved(name, f"CAST(NULL AS {_base_type(es_type)})", es_type)
+        return None
+
+    def _closest(self, name: str) -> list[str]:
+        known = [known for known in self.fields.columns() if not known.startswith("_")]
+        return difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+
+    # -- filters ----------------------------------------------------------------------------
+
+    def filter(self, category: str | None, condition: ast.Expr) -> str:
+        """SQL that is TRUE for events of `category` (None: any) matching `condition`."""
+        where = self.condition(condition)
+        if category is None:
+            return where
+        return f"({self.category(category)} AND {where})"
+
+    def category(self, name: str) -> str:
+        """Exact, case-sensitive match of the event category field, any of its values."""
+        column = self.fields.column(self.category_field)
+        if column is None or column.physical is None:
+            return "FALSE"
+        if column.is_list:
+            return f"list_contains({column.sql}, {sql_literal(name)})"
+        return f"{column.sql} = {sql_literal(name)}"
+
+    def condition(self, expr: ast.Expr) -> str:
+        """A boolean condition: and/or/not over predicates, in SQL's three-valued logic."""
+        if isinstance(expr, ast.And):
+            return "(" + " AND ".join(self.condition(term) for term in expr.terms) + ")"
+        if isinstance(expr, ast.Or):
+            return "(" + " OR ".join(self.condition(term) for term in expr.terms) + ")"
+        if isinstance(expr, ast.Not):
+            return f"(NOT {self.condition(expr.expr)})"
+        negated = self._negated_field_match(expr)
+        if negated is not None:
+            return f"(NOT {self._atom(negated)})"
+        return self._atom(expr)
+
+    @staticmethod
+    def _negated_field_match(expr: ast.Expr) -> ast.Expr | None:
+        """`field != v` and `field not in (…)` as the positive match they negate, else None."""
+        if isinstance(expr, ast.In) and expr.negated and isinstance(expr.expr, ast.Field):
+            return ast.In(expr.expr, expr.values, expr.insensitive, negated=False, span=expr.span)
+        if isinstance(expr, ast.Comparison) and expr.op is ast.ComparisonOp.NEQ:
+            left, right = expr.left, expr.right
+            if isinstance(right, ast.Field) and _is_value(left):
+                left, right = right, left
+            if (isinstance(left, ast.Field) and _is_value(right)
+                    and not isinstance(right, ast.Null)):
+                return ast.Comparison(ast.ComparisonOp.EQ, left, right, span=expr.span)
+        return None
+
+    def _atom(self, expr: ast.Expr) -> str:
+        scope = _Scope()
+        return scope.wrap(self._predicate(expr, scope))
+
+    # -- predicates -------------------------------------------------------------------------
+
+    def _predicate(self, expr: ast.Expr, scope: _Scope) -> str:
+        if isinstance(expr, ast.Comparison):
+            return self._comparison(expr, scope)
+        if isinstance(expr, ast.Match):
+            return self._match(expr, scope)
+        if isinstance(expr, ast.In):
+            found = self._in(expr, scope)
+            return f"(NOT {found})" if expr.negated else found
+        if isinstance(expr, ast.And | ast.Or | ast.Not):
+            return self.condition(expr)
+        value = self._scalar(expr, scope)
+        if value.kind in (Kind.BOOLEAN, Kind.NULL, Kind.UNKNOWN):
+            return value.sql
+        if value.kind is Kind.OBJECT:
+            return "NULL"
+        raise CompileError(f"a condition must be boolean, found [{to_text(expr)}] of type "
+                           f"[{value.kind.value}]", expr)
+
+    def _comparison(self, node: ast.Comparison, scope: _Scope) -> str:
+        op, left, right = node.op, node.left, node.right
+        if isinstance(left, ast.Null) or isinstance(right, ast.Null):
+            other = right if isinstance(left, ast.Null) else left
+            if op not in (ast.ComparisonOp.EQ, ast.ComparisonOp.NEQ):
+                return "NULL"
+            value = self._scalar(other, scope)
+            return f"({value.sql} IS {'NOT ' if op is ast.ComparisonOp.NEQ else ''}NULL)"
+        if isinstance(right, ast.Field) and _is_value(left):
+            op, left, right = _FLIPPED[op], right, left
+        if isinstance(left, ast.Field) and isinstance(right, ast.Literal):
+            value = self._scalar(left, scope)
+            if value.kind is Kind.NULL:  # an unmapped ?field: null compared with a value
+                return "NULL"
+            return self._typed(op, value, right, node)
+        left_value, right_value = self._scalar(left, scope), self._scalar(right, scope)
+        if Kind.NULL in (left_value.kind, right_value.kind):  # `?x == ?y`, `?x != f(y)`
+            if op not in (ast.ComparisonOp.EQ, ast.ComparisonOp.NEQ):
+                return "NULL"
+            other = right_value if left_value.kind is Kind.NULL else left_value
+            return f"({other.sql} IS {'NOT ' if op is ast.ComparisonOp.NEQ else ''}NULL)"
+        left_sql, right_sql = _comparable(left_value, right_value)
+        return f"({left_sql} {_SQL_OPS[op]} {right_sql})"
+
+    def _typed(self, op: ast.ComparisonOp, value: _Value, literal: ast.Literal,
+               node: ast.Node) -> str:
+        """A field compared with a literal, the way ES queries its mapped type."""
+        es_type = value.es_type or ""
+        sql_op = _SQL_OPS[op]
+        if es_type in ("date", "date_nanos"):
+            nanos = _date_literal(literal, node)
+            if es_type == "date":  # ES parses the literal to millis too
+                nanos = nanos // _NS_PER_MS * _NS_PER_MS
+            return f"({epoch_nanos(value.sql, es_type)} {sql_op} {sql_literal(nanos)})"
+        if es_type == "ip":
+            text = _string_literal(literal, node)
+            if "/" in text:
+                if op is not ast.ComparisonOp.EQ:
+                    raise CompileError(f"a CIDR block [{text}] can only be compared with ==",
+                                       node)
+                return self._cidr(value.sql, [text], node)
+            key = ip_sort_key(text)
+            if key is None:
+                raise CompileError(f"[{text}] is not an IP string literal", literal)
+            return f"(eql_ip_key({value.sql}) {sql_op} {sql_literal(key)})"
+        if es_type == "version":
+            key = version_sort_key(_string_literal(literal, node))
+            return f"(eql_version_key({value.sql}) {sql_op} {sql_literal(key)})"
+        if value.kind is Kind.STRING:
+            return f"({value.sql} {sql_op} {sql_literal(java_string(literal.value))})"
+        if value.kind.is_numeric:
+            return f"({value.sql} {sql_op} {sql_literal(_number_literal(literal, node))})"
+        if value.kind is Kind.BOOLEAN:
+            return f"({value.sql} {sql_op} {sql_literal(_boolean_literal(literal, node))})"
+        return "NULL"
+
+    def _match(self, node: ast.Match, scope: _Scope) -> str:
+        subject = self._string(self._scalar(node.expr, scope))
+        tests = []
+        for pattern in node.patterns:
+            if not isinstance(pattern, ast.String):
+                raise CompileError(f"the pattern of '{node.kind.value}' must be a string",
+                                   pattern)
+            text = pattern.value
+            if node.kind.is_regex:
+                regex = ("(?i)" if node.kind.insensitive else "") + lucene_to_re2(text)
+                tests.append(f"regexp_matches({subject}, {sql_literal(regex)})")
+                continue
+            literal = sql_literal(text if is_plain(text) else wildcard_to_like(text))
+            value = subject
+            if node.kind.insensitive:
+                value, literal = f"lower({subject})", f"lower({literal})"
+            if is_plain(text):
+                tests.append(f"({value} = {literal})")
+            else:
+                tests.append(f"({value} LIKE {literal} ESCAPE '\\')")
+        return tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")"
+
+    def _in(self, node: ast.In, scope: _Scope) -> str:
+        """Membership, never wildcards; `in~` folds case. The caller applies `not`."""
+        value = self._scalar(node.expr, scope)
+        if value.kind is Kind.NULL:
+            return "NULL"
+        if node.insensitive:
+            subject = f"lower({self._string(value)})"
+            members = [f"lower({sql_literal(java_string(v.value))})"
+                       for v in node.values if not isinstance(v, ast.Null)]
+        elif isinstance(node.expr, ast.Field) and value.es_type in ("ip", "version", "date",
+                                                                     "date_nanos"):
+            tests = [self._typed(ast.ComparisonOp.EQ, value, v, node)
+                     for v in node.values if not isinstance(v, ast.Null)]
+            return "(" + " OR ".join(tests) + ")" if tests else "NULL"
+        elif isinstance(node.expr, ast.Field):
+            subject = value.sql
+            members = [self._member(value, v, node) for v in node.values
+                       if not isinstance(v, ast.Null)]
+        else:  # a computed value: text against text, as == compares it
+            textual = value.kind is Kind.STRING or any(
+                isinstance(v, ast.String) for v in node.values)
+            subject = _as_text(value) if textual else value.sql
+            members = [sql_literal(java_string(v.value) if textual else v.value)
+                       for v in node.values if not isinstance(v, ast.Null)]
+        if any(isinstance(v, ast.Null) for v in node.values):
+            members.append("NULL")
+        return f"({subject} IN ({', '.join(members)}))" if members else "NULL"
+
+    def _member(self, value: _Value, literal: ast.Literal, node: ast.Node) -> str:
+        if value.kind is Kind.STRING:
+            return sql_literal(java_string(literal.value))
+        if value.kind.is_numeric:
+            return sql_literal(_number_literal(literal, node))
+        if value.kind is Kind.BOOLEAN:
+            return sql_literal(_boolean_literal(literal, node))
+        return sql_literal(literal.value)
+
+    def _cidr(self, ip_sql: str, blocks: list[str], node: ast.Node) -> str:
+        """The address (keyed once per row) in any of the blocks."""
+        tests = []
+        for block in blocks:
+            try:
+                low, high = cidr_key_range(block)
+            except ValueError:
+                raise CompileError(f"[{block}] is not an IP address or CIDR block", node) from None
+            tests.append(f"(_ip BETWEEN {sql_literal(low)} AND {sql_literal(high)})")
+        if not tests:
+            return "NULL"
+        return f"list_transform([eql_ip_key({ip_sql})], lambda _ip: {' OR '.join(tests)})[1]"
+
+    # -- scalars ----------------------------------------------------------------------------
+
+    def _scalar(self, expr: ast.Expr, scope: _Scope) -> _Value:
+        if isinstance(expr, ast.Literal):
+            return _Value(sql_literal(expr.value), kind_of_value(expr.value))
+        if isinstance(expr, ast.Field):
+            resolved = self.resolve(expr)
+            sql = resolved.sql
+            if resolved.is_list:
+                self._variables += 1
+                sql = f"_v{self._variables}"
+                scope.bindings.append((sql, resolved.sql))
+            return _Value(sql, resolved.kind, resolved.es_type)
+        if isinstance(expr, ast.FunctionCall):
+            return self._call(expr, scope)
+        if isinstance(expr, ast.Arithmetic):
+            return self._arithmetic(expr.op, self._scalar(expr.left, scope),
+                                    self._scalar(expr.right, scope), expr)
+        if isinstance(expr, ast.Negate):
+            inner = self._scalar(expr.expr, scope)
+            _require_number(inner, expr)
+            return _Value(f"(-{inner.sql})", inner.kind)
+        return _Value(self._predicate(expr, scope), Kind.BOOLEAN)
+
+    def _arithmetic(self, op: ast.ArithmeticOp, left: _Value, right: _Value,
+                    node: ast.Node) -> _Value:
+        if Kind.NULL in (left.kind, right.kind):
+            kind = right.kind if left.kind is Kind.NULL else left.kind
+            return _Value("NULL", kind if kind.is_numeric else Kind.NUMBER)
+        _require_number(left, node)
+        _require_number(right, node)
+        if left.kind is Kind.INTEGER and right.kind is Kind.INTEGER:
+            # Java long arithmetic: `/` truncates, `%` takes the dividend's sign, as DuckDB's
+            # // and % do; no value where Java throws (a zero divisor)
+            a, b = f"CAST({left.sql} AS BIGINT)", f"CAST({right.sql} AS BIGINT)"
+            operator = "//" if op is ast.ArithmeticOp.DIV else op.value
+            return _Value(f"TRY({a} {operator} {b})", Kind.INTEGER)
+        # doubles are IEEE in both: x / 0.0 is infinite, x % 0.0 is NaN
+        a, b = f"CAST({left.sql} AS DOUBLE)", f"CAST({right.sql} AS DOUBLE)"
+        return _Value(f"({a} {op.value} {b})", Kind.FLOAT)
+
+    def _string(self, value: _Value) -> str:
+        """A value as ES prints it in string functions (Java's toString)."""
+        kind = value.kind
+        if kind is Kind.INTEGER or kind is Kind.BOOLEAN:
+            return f"CAST({value.sql} AS VARCHAR)"
+        if kind in (Kind.FLOAT, Kind.NUMBER):
+            return f"eql_double_str({value.sql})"
+        if kind is Kind.DATE:
+            return f"strftime({value.sql}, '%Y-%m-%dT%H:%M:%S.%gZ')"
+        if kind in (Kind.NULL, Kind.OBJECT):
+            return "CAST(NULL AS VARCHAR)"
+        return value.sql
+
+    def _call(self, node: ast.FunctionCall, scope: _Scope) -> _Value:
+        name = node.name.lower()
+        args = node.args
+        if name in _MATH_OPS:
+            return self._arithmetic(_MATH_OPS[name], self._scalar(args[0], scope),
+                                    self._scalar(args[1], scope), node)
+        if name == "cidrmatch":
+            blocks = []
+            for arg in args[1:]:
+                if isinstance(arg, ast.Null):
+                    continue
+                if not isinstance(arg, ast.String):
+                    raise CompileError("cidrMatch() takes string literals as blocks", arg)
+                blocks.append(arg.value)
+            ip = self._scalar(args[0], scope)
+            return _Value(self._cidr(self._string(ip), blocks, node), Kind.BOOLEAN)
+        if name == "number":
+            return self._number(node, scope)
+        if name == "concat":
+            parts = [self._string(self._scalar(arg, scope)) for arg in args]
+            return _Value("(" + " || ".join(parts) + ")", Kind.STRING)
+        if name == "string":
+            return _Value(self._string(self._scalar(args[0], scope)), Kind.STRING)
+        if name == "length":
+            return _Value(f"length({self._string(self._scalar(args[0], scope))})", Kind.INTEGER)
+        if name == "substring":
+            text = self._string(self._scalar(args[0], scope))
+            start = self._integer(args[1], scope)
+            end = self._integer(args[2], scope) if len(args) > 2 else "NULL"
+            return _Value(f"eql_substring({text}, {start}, {end})", Kind.STRING)
+        texts = [self._string(self._scalar(arg, scope)) for arg in args[:3]]
+        folded = [f"lower({text})" for text in texts] if node.insensitive else texts
+        if name == "between":
+            greedy = self._scalar(args[3], scope).sql if len(args) > 3 else "FALSE"
+            return _Value(
+                f"eql_between({texts[0]}, {folded[0]}, {folded[1]}, {folded[2]}, {greedy})",
+                Kind.STRING)
+        if name == "indexof":
+            start = self._integer(args[2], scope) if len(args) > 2 else "0"
+            return _Value(f"eql_index_of({folded[0]}, {folded[1]}, {start})", Kind.INTEGER)
+        if name == "startswith":
+            return _Value(f"starts_with({folded[0]}, {folded[1]})", Kind.BOOLEAN)
+        if name == "endswith":
+            return _Value(f"ends_with({folded[0]}, {folded[1]})", Kind.BOOLEAN)
+        if name == "stringcontains":
+            source, sub = folded[0], folded[1]
+            return _Value(f"(CASE WHEN {source} = '' OR {sub} = '' THEN FALSE "
+                          f"ELSE contains({source}, {sub}) END)", Kind.BOOLEAN)
+        raise CompileError(f"function {node.name}() is not supported", node)
+
+    def _integer(self, expr: ast.Expr, scope: _Scope) -> str:
+        value = self._scalar(expr, scope)
+        if value.kind is Kind.NULL:
+            return "CAST(NULL AS BIGINT)"
+        _require_number(value, expr)
+        return f"CAST({value.sql} AS BIGINT)"
+
+    def _number(self, node: ast.FunctionCall, scope: _Scope) -> _Value:
+        source = node.args[0]
+        base = node.args[1] if len(node.args) > 1 else None
+        if isinstance(source, ast.Literal) and (base is None or isinstance(base, ast.Literal)):
+            if source.value is None:
+                return _Value("NULL", Kind.NUMBER)
+            base_value = base.value if base is not None else None
+            if not isinstance(source.value, str) or (
+                    base_value is not None and type(base_value) is not int):
+                raise CompileError(f"number() takes a string and an integer base, found "
+                                   f"[{to_text(node)}]", node)
+            number = parse_number(source.value, base_value)
+            if number is None:
+                raise CompileError(f"unable to convert [{source.value}] to a number", node)
+            return _Value(sql_literal(number), kind_of_value(number))
+        text = self._string(self._scalar(source, scope))
+        radix = self._integer(base, scope) if base is not None else "NULL"
+        return _Value(f"eql_number({text}, {radix})", Kind.NUMBER)
+
+
+_MATH_OPS = {
+    "add": ast.ArithmeticOp.ADD, "subtract": ast.ArithmeticOp.SUB,
+    "multiply": ast.ArithmeticOp.MUL, "divide": ast.ArithmeticOp.DIV,
+    "modulo": ast.ArithmeticOp.MOD,
+}
+
+
+def epoch_nanos(sql: str, es_type: str) -> str:
+    """Epoch nanoseconds of a stored date as ES holds it: a `date` floored to milliseconds
+    (Instant.toEpochMilli; DuckDB's epoch_ms rounds), a `date_nanos` exact."""
+    if es_type == "date":
+        return f"epoch_ns(date_trunc('millisecond', {sql}))"
+    return f"epoch_ns({sql})"
+
+
+def _base_type(es_type: str) -> str:
+    return DUCKDB_TYPES.get(es_type, "VARCHAR")
+
+
+def _is_value(expr: ast.Expr) -> bool:
+    """A literal operand (what ES folds before it builds a query)."""
+    return isinstance(expr, ast.Literal)
+
+
+def _comparable(left: _Value, right: _Value) -> tuple[str, str]:
+    """Two scalars in SQL types that compare the way ES compares them."""
+    if (left.kind is Kind.STRING) != (right.kind is Kind.STRING) and Kind.UNKNOWN not in (
+            left.kind, right.kind):
+        return _as_text(left), _as_text(right)
+    return left.sql, right.sql
+
+
+def _as_text(value: _Value) -> str:
+    if value.kind is Kind.STRING:
+        return value.sql
+    if value.kind in (Kind.FLOAT, Kind.NUMBER):
+        return f"eql_double_str({value.sql})"
+    return f"CAST({value.sql} AS VARCHAR)"
+
+
+def _require_number(value: _Value, node: ast.Node) -> None:
+    if not (value.kind.is_numeric or value.kind in (Kind.NULL, Kind.UNKNOWN)):
+        raise CompileError(f"[{to_text(node)}] needs numbers, found a [{value.kind.value}]", node)
+
+
+def _date_literal(literal: ast.Literal, node: ast.Node) -> int:
+    """Epoch nanoseconds of a date literal: an ISO string or epoch millis (number or text)."""
+    value = literal.value
+    if isinstance(value, bool) or value is None:
+        raise CompileError(f"cannot compare a date with [{java_string(value)}]", node)
+    if isinstance(value, int):
+        return value * _NS_PER_MS
+    if isinstance(value, float):
+        return int(value * _NS_PER_MS)
+    try:
+        return _DEFAULT_DATES(value)
+    except ValueError:
+        raise CompileError(f"failed to parse date [{value}]", literal) from None
+
+
+def _string_literal(literal: ast.Literal, node: ast.Node) -> str:
+    if not isinstance(literal.value, str):
+        raise CompileError(f"expected a string, found [{java_string(literal.value)}]", node)
+    return literal.value
+
+
+def _number_literal(literal: ast.Literal, node: ast.Node) -> int | float:
+    value = literal.value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        number = parse_number(value, 10)
+        if number is not None:
+            return number
+    raise CompileError(f"cannot compare a number with [{java_string(value)}]", node)
+
+
+def _boolean_literal(literal: ast.Literal, node: ast.Node) -> bool:
+    value = literal.value
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise CompileError(f"cannot compare a boolean with [{java_string(value)}]", node)
