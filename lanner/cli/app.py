@@ -139,6 +139,52 @@ def validate_query(
     raise typer.Exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
 
 
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(
+        help="An EQL query, quoted for the shell.", show_default=False, metavar="QUERY")],
+    events: Annotated[list[Path], typer.Argument(
+        help="Event files (NDJSON, JSON arrays, Elasticsearch exports; gzip too).",
+        show_default=False, metavar="EVENTS")],
+    index: Annotated[str, typer.Option(
+        "--index", help="Index pattern to search, as in Elasticsearch (comma lists, *).")
+    ] = "*",
+    size: Annotated[int, typer.Option("--size", help="Most events or sequences to return.")
+                    ] = 10,
+    head: Annotated[bool, typer.Option(
+        "--head/--tail", help="Return the earliest matches instead of the latest.")] = False,
+    tiebreaker: Annotated[str | None, typer.Option(
+        "--tiebreaker", help="Field that orders events with the same timestamp.")] = None,
+    timestamp_field: Annotated[str, typer.Option(
+        "--timestamp-field", help="Field holding each event's time.")] = "@timestamp",
+) -> None:
+    """Load event files into an in-memory store and run one EQL query over them.
+
+    Prints the response as Elasticsearch's _eql/search would, as JSON on standard output;
+    what was loaded, and every malformed line with its file and line, goes to standard error.
+
+    Example: lanner search 'process where process.name : "cmd.exe"' events.ndjson.gz
+    """
+    import lanner
+
+    env = CliEnv.default()
+    with lanner.connect() as client:
+        report = client.store.ingest_files(events)
+        for bad in report.bad_lines:
+            env.err.print(f"{bad}", markup=False)
+        env.err.print(f"loaded {report.events} events from {len(events)} path(s)"
+                      + (f", {len(report.bad_lines)} bad line(s)" if report.bad_lines else ""))
+        try:
+            response = client.eql.search(index=index, query=query, size=size,
+                                         result_position="head" if head else "tail",
+                                         tiebreaker_field=tiebreaker,
+                                         timestamp_field=timestamp_field)
+        except eql.EqlError as error:
+            env.err.print(query_issue(query, error.as_issue()))
+            raise typer.Exit(ExitCode.PROBLEMS) from error
+    env.out.print_json(json.dumps(response, default=str))
+
+
 def main() -> None:
     """Entry point of the `lanner` script: Lanner's own errors become a message and a code."""
     try:

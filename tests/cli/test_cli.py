@@ -113,3 +113,31 @@ def test_a_missing_path_is_reported_without_a_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no such file or folder" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_search_loads_files_and_prints_the_eql_response(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_text(
+        '{"@timestamp": "2026-01-01T00:00:01Z", "event": {"category": "process"}, '
+        '"process": {"name": "cmd.exe", "pid": 1}}\n'
+        "not json\n"
+        '{"@timestamp": "2026-01-01T00:00:02Z", "event": {"category": "process"}, '
+        '"process": {"name": "CMD.EXE", "pid": 2}}\n'
+        '{"@timestamp": "2026-01-01T00:00:03Z", "event": {"category": "network"}, '
+        '"process": {"name": "cmd.exe", "pid": 3}}\n', encoding="utf-8")
+    result = runner.invoke(app, ["search", 'process where process.name : "cmd.exe"',
+                                 str(events), "--index", "*"])
+    assert result.exit_code == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert [hit["_source"]["process"]["pid"] for hit in response["hits"]["events"]] == [1, 2]
+    assert f"{events}:2:" in result.stderr
+    assert "loaded 3 events from 1 path(s), 1 bad line(s)" in result.stderr
+
+
+def test_search_reports_an_unknown_field_with_a_caret(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"@timestamp": 1, "event": {"category": "process"}}\n')
+    result = runner.invoke(app, ["search", "process where bogus == 1", str(events)])
+    assert result.exit_code == 1
+    assert "Unknown column [bogus]" in result.stderr
+    assert result.stderr.rstrip().endswith("^^^^^")
