@@ -68,7 +68,7 @@ class Checker:
             return kind_of_es_type(self.schema.type_of(expr.name))
         if isinstance(expr, ast.FunctionCall):
             spec = FUNCTIONS[expr.name.lower()]
-            if spec.returns is Kind.NUMBER and len(expr.args) == 2 and spec.name != "number":
+            if spec.arithmetic and len(expr.args) == 2:
                 return self._arithmetic_kind(expr.args[0], expr.args[1])
             return spec.returns
         if isinstance(expr, ast.Arithmetic):

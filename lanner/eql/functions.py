@@ -34,6 +34,7 @@ class FunctionSpec:
     min_args: int
     variadic: bool = False  # the last parameter repeats
     case_insensitive: bool = False  # has a `name~` form
+    arithmetic: bool = False  # result kind follows the operands, as for `+ - * / %`
 
     @property
     def max_args(self) -> int | None:
@@ -51,7 +52,8 @@ class FunctionSpec:
 
 
 def _math(name: str) -> FunctionSpec:
-    return FunctionSpec(name, (Param("left", _NUMBER), Param("right", _NUMBER)), Kind.NUMBER, 2)
+    return FunctionSpec(name, (Param("left", _NUMBER), Param("right", _NUMBER)), Kind.NUMBER, 2,
+                        arithmetic=True)
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
