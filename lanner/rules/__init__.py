@@ -1,10 +1,13 @@
-"""Elastic detection rules: the model, loaders for detection-rules TOML, and validation."""
+"""Elastic detection rules: the model, loaders for detection-rules TOML and Kibana exports,
+and validation."""
 
-from lanner.rules.loader import RuleLoadError, find_rule_files, load_rule_file, load_rules
-from lanner.rules.model import Rule
+from lanner.rules.build import RuleLoadError
+from lanner.rules.loader import find_rule_files, load_rule_export, load_rule_file, load_rules
+from lanner.rules.model import AlertSuppression, AttackRef, Rule, Technique, Threat
 from lanner.rules.validate import Problem, RuleReport, validate_rule, validate_rules
 
 __all__ = [
-    "Problem", "Rule", "RuleLoadError", "RuleReport", "find_rule_files", "load_rule_file",
+    "AlertSuppression", "AttackRef", "Problem", "Rule", "RuleLoadError", "RuleReport",
+    "Technique", "Threat", "find_rule_files", "load_rule_export", "load_rule_file",
     "load_rules", "validate_rule", "validate_rules",
 ]

@@ -1,7 +1,8 @@
-"""Load detection-rules TOML files: one rule per file, folders searched recursively.
+"""Load rules: detection-rules TOML files (one rule per file) and Kibana rule exports
+(NDJSON), folders searched recursively.
 
-A file that cannot be read or lacks a required key raises RuleLoadError naming the path and
-the key; `load_rules` collects those and carries on with the other files.
+A file that cannot be read or has a bad key raises RuleLoadError naming the path, the line and
+the key; `load_rules` collects those and carries on with the other rules.
 """
 
 from __future__ import annotations
@@ -9,31 +10,26 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from lanner.errors import LannerError, Location
+import orjson
+
+from lanner.errors import Location
+from lanner.rules.build import RuleLoadError, rule_from_mapping
 from lanner.rules.model import QueryOrigin, Rule
 
-REQUIRED_KEYS = ("name", "rule_id", "type", "query")
 _QUERY_KEY = re.compile(r"""^[ \t]*query[ \t]*=[ \t]*('''|\"\"\"|'|")""", re.MULTILINE)
-
-
-class RuleLoadError(LannerError):
-    """A rule file that could not be loaded, with the place and the key at fault."""
-
-    def __init__(self, message: str, location: Location, key: str | None = None) -> None:
-        super().__init__(f"{location}: {message}")
-        self.message = message
-        self.location = location
-        self.key = key
+RULE_SUFFIXES = (".toml", ".ndjson")
 
 
 def find_rule_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Every .toml file under the given files and folders, in a stable order."""
+    """Every rule file (TOML, or a Kibana export in NDJSON) under the given files and
+    folders, in a stable order."""
     for path in map(Path, paths):
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.toml") if p.is_file())
+            yield from sorted(p for p in path.rglob("*")
+                              if p.suffix in RULE_SUFFIXES and p.is_file())
         elif path.exists():
             yield path
         else:
@@ -59,29 +55,16 @@ def load_rule_text(text: str, path: str | None = None) -> Rule:
     rule = document.get("rule")
     if not isinstance(rule, dict):
         raise RuleLoadError("no [rule] table", Location(path, 1, 1), key="rule")
-    for key in REQUIRED_KEYS:
-        if key not in rule:
-            raise RuleLoadError(f"missing required key rule.{key}", Location(path, 1, 1), key=key)
-    if not isinstance(rule["query"], str):
-        raise RuleLoadError("rule.query must be a string", Location(path, 1, 1), "query")
-    index = rule.get("index", ())
-    if isinstance(index, str):
-        index = (index,)
-    metadata: dict[str, Any] = document.get("metadata", {})
-    return Rule(
-        name=str(rule["name"]),
-        rule_id=str(rule["rule_id"]),
-        type=str(rule["type"]),
-        language=rule.get("language"),
-        query=rule["query"],
-        index=tuple(index),
-        severity=rule.get("severity"),
-        risk_score=rule.get("risk_score"),
-        path=path,
-        origin=query_origin(text, rule["query"]),
-        maturity=metadata.get("maturity"),
-        raw=rule,
-    )
+
+    def locate(key: str) -> Location:
+        match = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=", text, re.MULTILINE)
+        return Location(path, text.count("\n", 0, match.start()) + 1 if match else 1, 1)
+
+    metadata = document.get("metadata", {})
+    transform = document.get("transform")
+    built = rule_from_mapping(rule, locate, transform=transform if isinstance(transform, dict)
+                              else None, maturity=metadata.get("maturity"))
+    return replace(built, path=path, origin=query_origin(text, built.query))
 
 
 def load_rules(paths: Iterable[str | Path]) -> tuple[list[Rule], list[RuleLoadError]]:
@@ -93,10 +76,51 @@ def load_rules(paths: Iterable[str | Path]) -> tuple[list[Rule], list[RuleLoadEr
     except RuleLoadError as error:
         return rules, [error]
     for file in files:
+        if file.suffix == ".ndjson":
+            exported, failed = load_rule_export(file)
+            rules.extend(exported)
+            errors.extend(failed)
+            continue
         try:
             rules.append(load_rule_file(file))
         except RuleLoadError as error:
             errors.append(error)
+    return rules, errors
+
+
+def load_rule_export(path: str | Path) -> tuple[list[Rule], list[RuleLoadError]]:
+    """Rules from Kibana's rule export (one JSON rule per line, then a summary line).
+
+    Lines that are not rules (the export summary, exception lists and their items) are passed
+    over; a line that is not JSON, or a rule with a bad key, is an error naming its line.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as error:
+        return [], [RuleLoadError(f"cannot read the file: {error}", Location(str(path)))]
+    rules: list[Rule] = []
+    errors: list[RuleLoadError] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        here = Location(str(path), number, 1)
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            errors.append(RuleLoadError(f"not a JSON object: {error}", here))
+            continue
+        if not isinstance(data, dict):
+            errors.append(RuleLoadError("not a JSON object", here))
+            continue
+        if "exported_count" in data or ("rule_id" not in data and "list_id" in data):
+            continue
+        try:
+            rule = rule_from_mapping(data, lambda _key, here=here: here)
+        except RuleLoadError as error:
+            errors.append(error)
+            continue
+        rules.append(replace(rule, path=str(path), origin=QueryOrigin(number, 1, escaped=True)))
     return rules, errors
 
 

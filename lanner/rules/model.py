@@ -1,9 +1,15 @@
-"""The rule as Lanner sees it: what detection needs, plus where its query sits in its file."""
+"""The rule as Lanner sees it: every field that changes detection or the alert, typed.
+
+Field names follow the detection-rules TOML and Kibana's API (snake_case); `from` is
+`from_` here. Defaults are Kibana's, so a rule that leaves a key out behaves as in Kibana.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+SEVERITIES = ("low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +32,69 @@ class QueryOrigin:
 
 
 @dataclass(frozen=True, slots=True)
+class AttackRef:
+    """A tactic, technique or sub-technique of MITRE ATT&CK (or ATLAS)."""
+
+    id: str
+    name: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Technique(AttackRef):
+    subtechniques: tuple[AttackRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Threat:
+    """One `[[rule.threat]]` entry: a tactic and the techniques the rule maps under it."""
+
+    framework: str
+    tactic: AttackRef
+    techniques: tuple[Technique, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityMapping:
+    """`severity_mapping` entry: an event whose `field` equals `value` gets `severity`."""
+
+    field: str
+    value: str
+    severity: str
+    operator: str = "equals"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskScoreMapping:
+    """`risk_score_mapping` entry: the alert's risk score comes from the event's `field`."""
+
+    field: str
+    value: str = ""
+    operator: str = "equals"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSuppression:
+    """`alert_suppression`: one alert per group of `group_by` values per run or `duration`."""
+
+    group_by: tuple[str, ...]
+    duration: str | None = None  # "5m"; None suppresses per rule execution
+    missing_fields_strategy: str = "suppress"
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionListRef:
+    """A reference from a rule to an exception list (the items live in the list)."""
+
+    list_id: str
+    id: str | None = None
+    namespace_type: str = "single"
+    type: str = "detection"
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
-    """One detection rule; `raw` keeps every key of the `[rule]` table for later stages."""
+    """One detection rule. `raw` keeps the rule table as loaded, for what is not modelled."""
 
     name: str
     rule_id: str
@@ -35,8 +102,36 @@ class Rule:
     language: str | None
     query: str
     index: tuple[str, ...] = ()
-    severity: str | None = None
-    risk_score: int | None = None
+    description: str = ""
+    severity: str = "low"
+    risk_score: int = 0
+    severity_mapping: tuple[SeverityMapping, ...] = ()
+    risk_score_mapping: tuple[RiskScoreMapping, ...] = ()
+    interval: str = "5m"
+    from_: str = "now-6m"
+    to: str = "now"
+    max_signals: int = 100
+    timestamp_override: str | None = None
+    timestamp_override_fallback_disabled: bool = False
+    timestamp_field: str | None = None
+    event_category_override: str | None = None
+    tiebreaker_field: str | None = None
+    tags: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    false_positives: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    license: str | None = None
+    version: int = 1
+    note: str | None = None
+    setup: str | None = None
+    threat: tuple[Threat, ...] = ()
+    building_block_type: str | None = None
+    exceptions_list: tuple[ExceptionListRef, ...] = ()
+    alert_suppression: AlertSuppression | None = None
+    rule_name_override: str | None = None
+    investigation_fields: tuple[str, ...] = ()
+    transform: dict[str, Any] | None = field(default=None, compare=False)
+    enabled: bool = True
     path: str | None = None
     origin: QueryOrigin = QueryOrigin()
     maturity: str | None = None
@@ -45,3 +140,37 @@ class Rule:
     @property
     def is_eql(self) -> bool:
         return self.type == "eql" and (self.language or "eql") == "eql"
+
+    @property
+    def is_building_block(self) -> bool:
+        return self.building_block_type is not None
+
+    @property
+    def category_field(self) -> str:
+        return self.event_category_override or "event.category"
+
+    @property
+    def tactic_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.tactic.id for t in self.threat))
+
+    @property
+    def technique_ids(self) -> tuple[str, ...]:
+        """Technique and sub-technique ids, in rule order, without repeats."""
+        ids = (ref.id for t in self.threat for technique in t.techniques
+               for ref in (technique, *technique.subtechniques))
+        return tuple(dict.fromkeys(ids))
+
+    def threat_dicts(self) -> list[dict[str, Any]]:
+        """The ATT&CK mapping in Kibana's JSON shape, as alerts carry it."""
+        return [_threat_dict(t) for t in self.threat]
+
+
+def _ref_dict(ref: AttackRef) -> dict[str, Any]:
+    return {"id": ref.id, "name": ref.name, "reference": ref.reference}
+
+
+def _threat_dict(threat: Threat) -> dict[str, Any]:
+    techniques = [{**_ref_dict(t), "subtechnique": [_ref_dict(s) for s in t.subtechniques]}
+                  for t in threat.techniques]
+    return {"framework": threat.framework, "tactic": _ref_dict(threat.tactic),
+            "technique": techniques}
