@@ -1,0 +1,343 @@
+"""Alert documents shaped like Kibana's: the source event plus `kibana.alert.*` fields.
+
+Ids are deterministic as in Kibana (`wrap_hits.ts`, `generate_building_block_ids.ts`), so the
+same event, or the same sequence of events, seen by the same rule in any number of windows
+gives the same alert id, and storing it twice stores it once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lanner.rules import Rule
+
+SPACE_ID = "default"
+# Rule uuids are derived from rule_id, so every Lanner install gives a rule the same uuid.
+_RULE_NAMESPACE = uuid.UUID("6f2c0a8e-5b1d-4c52-9d8e-7a0c1b7d4e21")
+_SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+_ECS_SEVERITY = "event.severity"
+
+
+def rule_uuid(rule: Rule) -> str:
+    """The rule's saved-object id in Kibana terms; stable for a rule_id."""
+    return str(uuid.uuid5(_RULE_NAMESPACE, rule.rule_id))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEvent:
+    """An event as a search returned it."""
+
+    index: str
+    id: str
+    source: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    """What every alert of one rule execution shares."""
+
+    rule: Rule
+    started_at: datetime.datetime
+    window_start: datetime.datetime | None = None
+    window_end: datetime.datetime | None = None
+    execution_type: str = "scheduled"  # or "manual" (replays, hunts)
+    execution_uuid: str = ""
+
+    @property
+    def rule_uuid(self) -> str:
+        return rule_uuid(self.rule)
+
+
+def iso(moment: datetime.datetime) -> str:
+    """Kibana's timestamp text: UTC, milliseconds, `Z`."""
+    moment = moment.astimezone(datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def lookup(source: Mapping[str, Any], path: str) -> Any:
+    """A field of a document, written nested, dotted, or mixed (lodash `get` semantics)."""
+    if path in source:
+        return source[path]
+    head, _, rest = path.partition(".")
+    while rest:
+        value = source.get(head)
+        if isinstance(value, Mapping):
+            found = lookup(value, rest)
+            if found is not None:
+                return found
+        more, _, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    return None
+
+
+def alert_id(event: SourceEvent, rule: Rule, version: int = 1) -> str:
+    """Kibana's `generateId(_index, _id, String(_version), "<space>:<rule id>")`."""
+    text = f"{event.index}{event.id}{version}{SPACE_ID}:{rule_uuid(rule)}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def is_own_alert(event: SourceEvent, rule: Rule) -> bool:
+    """Kibana's guard: a rule never alerts on an alert it raised itself."""
+    ancestors = lookup(event.source, "kibana.alert.ancestors") or []
+    own = rule_uuid(rule)
+    return any(isinstance(a, Mapping) and a.get("rule") == own for a in ancestors)
+
+
+def event_alert(event: SourceEvent, context: AlertContext) -> dict[str, Any]:
+    """The alert for one event matched by an event query."""
+    return _alert(event.source, [event], alert_id(event, context.rule), context,
+                  overrides=True)
+
+
+def sequence_alerts(events: Sequence[SourceEvent], context: AlertContext) -> list[dict[str, Any]]:
+    """A sequence's alerts: the shell first, then one building block per event.
+
+    The shell holds only what all the events share (Kibana's objectArrayIntersection) and
+    links to them through `kibana.alert.group.id`; building blocks carry their position in
+    `kibana.alert.group.index`. Neither takes severity, risk or name overrides (Kibana
+    builds them without overrides).
+    """
+    base = "".join(f"{event.id}{event.index}" for event in events) + context.rule_uuid
+    shell_id = hashlib.sha256(base.encode()).hexdigest()
+    blocks = []
+    for position, event in enumerate(events):
+        block_id = hashlib.sha256(f"{base}{position}".encode()).hexdigest()
+        block = _alert(event.source, [event], block_id, context, overrides=False)
+        block["kibana.alert.building_block_type"] = "default"
+        block["kibana.alert.group.id"] = shell_id
+        block["kibana.alert.group.index"] = position
+        blocks.append(block)
+    shared = _intersection([event.source for event in events])
+    shell = _alert(shared, events, shell_id, context, overrides=False)
+    shell["kibana.alert.group.id"] = shell_id
+    shell["kibana.alert.original_time"] = _original_time(events[0].source)
+    return [shell, *blocks]
+
+
+def reason(source: Mapping[str, Any], severity: str, rule_name: str) -> str:
+    """`kibana.alert.reason`, worded as Kibana's buildReasonMessageUtil words it."""
+    interesting = False
+
+    def value(path: str, of_interest: bool = True) -> str | None:
+        nonlocal interesting
+        found = lookup(source, path)
+        # Kibana tests `.length`: numbers and booleans have none, so they never show.
+        if not isinstance(found, str | list) or not found or found == ["-"]:
+            return None
+        interesting = interesting or of_interest
+        return ", ".join(map(str, found)) if isinstance(found, list) else found
+
+    category = value("event.category", of_interest=False)
+    process, parent = value("process.name"), value("process.parent.name")
+    file = value("file.name")
+    source_ip, source_port = value("source.ip"), value("source.port")
+    dest_ip, dest_port = value("destination.ip"), value("destination.port")
+    user, host = value("user.name", False), value("host.name", False)
+    parts = [f"{category} event" if category else "event", " with" if interesting else ""]
+    parts.append(f" process {process}," if process else "")
+    parts.append(f" parent process {parent}," if parent else "")
+    parts.append(f" file {file}," if file else "")
+    parts.append(f" source {source_ip}" if source_ip else "")
+    parts.append(f":{source_port}," if source_port else "")
+    parts.append(f" destination {dest_ip}" if dest_ip else "")
+    parts.append(f":{dest_port}," if dest_port else "")
+    parts.append(f" by {user}" if user else "")
+    parts.append(f" on {host}" if host else "")
+    parts.append(f" created {severity} alert {rule_name}.")
+    return "".join(parts)
+
+
+def severity_for(rule: Rule, source: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The rule's severity, or the highest `severity_mapping` entry the event matches (Kibana
+    compares as strings, except `event.severity` as integers). Returns the field that won."""
+    severity, field = rule.severity, None
+    for mapping in sorted(rule.severity_mapping, key=lambda m: _SEVERITY_ORDER[m.severity]):
+        found = lookup(source, mapping.field)
+        values = found if isinstance(found, list) else [found]
+        if mapping.field == _ECS_SEVERITY:
+            wanted: object = _floor_number(mapping.value)
+            candidates = {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
+        else:
+            wanted = mapping.value
+            candidates = {str(v) for v in values
+                          if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))}
+        if wanted in candidates:
+            severity, field = mapping.severity, mapping.field
+    return severity, field
+
+
+def risk_score_for(rule: Rule, source: Mapping[str, Any]) -> tuple[int | float, bool]:
+    """The rule's risk score, or the event's value of the first `risk_score_mapping` field
+    when that is a number from 0 to 100."""
+    if rule.risk_score_mapping:
+        found = lookup(source, rule.risk_score_mapping[0].field)
+        if isinstance(found, int | float | str) and not isinstance(found, bool):
+            try:
+                number = float(found)
+            except ValueError:
+                number = -1.0
+            if 0 <= number <= 100:
+                return (int(number) if number.is_integer() else number), True
+    return rule.risk_score, False
+
+
+def _alert(source: Mapping[str, Any], events: Sequence[SourceEvent], alert_uuid: str,
+           context: AlertContext, *, overrides: bool) -> dict[str, Any]:
+    rule = context.rule
+    document = _without_event_kind(source)
+    severity, severity_field = severity_for(rule, source) if overrides else (rule.severity, None)
+    risk_score, risk_overridden = (risk_score_for(rule, source) if overrides
+                                   else (rule.risk_score, False))
+    name = rule.name
+    if overrides and rule.rule_name_override:
+        override = lookup(source, rule.rule_name_override)
+        if isinstance(override, str) and override:
+            name = override
+    document.update(_original_event(source))
+    document.update({
+        "@timestamp": iso(context.started_at),
+        "event.kind": "signal",
+        "kibana.space_ids": [SPACE_ID],
+        "kibana.alert.uuid": alert_uuid,
+        "kibana.alert.status": "active",
+        "kibana.alert.workflow_status": "open",
+        "kibana.alert.workflow_tags": [],
+        "kibana.alert.workflow_assignee_ids": [],
+        "kibana.alert.depth": 1,
+        "kibana.alert.ancestors": [{"id": e.id, "type": "event", "index": e.index, "depth": 0}
+                                   for e in events],
+        "kibana.alert.original_time": _original_time(source),
+        "kibana.alert.reason": reason(source, severity, name),
+        "kibana.alert.severity": severity,
+        "kibana.alert.risk_score": risk_score,
+        "kibana.alert.intended_timestamp": iso(context.started_at),
+        "kibana.alert.rule.execution.type": context.execution_type,
+        "kibana.alert.rule.execution.uuid": context.execution_uuid,
+        **_rule_fields(rule, name, context),
+    })
+    meta = {}
+    if severity_field:
+        meta["severityOverrideField"] = severity_field
+    if risk_overridden:
+        meta["riskScoreOverridden"] = True
+    if meta:
+        document["kibana.alert.rule.meta"] = meta
+    if rule.building_block_type:
+        document["kibana.alert.building_block_type"] = rule.building_block_type
+    return document
+
+
+def _rule_fields(rule: Rule, name: str, context: AlertContext) -> dict[str, Any]:
+    prefix = "kibana.alert.rule."
+    parameters: dict[str, Any] = {
+        "description": rule.description, "risk_score": rule.risk_score,
+        "severity": rule.severity, "license": rule.license, "author": list(rule.author),
+        "false_positives": list(rule.false_positives), "from": rule.from_, "to": rule.to,
+        "rule_id": rule.rule_id, "max_signals": rule.max_signals,
+        "risk_score_mapping": [{"field": m.field, "operator": m.operator, "value": m.value}
+                               for m in rule.risk_score_mapping],
+        "severity_mapping": [{"field": m.field, "operator": m.operator, "value": m.value,
+                              "severity": m.severity} for m in rule.severity_mapping],
+        "threat": rule.threat_dicts(), "references": list(rule.references),
+        "version": rule.version, "type": rule.type, "language": rule.language or "eql",
+        "query": rule.query, "index": list(rule.index),
+        "exceptions_list": [{"id": e.id, "list_id": e.list_id,
+                             "namespace_type": e.namespace_type, "type": e.type}
+                            for e in rule.exceptions_list],
+        "immutable": False, "note": rule.note, "setup": rule.setup,
+        "timestamp_override": rule.timestamp_override,
+        "timestamp_field": rule.timestamp_field,
+        "event_category_override": rule.event_category_override,
+        "tiebreaker_field": rule.tiebreaker_field,
+        "building_block_type": rule.building_block_type,
+        "rule_name_override": rule.rule_name_override,
+    }
+    fields = {
+        "uuid": context.rule_uuid, "rule_id": rule.rule_id, "name": name,
+        "description": rule.description, "author": list(rule.author), "license": rule.license,
+        "tags": list(rule.tags), "threat": rule.threat_dicts(),
+        "references": list(rule.references), "false_positives": list(rule.false_positives),
+        "from": rule.from_, "to": rule.to, "interval": rule.interval,
+        "max_signals": rule.max_signals, "risk_score": rule.risk_score,
+        "severity": rule.severity,
+        "risk_score_mapping": parameters["risk_score_mapping"],
+        "severity_mapping": parameters["severity_mapping"],
+        "timestamp_override": rule.timestamp_override, "note": rule.note,
+        "exceptions_list": parameters["exceptions_list"], "immutable": False,
+        "version": rule.version, "type": rule.type, "enabled": rule.enabled,
+        "consumer": "siem", "producer": "siem", "rule_type_id": "siem.eqlRule",
+        "category": "Event Correlation Rule", "indices": list(rule.index),
+        "building_block_type": rule.building_block_type,
+        "rule_name_override": rule.rule_name_override, "revision": 0,
+        "parameters": parameters,
+    }
+    if rule.investigation_fields:
+        fields["investigation_fields"] = {"field_names": list(rule.investigation_fields)}
+    return {prefix + key: value for key, value in fields.items()}
+
+
+def _without_event_kind(source: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the source without its own `event.kind` (the alert's is `signal`)."""
+    document = dict(source)
+    document.pop("event.kind", None)
+    event = document.get("event")
+    if isinstance(event, Mapping) and "kind" in event:
+        document["event"] = {k: v for k, v in event.items() if k != "kind"}
+    return document
+
+
+def _original_event(source: Mapping[str, Any]) -> dict[str, Any]:
+    """`kibana.alert.original_event.*`: the source's `event.*` fields, flattened."""
+    found: dict[str, Any] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(inner, f"{path}.{key}")
+        else:
+            found[path] = value
+
+    for key, value in source.items():
+        if key == "event":
+            walk(value, "")
+        elif key.startswith("event."):
+            walk(value, key[len("event"):])
+    return {f"kibana.alert.original_event{path}": value for path, value in found.items()}
+
+
+def _original_time(source: Mapping[str, Any]) -> Any:
+    return lookup(source, "@timestamp")
+
+
+def _intersection(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What all documents share: equal values kept, objects intersected key by key, arrays
+    reduced to the elements all of them hold."""
+    first, *others = documents
+    shared: dict[str, Any] = {}
+    for key, value in first.items():
+        values = [value, *(other.get(key) for other in others)]
+        if any(key not in other for other in others):
+            continue
+        if all(isinstance(v, Mapping) for v in values):
+            inner = _intersection(values)
+            if inner:
+                shared[key] = inner
+        elif all(isinstance(v, list) for v in values):
+            common = [item for item in value if all(item in v for v in values[1:])]
+            if common:
+                shared[key] = common
+        elif all(v == value for v in values[1:]):
+            shared[key] = value
+    return shared
+
+
+def _floor_number(text: str) -> int | None:
+    try:
+        return int(float(text) // 1)
+    except ValueError:
+        return None
