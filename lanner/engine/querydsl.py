@@ -1,22 +1,52 @@
 """The `filter` of an EQL search: a Query DSL object, as SQL through the EQL compiler.
 
 Each leaf query becomes the EQL predicate with the same meaning (term -> `==`, terms -> `in`,
-range -> comparisons, exists -> `!= null`, wildcard -> `like`), so field types behave as in
-EQL. Query DSL has two-valued logic: a leaf that cannot be evaluated is false, and `must_not`
-of it true. Fields are looked up as `?field`: the DSL ignores unmapped fields.
+range -> comparisons, exists -> `!= null`), so field types behave as in EQL. Query DSL has
+two-valued logic: a leaf that cannot be evaluated is false, and `must_not` of it true. Fields
+are looked up as `?field`: the DSL ignores unmapped fields.
+
+Where the DSL differs from EQL, it follows Elasticsearch:
+
+* `wildcard` patterns take Lucene's escapes (`\\*` is a star, `\\\\` a backslash), and a
+  wildcard on a field that is not text-like is refused as ES refuses it.
+* `text` and `match_only_text` fields are searched through their words, as the standard
+  analyzer indexes them (lower-cased runs of letters and digits, one word per CJK ideograph):
+  `match_phrase` finds the phrase's words in a row, `match` any of its words, and `wildcard`
+  (its pattern lower-cased) one word. Keyword fields compare whole values, case-sensitively.
+* `exists` on an object is true when any field below it has a value.
+* `nested` tests its inner query against each object of the array at its path, read from
+  `_source`, so all the inner conditions must hold in one object. The path may be spelled
+  with nested objects or dotted keys (`{"a": {"b": [...]}}`, `{"a.b": [...]}`), but objects
+  that exist only as dotted keys above it (`{"a.b.c": 1}` for path `a.b`) are not seen. The
+  store keeps no nested mappings, so the path is not checked to be `nested` (ES refuses other
+  paths), and a path without objects matches nothing (as with `ignore_unmapped`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from lanner.engine.backends.sql import SqlCompiler
+from lanner.engine.backends.sql import SqlCompiler, sql_literal
+from lanner.engine.values import ip_sort_key, parse_number
 from lanner.eql import ast
 from lanner.errors import LannerError
 
 _RANGE_OPS = {"gt": ast.ComparisonOp.GT, "gte": ast.ComparisonOp.GTE,
               "lt": ast.ComparisonOp.LT, "lte": ast.ComparisonOp.LTE}
+_TEXT_TYPES = frozenset({"text", "match_only_text"})
+_WILDCARD_TYPES = frozenset({"keyword", "constant_keyword", "wildcard", "version",
+                             "flattened"}) | _TEXT_TYPES
+_NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long", "double",
+                            "float", "half_float", "scaled_float"})
+# The standard tokenizer, approximated: CJK ideographs and hiragana are one word each; other
+# words are letters, digits and `_`, joined across a `.` or an apostrophe (cmd.exe, can't).
+_CJK_SPLIT = r"([\p{Han}\p{Hiragana}])"
+_WORD = r"[\p{L}\p{N}\p{M}_]+(?:[.'’][\p{L}\p{N}\p{M}_]+)*"
+# Nested paths are looked up under every split of their dotted name into object keys; past
+# this many segments the dotted spellings are too many to try.
+_MAX_PATH_SEGMENTS = 12
 
 
 class QueryDslError(LannerError):
@@ -25,12 +55,14 @@ class QueryDslError(LannerError):
 
 def filter_condition(query: Mapping[str, Any], compiler: SqlCompiler) -> str:
     """SQL that is TRUE exactly for the events the Query DSL `query` matches."""
-    return _Translator(compiler).query(query)
+    return _Translator(_Columns(compiler, itertools.count(1))).query(query)
 
 
 class _Translator:
-    def __init__(self, compiler: SqlCompiler) -> None:
-        self.compiler = compiler
+    """Compound queries; leaves are the context's (event columns, or one nested object)."""
+
+    def __init__(self, leaves: _Columns | _Objects) -> None:
+        self.leaves = leaves
 
     def query(self, query: Mapping[str, Any]) -> str:
         if not isinstance(query, Mapping) or len(query) != 1:
@@ -44,59 +76,34 @@ class _Translator:
             return self._bool(body)
         if kind == "constant_score":
             return self.query(body["filter"])
+        if kind == "nested":
+            return self._nested(body)
         if kind == "exists":
-            return self._leaf(ast.Comparison(ast.ComparisonOp.NEQ, _field(body["field"]),
-                                             ast.Null()))
-        field, options = self._field_body(kind, body)
+            return self.leaves.exists(_name(body.get("field") if isinstance(body, Mapping)
+                                            else None))
+        name, options = _field_body(kind, body)
+        leaves = self.leaves
         if kind in ("term", "match", "match_phrase"):
             value = options.get("value", options.get("query"))
-            if options.get("case_insensitive"):
-                return self._leaf(ast.In(field, (_literal(value),), insensitive=True))
-            return self._leaf(ast.Comparison(ast.ComparisonOp.EQ, field, _literal(value)))
+            if kind == "term" or not leaves.is_text(name):
+                return leaves.term(name, value, bool(options.get("case_insensitive")))
+            return leaves.words(name, value, phrase=kind == "match_phrase")
         if kind == "terms":
             values = options["value"]
             if not isinstance(values, list):
                 raise QueryDslError("terms takes a list of values")
-            if not values:
-                return "FALSE"
-            return self._leaf(ast.In(field, tuple(_literal(value) for value in values)))
+            return leaves.terms(name, values) if values else "FALSE"
         if kind == "range":
-            return self._range(field, options)
-        if kind in ("wildcard", "prefix"):
-            value = str(options.get("value", options.get("wildcard")))
-            if kind == "prefix":
-                call = ast.FunctionCall("startsWith", (field, ast.String(value)),
-                                        insensitive=bool(options.get("case_insensitive")))
-                return self._leaf(call)
-            like = ast.MatchKind.LIKE_I if options.get("case_insensitive") else ast.MatchKind.LIKE
-            return self._leaf(ast.Match(like, field, (ast.String(value),)))
+            return leaves.range(name, options)
+        if kind == "wildcard":
+            pattern = options.get("value", options.get("wildcard"))
+            if not isinstance(pattern, str):
+                raise QueryDslError(f"[wildcard] takes a string pattern, found {pattern!r}")
+            return leaves.wildcard(name, pattern, bool(options.get("case_insensitive")))
+        if kind == "prefix":
+            return leaves.prefix(name, str(options.get("value")),
+                                 bool(options.get("case_insensitive")))
         raise QueryDslError(f"the [{kind}] query is not supported in a filter")
-
-    def _field_body(self, kind: str, body: Any) -> tuple[ast.Field, dict[str, Any]]:
-        """`{"field": value}` or `{"field": {"value": …, options}}` -> field, options."""
-        if not isinstance(body, Mapping):
-            raise QueryDslError(f"[{kind}] takes an object")
-        fields = [(name, value) for name, value in body.items() if name != "boost"]
-        if len(fields) != 1:
-            raise QueryDslError(f"[{kind}] takes exactly one field")
-        ((name, value),) = fields
-        if kind == "range":
-            return _field(name), dict(value)
-        if isinstance(value, Mapping):
-            return _field(name), dict(value)
-        return _field(name), {"value": value}
-
-    def _range(self, field: ast.Field, options: dict[str, Any]) -> str:
-        terms: list[ast.Expr] = []
-        for key, value in options.items():
-            if key in _RANGE_OPS:
-                if value is not None:
-                    terms.append(ast.Comparison(_RANGE_OPS[key], field, _literal(value)))
-            elif key not in ("format", "time_zone", "boost"):
-                raise QueryDslError(f"range option [{key}] is not supported")
-        if not terms:
-            return self._leaf(ast.Comparison(ast.ComparisonOp.NEQ, field, ast.Null()))
-        return self._leaf(terms[0] if len(terms) == 1 else ast.And(tuple(terms)))
 
     def _bool(self, body: Mapping[str, Any]) -> str:
         def clauses(name: str) -> list[str]:
@@ -105,23 +112,374 @@ class _Translator:
 
         required = clauses("must") + clauses("filter")
         should = clauses("should")
+        excluded = clauses("must_not")
+        if not (required or should or excluded):  # ES: a bool without clauses matches all
+            return "TRUE"
         parts = list(required)
-        minimum = body.get("minimum_should_match", 0 if required else 1)
-        if should and int(minimum) > 0:
-            if int(minimum) > 1:
-                raise QueryDslError("minimum_should_match above 1 is not supported")
+        needed = _minimum_should_match(body.get("minimum_should_match"), len(should),
+                                       default=0 if required else 1)
+        if should and not required:  # Lucene: without required clauses one should must match
+            needed = max(needed, 1)
+        if needed > len(should):  # Lucene: more required than there are matches nothing
+            return "FALSE"
+        if needed == 1:
             parts.append("(" + " OR ".join(should) + ")")
-        parts.extend(f"(NOT {clause})" for clause in clauses("must_not"))
+        elif needed > 1:
+            count = " + ".join(f"CAST({clause} AS INTEGER)" for clause in should)
+            parts.append(f"({count} >= {needed})")
+        parts.extend(f"(NOT {clause})" for clause in excluded)
         return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
 
-    def _leaf(self, expr: ast.Expr) -> str:
+    def _nested(self, body: Any) -> str:
+        if not isinstance(body, Mapping) or "path" not in body or "query" not in body:
+            raise QueryDslError("[nested] takes a path and a query")
+        path = _name(body["path"])
+        variable = self.leaves.new_name()
+        inner = _Translator(_Objects(self.leaves.compiler, self.leaves.names, path, variable))
+        condition = inner.query(body["query"])
+        objects = self.leaves.objects(path)
+        return f"coalesce(list_bool_or(list_transform({objects}, lambda {variable}: "\
+               f"{condition})), FALSE)"
+
+
+class _Columns:
+    """Leaf queries over the event's columns, typed by the EQL compiler."""
+
+    def __init__(self, compiler: SqlCompiler, names: Iterator[int]) -> None:
+        self.compiler = compiler
+        self.names = names
+
+    def new_name(self) -> str:
+        """A lambda variable no other part of the filter uses."""
+        return f"_q{next(self.names)}"
+
+    def es_type(self, name: str) -> str | None:
+        return self.compiler.resolve(ast.Field(name, optional=True)).es_type
+
+    def is_text(self, name: str) -> bool:
+        return self.es_type(name) in _TEXT_TYPES
+
+    def term(self, name: str, value: object, insensitive: bool) -> str:
+        field = ast.Field(name, optional=True)
+        if insensitive:
+            return self._eql(ast.In(field, (_literal(value),), insensitive=True))
+        return self._eql(ast.Comparison(ast.ComparisonOp.EQ, field, _literal(value)))
+
+    def terms(self, name: str, values: list[object]) -> str:
+        field = ast.Field(name, optional=True)
+        return self._eql(ast.In(field, tuple(_literal(value) for value in values)))
+
+    def range(self, name: str, options: Mapping[str, Any]) -> str:
+        field = ast.Field(name, optional=True)
+        terms: list[ast.Expr] = []
+        for key, value in options.items():
+            if key in _RANGE_OPS:
+                if value is not None:
+                    terms.append(ast.Comparison(_RANGE_OPS[key], field, _literal(value)))
+            elif key not in ("format", "time_zone", "boost"):
+                raise QueryDslError(f"range option [{key}] is not supported")
+        if not terms:
+            return self._eql(ast.Comparison(ast.ComparisonOp.NEQ, field, ast.Null()))
+        return self._eql(terms[0] if len(terms) == 1 else ast.And(tuple(terms)))
+
+    def exists(self, name: str) -> str:
+        if self.es_type(name) == "object":
+            below = [column for column in self.compiler.fields.columns()
+                     if column.startswith(name + ".")]
+            return "(" + " OR ".join(map(self.exists, below)) + ")" if below else "FALSE"
+        field = ast.Field(name, optional=True)
+        return self._eql(ast.Comparison(ast.ComparisonOp.NEQ, field, ast.Null()))
+
+    def words(self, name: str, value: object, *, phrase: bool) -> str:
+        return self._each_value(name, lambda text: _words_match(text, value, phrase=phrase))
+
+    def wildcard(self, name: str, pattern: str, insensitive: bool) -> str:
+        es_type = self.es_type(name)
+        if es_type is None:
+            return "FALSE"
+        _check_wildcard_type(name, es_type)
+        return self._each_value(name, lambda text: _wildcard_match(
+            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES,
+            new_name=self.new_name))
+
+    def prefix(self, name: str, value: str, insensitive: bool) -> str:
+        call = ast.FunctionCall("startsWith", (ast.Field(name, optional=True), ast.String(value)),
+                                insensitive=insensitive)
+        return self._eql(call)
+
+    def objects(self, path: str) -> str:
+        return _objects_at('"_source"', path, self.new_name)
+
+    def _eql(self, expr: ast.Expr) -> str:
         return f"coalesce({self.compiler.condition(expr)}, FALSE)"
 
+    def _each_value(self, name: str, predicate: Callable[[str], str]) -> str:
+        """TRUE when any value of the field meets `predicate` (given the value's SQL)."""
+        resolved = self.compiler.resolve(ast.Field(name, optional=True))
+        if resolved.es_type is None or resolved.sql == "NULL":
+            return "FALSE"
+        if not resolved.is_list:
+            return f"coalesce({predicate(resolved.sql)}, FALSE)"
+        variable = self.new_name()
+        return (f"coalesce(list_bool_or(list_transform({resolved.sql}, "
+                f"lambda {variable}: {predicate(variable)})), FALSE)")
 
-def _field(name: object) -> ast.Field:
-    if not isinstance(name, str):
+
+class _Objects:
+    """Leaf queries inside a `nested` query: over one object of the array (JSON in SQL
+    variable `variable`), the fields named in full (`path.sub`) as in Elasticsearch. Values
+    compare as the event column of the same name is typed."""
+
+    def __init__(self, compiler: SqlCompiler, names: Iterator[int], path: str,
+                 variable: str) -> None:
+        self.compiler = compiler
+        self.names = names
+        self.path = path
+        self.variable = variable
+
+    def new_name(self) -> str:
+        return f"_q{next(self.names)}"
+
+    def es_type(self, name: str) -> str | None:
+        return self.compiler.resolve(ast.Field(name, optional=True)).es_type
+
+    def is_text(self, name: str) -> bool:
+        return self.es_type(name) in _TEXT_TYPES
+
+    def term(self, name: str, value: object, insensitive: bool) -> str:
+        es_type = self.es_type(name)
+        return self._any(name, lambda text: _equals(text, es_type, value, insensitive))
+
+    def terms(self, name: str, values: list[object]) -> str:
+        es_type = self.es_type(name)
+        return self._any(name, lambda text: "(" + " OR ".join(
+            _equals(text, es_type, value, insensitive=False) for value in values) + ")")
+
+    def range(self, name: str, options: Mapping[str, Any]) -> str:
+        raise QueryDslError(f"a range query inside [nested] ([{name}]) is not supported")
+
+    def exists(self, name: str) -> str:
+        scalars = self._scalars(name)
+        return "FALSE" if scalars is None else f"(len({scalars}) > 0)"
+
+    def words(self, name: str, value: object, *, phrase: bool) -> str:
+        return self._any(name, lambda text: _words_match(text, value, phrase=phrase))
+
+    def wildcard(self, name: str, pattern: str, insensitive: bool) -> str:
+        es_type = self.es_type(name) or "keyword"
+        _check_wildcard_type(name, es_type)
+        return self._any(name, lambda text: _wildcard_match(
+            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES,
+            new_name=self.new_name))
+
+    def prefix(self, name: str, value: str, insensitive: bool) -> str:
+        if insensitive:
+            return self._any(name, lambda text: f"starts_with(lower({text}), "
+                                                f"lower({sql_literal(value)}))")
+        return self._any(name, lambda text: f"starts_with({text}, {sql_literal(value)})")
+
+    def objects(self, path: str) -> str:
+        relative = self._relative(path)
+        if relative is None:
+            return "CAST([] AS JSON[])"
+        return _objects_at(self.variable, relative, self.new_name)
+
+    def _relative(self, name: str) -> str | None:
+        """The field's path inside the object; None for a field outside the nested path."""
+        prefix = self.path + "."
+        return name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
+
+    def _scalars(self, name: str) -> str | None:
+        """SQL list of the field's non-null JSON values in the object (an array's elements)."""
+        relative = self._relative(name)
+        if relative is None:
+            return None
+        value = _first_at(self.variable, relative, self.new_name)
+        bound, element = self.new_name(), self.new_name()
+        spread = (f"list_transform([{value}], lambda {bound}: CASE json_type({bound}) "
+                  f"WHEN 'ARRAY' THEN json_extract({bound}, '$[*]') ELSE [{bound}] END)[1]")
+        return f"list_filter({spread}, lambda {element}: json_type({element}) <> 'NULL')"
+
+    def _any(self, name: str, predicate: Callable[[str], str]) -> str:
+        scalars = self._scalars(name)
+        if scalars is None:
+            return "FALSE"
+        variable = self.new_name()
+        text = f"json_extract_string({variable}, '$')"
+        return (f"coalesce(list_bool_or(list_transform({scalars}, "
+                f"lambda {variable}: {predicate(text)})), FALSE)")
+
+
+# -- SQL pieces ---------------------------------------------------------------------------
+
+
+def _words(text_sql: str) -> str:
+    """SQL list of the words of a text, as the standard analyzer indexes them."""
+    spaced = f"regexp_replace({text_sql}, {sql_literal(_CJK_SPLIT)}, ' \\1 ', 'g')"
+    return f"regexp_extract_all(lower({spaced}), {sql_literal(_WORD)})"
+
+
+def _words_match(text_sql: str, value: object, *, phrase: bool) -> str:
+    """`match_phrase` (the query's words in a row) or `match` (any word) on a text value.
+    A query without words matches nothing (ES's zero_terms_query default)."""
+    query = _words(sql_literal(_text_of(value)))
+    if not phrase:
+        return f"list_has_any({_words(text_sql)}, {query})"
+    def spaced(words: str) -> str:  # words can hold no space: the phrase is a substring
+        return f"(' ' || array_to_string({words}, ' ') || ' ')"
+
+    return f"(len({query}) > 0 AND contains({spaced(_words(text_sql))}, {spaced(query)}))"
+
+
+def _wildcard_match(text_sql: str, pattern: str, *, insensitive: bool, text_field: bool,
+                    new_name: Callable[[], str]) -> str:
+    """ES `wildcard` on one value: the whole value, or on a text field any of its words."""
+    if text_field:
+        like = sql_literal(lucene_wildcard_to_like(pattern.lower()))
+        variable = new_name()
+        return (f"list_bool_or(list_transform({_words(text_sql)}, "
+                f"lambda {variable}: {variable} LIKE {like} ESCAPE '\\'))")
+    like = sql_literal(lucene_wildcard_to_like(pattern))
+    if insensitive:
+        return f"(lower({text_sql}) LIKE lower({like}) ESCAPE '\\')"
+    return f"({text_sql} LIKE {like} ESCAPE '\\')"
+
+
+def lucene_wildcard_to_like(pattern: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') for a Lucene wildcard: `*` any run, `?` one character,
+    a backslash makes the next character literal (a trailing one is itself)."""
+    out = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            char = next(chars, "\\")
+            out.append("\\" + char if char in "%_\\" else char)
+        elif char == "*":
+            out.append("%")
+        elif char == "?":
+            out.append("_")
+        elif char in "%_":
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _check_wildcard_type(name: str, es_type: str) -> None:
+    if es_type not in _WILDCARD_TYPES:
+        raise QueryDslError(f"Can only use wildcard queries on keyword and text fields - not on "
+                            f"[{name}] which is of type [{es_type}]")
+
+
+def _equals(text_sql: str, es_type: str | None, value: object, insensitive: bool) -> str:
+    """A JSON value's text equal to a term, compared as the field's type indexes it."""
+    if es_type in _TEXT_TYPES:
+        return _words_match(text_sql, value, phrase=True)
+    if es_type == "boolean":
+        if value not in (True, False, "true", "false"):
+            raise QueryDslError(f"Can't parse boolean value [{value}], expected [true] or [false]")
+        return f"({text_sql} = {sql_literal(_text_of(value))})"
+    if es_type in _NUMERIC_TYPES:
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) \
+            else parse_number(_text_of(value), 10)
+        if number is None:
+            raise QueryDslError(f"[{value}] is not a number")
+        return f"(TRY_CAST({text_sql} AS DOUBLE) = {sql_literal(float(number))})"
+    if es_type == "ip":
+        key = ip_sort_key(_text_of(value))
+        if key is None:
+            raise QueryDslError(f"'{value}' is not an IP string literal.")
+        return f"(eql_ip_key({text_sql}) = {sql_literal(key)})"
+    literal = sql_literal(_text_of(value))
+    if insensitive:
+        return f"(lower({text_sql}) = lower({literal}))"
+    return f"({text_sql} = {literal})"
+
+
+def _key_paths(path: str) -> list[str]:
+    """JSON pointers for every way a dotted name can be spelled as object keys in a source
+    (`a.b.c`, `{"a.b": {"c"}}`, …), the fully nested one first."""
+    segments = path.split(".")
+    if len(segments) > _MAX_PATH_SEGMENTS:
+        raise QueryDslError(f"the path [{path}] is too deep for a nested query")
+    pointers = []
+    for cuts in itertools.product((True, False), repeat=len(segments) - 1):
+        keys, current = [], segments[0]
+        for cut, segment in zip(cuts, segments[1:], strict=True):
+            if cut:
+                keys.append(current)
+                current = segment
+            else:
+                current += "." + segment
+        keys.append(current)
+        pointers.append("".join("/" + key.replace("~", "~0").replace("/", "~1")
+                                for key in keys))
+    return pointers
+
+
+def _first_at(json_sql: str, path: str, new_name: Callable[[], str]) -> str:
+    """The first non-null JSON value at `path` in a JSON document, under any spelling."""
+    pointers = ", ".join(sql_literal(pointer) for pointer in _key_paths(path))
+    variable = new_name()
+    return (f"list_filter(json_extract({json_sql}, [{pointers}]), "
+            f"lambda {variable}: json_type({variable}) <> 'NULL')[1]")
+
+
+def _objects_at(json_sql: str, path: str, new_name: Callable[[], str]) -> str:
+    """SQL list of the objects at `path` (an array's objects, or the one object)."""
+    value = _first_at(json_sql, path, new_name)
+    bound, element = new_name(), new_name()
+    spread = (f"list_transform([{value}], lambda {bound}: CASE json_type({bound}) "
+              f"WHEN 'ARRAY' THEN json_extract({bound}, '$[*]') "
+              f"WHEN 'OBJECT' THEN [{bound}] ELSE CAST([] AS JSON[]) END)[1]")
+    return f"list_filter({spread}, lambda {element}: json_type({element}) = 'OBJECT')"
+
+
+# -- reading the DSL ----------------------------------------------------------------------
+
+
+def _minimum_should_match(value: object, should: int, *, default: int) -> int:
+    """How many `should` clauses must match: ES's integer, negative and percentage forms."""
+    if value is None:
+        return default if should else 0
+    text = str(value).strip()
+    try:
+        if text.endswith("%"):
+            percent = int(text[:-1])
+            count = should * abs(percent) // 100
+            return count if percent >= 0 else should - count
+        number = int(text)
+    except ValueError:
+        raise QueryDslError(f"minimum_should_match [{value}] is not supported") from None
+    return number if number >= 0 else max(should + number, 0)
+
+
+def _field_body(kind: str, body: Any) -> tuple[str, dict[str, Any]]:
+    """`{"field": value}` or `{"field": {"value": …, options}}` -> field, options."""
+    if not isinstance(body, Mapping):
+        raise QueryDslError(f"[{kind}] takes an object")
+    fields = [(name, value) for name, value in body.items() if name != "boost"]
+    if len(fields) != 1:
+        raise QueryDslError(f"[{kind}] takes exactly one field")
+    ((name, value),) = fields
+    if kind == "range" or isinstance(value, Mapping):
+        return _name(name), dict(value)
+    return _name(name), {"value": value}
+
+
+def _name(name: object) -> str:
+    if not isinstance(name, str) or not name:
         raise QueryDslError(f"a field name must be a string, found {name!r}")
-    return ast.Field(name, optional=True)
+    return name
+
+
+def _text_of(value: object) -> str:
+    """A term as the text ES analyses: JSON's spelling of booleans, numbers as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None or isinstance(value, Mapping | list):
+        raise QueryDslError(f"unsupported value {value!r}")
+    return str(value)
 
 
 def _literal(value: object) -> ast.Literal:
