@@ -160,17 +160,36 @@ def test_ordering_comparisons_on_strings_are_by_code_point(store: EventStore) ->
     assert ids(store, 'name >= "c" and name < "d"') == [1]
 
 
-def test_three_valued_logic(store: EventStore) -> None:
+def test_where_has_query_dsl_two_valued_logic(store: EventStore) -> None:
     assert ids(store, "n >= 0") == [2, 3, 5]
-    assert ids(store, "not (n >= 0)") == [1]  # 4 has no n: not null is null
-    assert ids(store, 'name != "cmd.exe"') == [2, 3, 5]  # 4 has no name
+    assert ids(store, "not (n >= 0)") == [1, 4]  # must_not range: 4 has no n
+    assert ids(store, 'name != "cmd.exe"') == [2, 3, 4, 5]  # must_not term: 4 has no name
     assert ids(store, "n == null") == [4]
     assert ids(store, "n != null") == [1, 2, 3, 5]
-    assert ids(store, "null == (n > 0)") == [4]
+    assert ids(store, "null == (n > 0)") == [4]  # inside a script, n > 0 is null
     assert ids(store, "n > 0 or true") == [1, 2, 3, 4, 5]
     assert ids(store, "n > 0 and false") == []
     assert ids(store, "not (n > 0 and false)") == [1, 2, 3, 4, 5]
     assert ids(store, "concat(name, n) == null") == [4]
+    assert ids(store, "not (concat(name, n) == null)") == [1, 2, 3, 5]
+    # f(…) == false is not f(…) (BooleanFunctionEqualsElimination), a field's == false is not
+    assert ids(store, 'startsWith(name, "cmd") == false') == [2, 3, 4, 5]
+    assert ids(store, "(n > 0) == false") == [1, 3, 4]
+    assert ids(store, "flag == false") == [2]
+
+
+def test_constants_fold_as_the_planner_folds_them(store: EventStore) -> None:
+    compiler = SqlCompiler(store)
+    assert compiler.condition(parse_expression('?missing : "x"')) == "FALSE"  # folds to null
+    assert compiler.condition(parse_expression('not ?missing : "x"')) == "FALSE"
+    assert compiler.condition(parse_expression("?missing == null")) == "TRUE"
+    assert compiler.condition(parse_expression('startsWith("abc", "a")')) == "TRUE"
+    assert ids(store, '?missing : "x" or n == 7') == [2]  # a null term leaves the `or`
+    assert ids(store, 'not (?missing : "x" or n == 7)') == [1, 3, 4, 5]
+    assert ids(store, 'not (?missing : "x" and n == 7)') == []  # and makes the `and` null
+    assert ids(store, 'not (false and ?missing : "x")') == [1, 2, 3, 4, 5]  # false wins
+    with pytest.raises(CompileError, match="cannot evaluate"):
+        compiler.condition(parse_expression('"a" regex "a{99999}"'))
 
 
 def test_multi_valued_fields_match_any_value(store: EventStore) -> None:
@@ -179,9 +198,9 @@ def test_multi_valued_fields_match_any_value(store: EventStore) -> None:
     assert ids(store, 'tags : "?"') == [1, 2, 3]
     assert ids(store, 'tags in ("z", "y")') == [1, 2]
     assert ids(store, 'startsWith(tags, "y")') == [1]
-    assert ids(store, 'tags != "x"') == [2]  # not any value equal (ES must_not term)
-    assert ids(store, 'tags not in ("x")') == [2]
-    assert ids(store, 'not (tags == "x")') == [2]
+    assert ids(store, 'tags != "x"') == [2, 4, 5]  # no value equal (ES must_not term)
+    assert ids(store, 'tags not in ("x")') == [2, 4, 5]
+    assert ids(store, 'not (tags == "x")') == [2, 4, 5]
     assert ids(store, "tags == null") == [4, 5]  # [null] holds no value
     assert ids(store, "tags != null") == [1, 2, 3]
     assert ids(store, 'length(tags) == 1') == [1, 2, 3]
@@ -225,7 +244,7 @@ def test_ip_fields(store: EventStore) -> None:
     assert ids(store, 'ip < "10.0.0.6"') == [1]
     assert ids(store, 'cidrMatch(ip, "10.0.0.0/8", "fe80::/10")') == [1, 2]
     assert ids(store, 'cidrMatch(ip, "192.168.0.0/16")') == [4]
-    assert ids(store, 'not cidrMatch(ip, "192.168.0.0/16")') == [1, 2]
+    assert ids(store, 'not cidrMatch(ip, "192.168.0.0/16")') == [1, 2, 3, 5]
     with pytest.raises(CompileError):
         ids(store, 'ip == "not-an-ip"')
 
@@ -249,7 +268,8 @@ def test_boolean_and_numeric_literals_are_typed(store: EventStore) -> None:
 def test_optional_and_unknown_fields(store: EventStore) -> None:
     assert ids(store, "?missing == null") == [1, 2, 3, 4, 5]
     assert ids(store, "?missing") == []
-    assert ids(store, '?missing == "x"') == []
+    assert ids(store, '?missing == "x"') == []  # ReplaceNullChecks: "x" == null
+    assert ids(store, '?missing != "x"') == [1, 2, 3, 4, 5]
     assert ids(store, "?missing == ?other") == [1, 2, 3, 4, 5]  # null == null
     assert ids(store, "?missing != ?other") == []
     assert ids(store, "?name == null") == [4]  # a mapped ?field is a normal field

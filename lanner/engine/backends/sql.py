@@ -1,14 +1,22 @@
 """EQL conditions compiled to DuckDB SQL with Elasticsearch's semantics.
 
-What makes this more than a translation of operators (§3-§5 of ../shared/spec/EQL-SEMANTICS.md):
+What makes this more than a translation of operators (§3-§5 of ../shared/spec/EQL-SEMANTICS.md,
+and docs/semantics-notes.md for where Lanner departs from that spec):
 
-* Three-valued logic is SQL's own: a comparison with NULL is NULL, `NOT NULL` is NULL, a WHERE
-  keeps only TRUE. `x == null` / `x != null` become IS NULL / IS NOT NULL for any expression.
+* A `where` clause has Query DSL's two-valued logic, as ES plans it: every predicate becomes
+  one query (term, range, prefix, wildcard, terms, exists) or one null-safe script, true or
+  false for each event, and `and`/`or`/`not` become a `bool` query over them. A predicate
+  whose value is null (a missing field) is false, and `not` of it true: `x != "v"`,
+  `not (x == "v")` and `x not in (…)` match events without `x`. Inside a predicate (a
+  function's argument, `null == (x > 1)`) SQL's three-valued logic is the script's.
+* What reads no mapped field is folded at planning time, as ES's optimizer folds it: `x == null`
+  and `x != null` for a null-valued side become IS [NOT] NULL of the other side, and a clause
+  that folds to null (`?unmapped : "v"`) makes its `and` null, drops out of its `or`, and stays
+  null under `not`; a null `where` matches nothing.
 * A multi-valued field matches when any of its values does. Every occurrence of a LIST column
   inside a predicate is bound to one element by a lambda (`list_bool_or(list_transform(…))`),
   as Elasticsearch's term/range queries and its multi-value-aware scripts do; a field without
-  values is bound to NULL once. `x != v` and `x not in (…)` on a field negate the positive
-  match (ES: a `must_not` term query), so `[a, b] != a` is false.
+  values is bound to NULL once. `not` negates the whole predicate, so `[a, b] != a` is false.
 * Typed comparisons: dates at the field's resolution against ISO strings or epoch millis, `ip`
   by address (and CIDR blocks), `version` by semantic-version precedence, keywords by bytes.
 * Functions follow the Java implementations; the helpers they need are SQL macros installed on
@@ -21,10 +29,12 @@ Literals are inlined through `sql_literal`, the one quoting function.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import duckdb
@@ -258,6 +268,66 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# Clauses: the bool query of a `where`, with the planner's constant folding
+
+# A clause is SQL that is TRUE when an event matches (FALSE or NULL when it does not), or a
+# constant the planner folded: True, False, or None for a clause that folds to null (a
+# predicate on an unmapped optional field). ES's ConstantFolding is SQL's three-valued logic;
+# where only some terms are constant, BooleanSimplification drops TRUE from an `and` and FALSE
+# from an `or`, and PruneFilters makes an `and` with a null term null and drops null terms
+# from an `or`. A null `where` matches nothing.
+_Clause = str | bool | None
+
+
+def _conjunction(terms: list[_Clause]) -> _Clause:
+    if any(term is False for term in terms):
+        return False
+    if any(term is None for term in terms):
+        return None
+    queries = [term for term in terms if isinstance(term, str)]
+    if not queries:
+        return True
+    return queries[0] if len(queries) == 1 else "(" + " AND ".join(queries) + ")"
+
+
+def _disjunction(terms: list[_Clause]) -> _Clause:
+    if any(term is True for term in terms):
+        return True
+    queries = [term for term in terms if isinstance(term, str)]
+    if queries:
+        return queries[0] if len(queries) == 1 else "(" + " OR ".join(queries) + ")"
+    return None if any(term is None for term in terms) else False
+
+
+def _negation(clause: _Clause) -> _Clause:
+    """must_not: TRUE for every event the clause does not match, a missing value included;
+    a folded null stays null."""
+    if clause is None or isinstance(clause, bool):
+        return None if clause is None else not clause
+    return f"(NOT coalesce({clause}, FALSE))"
+
+
+_FOLDING = threading.Lock()
+
+
+@functools.cache
+def _folding_connection() -> duckdb.DuckDBPyConnection:
+    """A private connection with the macros, where constants are evaluated while planning."""
+    con = duckdb.connect()
+    install_macros(con)
+    return con
+
+
+def _fold(sql: str, node: ast.Node) -> object:
+    """The value of a constant expression (SQL reading no column), as ES folds it."""
+    with _FOLDING:
+        try:
+            return _folding_connection().execute(f"SELECT {sql}").fetchone()[0]
+        except duckdb.Error as error:
+            raise CompileError(f"cannot evaluate [{to_text(node)}]: {error}", node) from None
+
+
+# ------------------------------------------------------------------------------------------
 # The compiler
 
 
@@ -276,6 +346,7 @@ _FLIPPED = {
     ast.ComparisonOp.LTE: ast.ComparisonOp.GTE, ast.ComparisonOp.GTE: ast.ComparisonOp.LTE,
     ast.ComparisonOp.EQ: ast.ComparisonOp.EQ, ast.ComparisonOp.NEQ: ast.ComparisonOp.NEQ,
 }
+_EQUALITIES = (ast.ComparisonOp.EQ, ast.ComparisonOp.NEQ)
 _SQL_OPS = {
     ast.ComparisonOp.EQ: "=", ast.ComparisonOp.NEQ: "<>", ast.ComparisonOp.LT: "<",
     ast.ComparisonOp.LTE: "<=", ast.ComparisonOp.GT: ">", ast.ComparisonOp.GTE: ">=",
@@ -395,35 +466,70 @@ class SqlCompiler:
         return f"{column.sql} = {sql_literal(name)}"
 
     def condition(self, expr: ast.Expr) -> str:
-        """A boolean condition: and/or/not over predicates, in SQL's three-valued logic."""
-        if isinstance(expr, ast.And):
-            return "(" + " AND ".join(self.condition(term) for term in expr.terms) + ")"
-        if isinstance(expr, ast.Or):
-            return "(" + " OR ".join(self.condition(term) for term in expr.terms) + ")"
-        if isinstance(expr, ast.Not):
-            return f"(NOT {self.condition(expr.expr)})"
-        negated = self._negated_field_match(expr)
-        if negated is not None:
-            return f"(NOT {self._atom(negated)})"
-        return self._atom(expr)
+        """SQL that is TRUE exactly for the events `expr` matches (FALSE or NULL otherwise):
+        a bool query over one query or script per predicate, as Elasticsearch plans it."""
+        clause = self._clause(expr)
+        if isinstance(clause, str):
+            return clause
+        return "TRUE" if clause else "FALSE"
 
-    @staticmethod
-    def _negated_field_match(expr: ast.Expr) -> ast.Expr | None:
-        """`field != v` and `field not in (…)` as the positive match they negate, else None."""
-        if isinstance(expr, ast.In) and expr.negated and isinstance(expr.expr, ast.Field):
-            return ast.In(expr.expr, expr.values, expr.insensitive, negated=False, span=expr.span)
-        if isinstance(expr, ast.Comparison) and expr.op is ast.ComparisonOp.NEQ:
-            left, right = expr.left, expr.right
-            if isinstance(right, ast.Field) and _is_value(left):
-                left, right = right, left
-            if (isinstance(left, ast.Field) and _is_value(right)
-                    and not isinstance(right, ast.Null)):
-                return ast.Comparison(ast.ComparisonOp.EQ, left, right, span=expr.span)
+    def _clause(self, expr: ast.Expr) -> _Clause:
+        if isinstance(expr, ast.And):
+            return _conjunction([self._clause(term) for term in expr.terms])
+        if isinstance(expr, ast.Or):
+            return _disjunction([self._clause(term) for term in expr.terms])
+        if isinstance(expr, ast.Not):
+            return _negation(self._clause(expr.expr))
+        planned = self._planned(expr)
+        if planned is not None:
+            return self._clause(planned)
+        return self._leaf(expr)
+
+    def _planned(self, expr: ast.Expr) -> ast.Expr | None:
+        """The shape ES's optimizer and translators give a predicate, where it is not the one
+        written: the negation of a positive query (`x != v` is must_not of term `x == v`,
+        `x not in` must_not of terms, `x != null` must_not of IsNull), and `f(…) == true` /
+        `f(…) == false` as `f(…)` / `not f(…)` (BooleanFunctionEqualsElimination)."""
+        if isinstance(expr, ast.In) and expr.negated:
+            return ast.Not(replace(expr, negated=False), span=expr.span)
+        if not isinstance(expr, ast.Comparison) or expr.op not in _EQUALITIES:
+            return None
+        left, right = expr.left, expr.right
+        if isinstance(left, ast.Literal) and not isinstance(right, ast.Literal):
+            left, right = right, left
+        if isinstance(right, ast.Boolean) and not isinstance(left, ast.Field | ast.Literal):
+            keeps = right.value == (expr.op is ast.ComparisonOp.EQ)
+            return left if keeps else ast.Not(left, span=expr.span)
+        if expr.op is ast.ComparisonOp.NEQ and (
+                (isinstance(left, ast.Field) and isinstance(right, ast.Literal))
+                or self._folds_to_null(left) or self._folds_to_null(right)):
+            return ast.Not(replace(expr, op=ast.ComparisonOp.EQ), span=expr.span)
         return None
 
-    def _atom(self, expr: ast.Expr) -> str:
+    def _leaf(self, expr: ast.Expr) -> _Clause:
+        """One query or script: TRUE when some binding of its fields' values makes the
+        predicate true, else FALSE, NULL included (left as NULL here: `_negation` and the
+        WHERE clause both read NULL as FALSE). Folded when it reads no mapped field."""
         scope = _Scope()
-        return scope.wrap(self._predicate(expr, scope))
+        predicate = scope.wrap(self._predicate(expr, scope))
+        if not self._reads_no_field(expr):
+            return predicate
+        value = _fold(predicate, expr)
+        return None if value is None else bool(value)
+
+    def _reads_no_field(self, expr: ast.Expr) -> bool:
+        """Nothing but literals and unmapped optional fields: ES folds it to a constant."""
+        return all(self.resolve(node).es_type is None for node in expr.find_all(ast.Field))
+
+    def _folds_to_null(self, expr: ast.Expr) -> bool:
+        """A side ES's ReplaceNullChecks sees as null: `x == <null>` is IsNull(x)."""
+        if isinstance(expr, ast.Literal):
+            return expr.value is None
+        if isinstance(expr, ast.Field):
+            return self.resolve(expr).es_type is None
+        if not self._reads_no_field(expr):
+            return False
+        return _fold(self._scalar(expr, _Scope()).sql, expr) is None
 
     # -- predicates -------------------------------------------------------------------------
 
@@ -435,8 +541,11 @@ class SqlCompiler:
         if isinstance(expr, ast.In):
             found = self._in(expr, scope)
             return f"(NOT {found})" if expr.negated else found
-        if isinstance(expr, ast.And | ast.Or | ast.Not):
-            return self.condition(expr)
+        if isinstance(expr, ast.And | ast.Or):
+            joiner = " AND " if isinstance(expr, ast.And) else " OR "
+            return "(" + joiner.join(self._predicate(term, scope) for term in expr.terms) + ")"
+        if isinstance(expr, ast.Not):
+            return f"(NOT {self._predicate(expr.expr, scope)})"
         value = self._scalar(expr, scope)
         if value.kind in (Kind.BOOLEAN, Kind.NULL, Kind.UNKNOWN):
             return value.sql
@@ -447,25 +556,22 @@ class SqlCompiler:
 
     def _comparison(self, node: ast.Comparison, scope: _Scope) -> str:
         op, left, right = node.op, node.left, node.right
-        if isinstance(left, ast.Null) or isinstance(right, ast.Null):
-            other = right if isinstance(left, ast.Null) else left
-            if op not in (ast.ComparisonOp.EQ, ast.ComparisonOp.NEQ):
-                return "NULL"
-            value = self._scalar(other, scope)
-            return f"({value.sql} IS {'NOT ' if op is ast.ComparisonOp.NEQ else ''}NULL)"
+        if op in _EQUALITIES:  # ReplaceNullChecks: `x == <null>` is IsNull(x), `?x == "v"` too
+            for side, other in ((right, left), (left, right)):
+                if self._folds_to_null(side):
+                    value = self._scalar(other, scope)
+                    negated = "NOT " if op is ast.ComparisonOp.NEQ else ""
+                    return f"({value.sql} IS {negated}NULL)"
         if isinstance(right, ast.Field) and _is_value(left):
             op, left, right = _FLIPPED[op], right, left
         if isinstance(left, ast.Field) and isinstance(right, ast.Literal):
             value = self._scalar(left, scope)
-            if value.kind is Kind.NULL:  # an unmapped ?field: null compared with a value
+            if value.kind is Kind.NULL:  # an unmapped ?field ordered against a value
                 return "NULL"
             return self._typed(op, value, right, node)
         left_value, right_value = self._scalar(left, scope), self._scalar(right, scope)
-        if Kind.NULL in (left_value.kind, right_value.kind):  # `?x == ?y`, `?x != f(y)`
-            if op not in (ast.ComparisonOp.EQ, ast.ComparisonOp.NEQ):
-                return "NULL"
-            other = right_value if left_value.kind is Kind.NULL else left_value
-            return f"({other.sql} IS {'NOT ' if op is ast.ComparisonOp.NEQ else ''}NULL)"
+        if Kind.NULL in (left_value.kind, right_value.kind):  # `?x < f(y)`, `x > null`
+            return "NULL"
         left_sql, right_sql = _comparable(left_value, right_value)
         return f"({left_sql} {_SQL_OPS[op]} {right_sql})"
 
