@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 
 from lanner import __version__, eql
+from lanner.cli.alerts import alerts_app
+from lanner.cli.detect import hunt_command, replay_command
 from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.render import problem_line, query_issue, summary_line
 from lanner.eql.schema import FieldSchema
@@ -183,6 +185,11 @@ def search(
             env.err.print(query_issue(query, error.as_issue()))
             raise typer.Exit(ExitCode.PROBLEMS) from error
     env.out.print_json(json.dumps(response, default=str))
+
+
+app.command("hunt")(hunt_command)
+app.command("replay")(replay_command)
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

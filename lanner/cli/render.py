@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 
+from lanner.detection.alerts import lookup
 from lanner.eql import Issue, Severity, caret_view
 from lanner.rules import Problem, RuleReport
 
@@ -53,3 +59,64 @@ def summary_line(reports: list[RuleReport]) -> Text:
     if skipped:
         text.append(f" ({skipped} skipped: not EQL rules)")
     return text
+
+
+SEVERITY_RANK = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+ALERT_SEVERITY_STYLES = {"critical": "bold white on red", "high": "bold red",
+                         "medium": "yellow", "low": "cyan"}
+
+
+def alerts_table(alerts: Sequence[Mapping[str, Any]]) -> RenderableType:
+    """Alerts grouped by rule, most severe first: what an analyst reads first after a run.
+
+    Building blocks are left out (they belong to the sequence alert above them)."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for alert in alerts:
+        if alert.get("kibana.alert.building_block_type") and alert.get("kibana.alert.group.id"):
+            continue
+        groups.setdefault(alert["kibana.alert.rule.uuid"], []).append(alert)
+    if not groups:
+        return Text("no alerts", style="green")
+    table = Table(title=f"{sum(map(len, groups.values()))} alert(s) from {len(groups)} rule(s)",
+                  title_justify="left", show_lines=False)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("risk", justify="right", no_wrap=True)
+    table.add_column("rule", ratio=3, overflow="fold")
+    table.add_column("alerts", justify="right", no_wrap=True)
+    table.add_column("hosts", ratio=1, overflow="fold")
+    table.add_column("ATT&CK", ratio=1)
+    table.add_column("first seen", ratio=1)
+    rows = []
+    for group in groups.values():
+        first = group[0]
+        severity = max((a["kibana.alert.severity"] for a in group), key=SEVERITY_RANK.get)
+        times = sorted(str(a.get("kibana.alert.original_time") or "") for a in group)
+        first_seen = times[0].replace("T", " ").removesuffix("Z").split(".")[0]
+        hosts = sorted({h for a in group for h in _values(a, "host.name")})
+        techniques = [t["id"] for threat in first.get("kibana.alert.rule.threat", [])
+                      for t in threat.get("technique", [])]
+        rows.append((SEVERITY_RANK[severity], max(a["kibana.alert.risk_score"] for a in group),
+                     severity, first["kibana.alert.rule.name"], len(group),
+                     ", ".join(hosts[:3]) + (f" +{len(hosts) - 3}" if len(hosts) > 3 else ""),
+                     " ".join(dict.fromkeys(techniques)), first_seen))
+    for _, risk, severity, name, count, hosts, techniques, first_seen in sorted(
+            rows, key=lambda row: (-row[0], -row[1], row[3])):
+        table.add_row(Text(severity, style=ALERT_SEVERITY_STYLES[severity]), str(risk), name,
+                      str(count), hosts, techniques, first_seen)
+    return table
+
+
+def run_failures(reports: Iterable[Any]) -> RenderableType | None:
+    """Rules that failed or warned, with Kibana's messages; None when all went well."""
+    lines = Text()
+    for report in reports:
+        for message in ([report.error] if report.error else []) + list(report.warnings):
+            lines.append(f"{report.status}: ", style="red" if report.error else "yellow")
+            lines.append(f"{report.rule.name}: {message}\n")
+    return lines if lines else None
+
+
+def _values(document: Mapping[str, Any], path: str) -> list[str]:
+    value = lookup(document, path)
+    values = value if isinstance(value, list) else [value]
+    return [str(v) for v in values if v is not None]

@@ -1,5 +1,12 @@
 """The event store: ECS documents in DuckDB, typed as Elasticsearch would index them."""
 
+from lanner.store.alerts import (
+    AddResult,
+    AlertFilter,
+    AlertStore,
+    AlertStoreError,
+    AlertSummary,
+)
 from lanner.store.events import (
     CoercionFailure,
     Column,
@@ -16,9 +23,21 @@ from lanner.store.mappings import (
     load_mapping_file,
     parse_mapping,
 )
-from lanner.store.readers import BadLine, Record, read_bulk, read_file, read_objects
+from lanner.store.readers import (
+    BadLine,
+    Record,
+    find_event_files,
+    read_bulk,
+    read_file,
+    read_objects,
+)
 
 __all__ = [
+    "AddResult",
+    "AlertFilter",
+    "AlertStore",
+    "AlertStoreError",
+    "AlertSummary",
     "BadLine",
     "CoercionFailure",
     "Column",
@@ -29,6 +48,7 @@ __all__ = [
     "MappingError",
     "Record",
     "StoreError",
+    "find_event_files",
     "flatten",
     "load_mapping_file",
     "parse_mapping",

@@ -62,6 +62,21 @@ Item = Record | BadLine
 _Value = tuple[Any, int | None]
 
 
+EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz")
+
+
+def find_event_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The given files, and the event files (by suffix) under the given folders, sorted."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*")
+                                if p.suffix in EVENT_FILE_SUFFIXES and p.is_file()))
+        else:
+            found.append(path)
+    return found
+
+
 def read_file(path: str | Path) -> Iterator[Item]:
     """Documents of a file in any supported shape; raises OSError only if it cannot be opened."""
     name = str(path)

@@ -11,8 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-import lanner
+from lanner.detection.run import Detector
+from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import Rule, load_rule_file
+from lanner.store import EventStore
+from lanner.store.alerts import AlertStore
 from tests.conftest import EXAMPLES, require_shared
 from tests.detection.seed_cases import (
     CHINESE_TEXT,
@@ -28,21 +31,35 @@ RULES_BY_KEY = {seed.key: seed for seed in SEED_RULES_UNDER_TEST}
 
 def fired(rule: Rule, events_file: Path) -> set[tuple[str, ...]]:
     """What the rule raises over the events: one tuple of event.ids per alert (an event, or a
-    sequence's events in order). The one place that runs rules, so that moving these tests to
-    the detection engine's alerts changes only this function."""
-    with lanner.connect() as es:
-        report = es.ingest_file(events_file)
+    sequence's events in order, from its building blocks). The one place that runs rules."""
+    return {tuple(_event_id(event) for event in events)
+            for _, events in _alerts(rule, events_file)}
+
+
+def _alerts(rule: Rule, events_file: Path) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The rule hunted over the file by the detection engine: each alert an analyst sees (an
+    event alert, or a sequence's shell) with the alert documents of its events."""
+    with EventStore() as store:
+        report = store.ingest_file(events_file)
         assert report.bad_lines == [] and report.without_index == 0
-        response = es.eql.search(index=list(rule.index), query=rule.query, size=1000)
-    hits = response["hits"]
-    if "sequences" in hits:
-        return {tuple(_event_id(hit) for hit in sequence["events"])
-                for sequence in hits["sequences"]}
-    return {(_event_id(hit),) for hit in hits["events"]}
+        run = Detector(DuckDBBackend(store), AlertStore(store.con)).hunt(rule)
+    assert run.error is None, run.error
+    blocks: dict[str, list[dict[str, Any]]] = {}
+    for alert in run.alerts:
+        if "kibana.alert.group.index" in alert:
+            blocks.setdefault(alert["kibana.alert.group.id"], []).append(alert)
+    found = []
+    for alert in run.alerts:
+        if "kibana.alert.group.index" in alert:
+            continue
+        group = sorted(blocks.get(alert["kibana.alert.uuid"], [alert]),
+                       key=lambda block: block.get("kibana.alert.group.index", 0))
+        found.append((alert, group))
+    return found
 
 
-def _event_id(hit: dict[str, Any]) -> str:
-    return hit["_source"]["event"]["id"]
+def _event_id(alert: dict[str, Any]) -> str:
+    return alert["event"]["id"]
 
 
 def _load(seed: SeedRule) -> Rule:
@@ -87,6 +104,24 @@ def _set_field(document: dict[str, Any], dotted: str, value: Any) -> None:
 @pytest.mark.parametrize("seed", SEED_RULES_UNDER_TEST, ids=lambda seed: seed.key)
 def test_rule_fires_on_its_example_events(seed: SeedRule) -> None:
     assert _fired_unedited(seed.key) == seed.fires
+
+
+@pytest.mark.parametrize("seed", SEED_RULES_UNDER_TEST, ids=lambda seed: seed.key)
+def test_alerts_carry_the_rules_severity_risk_and_attack_mapping(seed: SeedRule) -> None:
+    rule = _load(seed)
+    found = _alerts(rule, seed.events)
+    assert found
+    for alert, _ in found:
+        assert alert["kibana.alert.rule.name"] == rule.name
+        assert alert["kibana.alert.severity"] == rule.severity
+        assert alert["kibana.alert.risk_score"] == rule.risk_score
+        threat = alert["kibana.alert.rule.threat"]
+        assert [t["tactic"]["id"] for t in threat] == list(rule.tactic_ids)
+        assert {t["id"] for entry in threat for t in entry["technique"]} <= set(
+            rule.technique_ids)
+        assert alert["kibana.alert.rule.parameters"]["note"] == rule.note
+        assert alert["kibana.alert.reason"].endswith(
+            f"created {rule.severity} alert {rule.name}.")
 
 
 @pytest.mark.parametrize("case", EXCLUSIONS, ids=lambda case: case.id)

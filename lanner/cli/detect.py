@@ -1,0 +1,177 @@
+"""`lanner hunt` and `lanner replay`: rules over event files, alerts out.
+
+Both load rules and events the same way, run through lanner.detection, and end with the same
+account: what loaded, what did not and why, and the alerts by rule.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from lanner.cli.env import CliEnv, ExitCode
+from lanner.cli.render import alerts_table, run_failures
+from lanner.detection.datemath import DateMathError
+from lanner.detection.datemath import parse as parse_date
+from lanner.detection.exceptions import ExceptionLists, load_exception_lists
+from lanner.detection.hunt import Selection, hunt, replay, select_rules
+from lanner.detection.run import Detector, RunReport
+from lanner.engine.backends.duckdb import DuckDBBackend
+from lanner.rules import load_rules
+from lanner.store import EventStore, find_event_files
+from lanner.store.alerts import AlertStore
+
+RulesOption = Annotated[list[Path], typer.Option(
+    "--rules", "-r", help="Rule files (.toml, Kibana .ndjson export) or folders; repeatable.",
+    show_default=False)]
+EventsArgument = Annotated[list[Path], typer.Argument(
+    help="Event files or folders (NDJSON, JSON arrays, Elasticsearch exports; gzip too).",
+    show_default=False, metavar="EVENTS")]
+OutputOption = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write the alerts as Kibana-shaped NDJSON to this file.")]
+StoreOption = Annotated[Path | None, typer.Option(
+    "--store", help="Keep events and alerts in this DuckDB file (reused by later runs and "
+    "by `lanner alerts`); in memory when left out.")]
+ExceptionsOption = Annotated[list[Path] | None, typer.Option(
+    "--exceptions", help="Kibana exception-list exports (.ndjson) or TOML exception files "
+    "that rules' exceptions_list refer to; repeatable.")]
+BuildingBlocksOption = Annotated[bool, typer.Option(
+    "--building-blocks", help="Run building-block rules too (left out by default, as their "
+    "alerts are hidden in Kibana).")]
+
+
+@dataclass
+class _Session:
+    """Rules, store and detector of one command, with the account of what loaded."""
+
+    env: CliEnv
+    selection: Selection
+    store: EventStore
+    detector: Detector
+    problems: int = 0
+
+
+def hunt_command(
+    events: EventsArgument,
+    rules: RulesOption,
+    output: OutputOption = None,
+    store: StoreOption = None,
+    max_signals: Annotated[int | None, typer.Option(
+        "--max-signals", min=1, help="Cap the alerts of each rule (no cap by default: a sweep "
+        "shows everything).")] = None,
+    exceptions: ExceptionsOption = None,
+    building_blocks: BuildingBlocksOption = False,
+) -> None:
+    """Run every rule over all the events at once and report the alerts.
+
+    Example: lanner hunt --rules examples/rules examples/events
+    """
+    session = _open(rules, events, store, exceptions, building_blocks)
+    with session.store:
+        reports = hunt(session.detector, session.selection.rules, max_signals=max_signals,
+                       progress=_progress(session.env))
+        _finish(session, reports, output)
+
+
+def replay_command(
+    events: EventsArgument,
+    rules: RulesOption,
+    start: Annotated[str, typer.Option(
+        "--from", help="Start of the range: ISO time (2026-11-20T09:00:00Z) or date math "
+        "(now-7d).", show_default=False)],
+    end: Annotated[str, typer.Option(
+        "--to", help="End of the range, as --from.")] = "now",
+    output: OutputOption = None,
+    store: StoreOption = None,
+    exceptions: ExceptionsOption = None,
+    building_blocks: BuildingBlocksOption = False,
+) -> None:
+    """Run each rule's schedule over a past range at full speed, as Kibana would have run it.
+
+    Every run searches its own window (`from`, `to`, `interval` and `max_signals` of the rule,
+    catch-up included); alerts seen by overlapping windows are kept once.
+
+    Example: lanner replay --rules examples/rules --from 2026-11-20T09:00:00Z
+    --to 2026-11-20T11:00:00Z examples/events
+    """
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        first, last = parse_date(start, now=now), parse_date(end, now=now)
+    except DateMathError as error:
+        raise typer.BadParameter(str(error)) from error
+    if first >= last:
+        raise typer.BadParameter(f"--from {start} is not before --to {end}")
+    session = _open(rules, events, store, exceptions, building_blocks)
+    with session.store:
+        reports = replay(session.detector, session.selection.rules, start=first, end=last,
+                         progress=_progress(session.env))
+        session.env.err.print(f"replayed {len(reports)} rule run(s) from {first:%Y-%m-%d %H:%M:%S}"
+                              f" to {last:%Y-%m-%d %H:%M:%S} UTC")
+        _finish(session, reports, output)
+
+
+def _open(rule_paths: list[Path], events: list[Path], store_path: Path | None,
+          exception_paths: list[Path] | None, building_blocks: bool) -> _Session:
+    env = CliEnv.default()
+    loaded, errors = load_rules(rule_paths)
+    for error in errors:
+        env.err.print(f"[red]rule not loaded[/]: {error}", highlight=False)
+    selection = select_rules(loaded, building_blocks=building_blocks)
+    _account_rules(env, selection, len(errors))
+    exceptions: ExceptionLists | None = None
+    if exception_paths:
+        exceptions = load_exception_lists(exception_paths)
+        for problem in exceptions.problems:
+            env.err.print(f"[yellow]exception not loaded[/]: {problem}", highlight=False)
+    store = EventStore(store_path)
+    files = find_event_files(events)
+    report = store.ingest_files(files)
+    for bad in report.bad_lines:
+        env.err.print(f"[yellow]bad line[/] {bad}", highlight=False)
+    env.err.print(f"loaded {report.events:,} events from {len(files)} file(s)"
+                  + (f", {len(report.bad_lines)} bad line(s)" if report.bad_lines else ""))
+    detector = Detector(DuckDBBackend(store), AlertStore(store.con), exceptions)
+    return _Session(env, selection, store, detector, problems=len(errors))
+
+
+def _account_rules(env: CliEnv, selection: Selection, failed: int) -> None:
+    reasons: dict[str, int] = {}
+    for _, reason in selection.skipped:
+        reasons[reason] = reasons.get(reason, 0) + 1
+    skipped = "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    env.err.print(f"running {len(selection.rules)} rule(s)"
+                  + (f", skipped {len(selection.skipped)}: {skipped}" if skipped else "")
+                  + (f", {failed} not loaded" if failed else ""))
+
+
+def _progress(env: CliEnv) -> Callable[..., None]:
+    def show(_rule: object, report: RunReport) -> None:
+        if report.error:
+            env.err.print(f"[red]rule failed[/]: {report.rule.name}: {report.error}",
+                          highlight=False)
+    return show
+
+
+def _finish(session: _Session, reports: list[RunReport], output: Path | None) -> None:
+    env = session.env
+    created = {alert_id for report in reports for alert_id in report.created}
+    alerts = [alert for report in reports for alert in report.alerts
+              if alert["kibana.alert.uuid"] in created]
+    unique = list({a["kibana.alert.uuid"]: a for a in alerts}.values())
+    if output is not None:
+        with output.open("wb") as stream:
+            for alert in unique:
+                stream.write(orjson.dumps(alert, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+        env.err.print(f"wrote {len(unique)} alert(s) to {output}")
+    env.out.print(alerts_table(unique))
+    failures = run_failures(reports)
+    if failures is not None:
+        env.err.print(failures)
+    if session.problems or any(report.error for report in reports):
+        raise typer.Exit(ExitCode.PROBLEMS)

@@ -1,0 +1,77 @@
+"""Running a set of rules: which rules take part, a hunt over everything, a replay of a range.
+
+A hunt is a sweep: every rule over all the loaded events at once, no schedule and no cap. A
+replay runs each rule's schedule over a past range at full speed, every invocation with the
+one before it as its previous run, so windows, overlaps and catch-up behave as in production.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from lanner.detection.run import Detector, RunReport
+from lanner.detection.schedule import invocations
+from lanner.rules import Rule
+
+ProgressCallback = Callable[[Rule, RunReport], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The rules that run, and the ones left out with the reason."""
+
+    rules: list[Rule] = field(default_factory=list)
+    skipped: list[tuple[Rule, str]] = field(default_factory=list)
+
+
+def select_rules(rules: Iterable[Rule], *, building_blocks: bool = False,
+                 deprecated: bool = False, disabled: bool = True) -> Selection:
+    """Keep the EQL rules that should run; say why each other rule does not."""
+    selection = Selection()
+    for rule in rules:
+        reason = None
+        if not rule.is_eql:
+            reason = f"not an EQL rule (type {rule.type}, language {rule.language})"
+        elif rule.maturity == "deprecated" and not deprecated:
+            reason = "deprecated"
+        elif rule.is_building_block and not building_blocks:
+            reason = "building-block rule (run them with --building-blocks)"
+        elif not rule.enabled and not disabled:
+            reason = "disabled"
+        if reason:
+            selection.skipped.append((rule, reason))
+        else:
+            selection.rules.append(rule)
+    return selection
+
+
+def hunt(detector: Detector, rules: Sequence[Rule], *, max_signals: int | None = None,
+         started_at: datetime.datetime | None = None,
+         progress: ProgressCallback | None = None) -> list[RunReport]:
+    """Every rule over all the data; one report per rule, in rule order."""
+    started_at = started_at or datetime.datetime.now(datetime.UTC)
+    reports = []
+    for rule in rules:
+        report = detector.hunt(rule, started_at=started_at, max_signals=max_signals)
+        reports.append(report)
+        if progress:
+            progress(rule, report)
+    return reports
+
+
+def replay(detector: Detector, rules: Sequence[Rule], *, start: datetime.datetime,
+           end: datetime.datetime, progress: ProgressCallback | None = None) -> list[RunReport]:
+    """Each rule's schedule over [start, end]: one report per invocation, rule by rule."""
+    reports = []
+    for rule in rules:
+        previous = None
+        for started_at in invocations(start=start, end=end, interval=rule.interval):
+            report = detector.run(rule, started_at=started_at, previous_started_at=previous,
+                                  execution_type="manual")
+            reports.append(report)
+            previous = started_at
+            if progress:
+                progress(rule, report)
+    return reports
