@@ -12,7 +12,7 @@ import typer
 
 from lanner import __version__, eql
 from lanner.cli.alerts import alerts_app
-from lanner.cli.detect import hunt_command, replay_command
+from lanner.cli.detect import hunt_command, replay_command, serve_command
 from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.render import problem_line, query_issue, summary_line
 from lanner.eql.schema import FieldSchema
@@ -189,6 +189,7 @@ def search(
 
 app.command("hunt")(hunt_command)
 app.command("replay")(replay_command)
+app.command("serve")(serve_command)
 app.add_typer(alerts_app, name="alerts")
 
 

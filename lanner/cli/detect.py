@@ -1,4 +1,4 @@
-"""`lanner hunt` and `lanner replay`: rules over event files, alerts out.
+"""`lanner hunt`, `lanner replay` and `lanner serve`: rules over events, alerts out.
 
 Both load rules and events the same way, run through lanner.detection, and end with the same
 account: what loaded, what did not and why, and the alerts by rule.
@@ -7,6 +7,7 @@ account: what loaded, what did not and why, and the alerts by rule.
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,12 @@ from lanner.detection.datemath import parse as parse_date
 from lanner.detection.exceptions import ExceptionLists, load_exception_lists
 from lanner.detection.hunt import Selection, hunt, replay, select_rules
 from lanner.detection.run import Detector, RunReport
+from lanner.detection.serve import DetectionService, Tick, utc_now
 from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import load_rules
 from lanner.store import EventStore, find_event_files
 from lanner.store.alerts import AlertStore
+from lanner.store.watch import FolderWatch
 
 RulesOption = Annotated[list[Path], typer.Option(
     "--rules", "-r", help="Rule files (.toml, Kibana .ndjson export) or folders; repeatable.",
@@ -116,6 +119,62 @@ def replay_command(
         _finish(session, reports, output)
 
 
+def serve_command(
+    rules: RulesOption,
+    watch: Annotated[Path, typer.Option(
+        "--watch", help="Folder to watch: new event files, and lines appended to .ndjson files, "
+        "are ingested as they arrive.", show_default=False)],
+    store: Annotated[Path, typer.Option(
+        "--store", help="DuckDB file for events, alerts and the run log; a restart goes on "
+        "where it stopped.", show_default=False)],
+    poll: Annotated[float, typer.Option(
+        "--poll", min=0.1, help="Seconds between looks at the folder.")] = 5.0,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Ingest and run the due rules once, then exit (for cron).")] = False,
+    exceptions: ExceptionsOption = None,
+    building_blocks: BuildingBlocksOption = False,
+) -> None:
+    """Run the rules continuously, each on its own schedule, over events as they arrive.
+
+    Stop with Ctrl-C. Example: lanner serve --rules examples/rules --watch incoming/
+    --store lanner.duckdb
+    """
+    session = _open(rules, [], store, exceptions, building_blocks)
+    service = DetectionService(session.detector, session.selection.rules,
+                               watch=FolderWatch(session.store, watch))
+    env = session.env
+    with session.store:
+        if once:
+            _show_tick(env, service.tick(utc_now()))
+            return
+        stop = threading.Event()
+        env.err.print(f"watching {watch}; Ctrl-C to stop")
+        try:
+            service.serve(stop, poll=datetime.timedelta(seconds=poll),
+                          on_tick=lambda tick: _show_tick(env, tick))
+        except KeyboardInterrupt:
+            stop.set()
+            env.err.print("stopped")
+
+
+def _show_tick(env: CliEnv, tick: Tick) -> None:
+    ingested = tick.ingested
+    for bad in ingested.bad_lines:
+        env.err.print(f"[yellow]bad line[/] {bad}", highlight=False)
+    if not ingested.events and not tick.runs:
+        return
+    created = sum(len(run.created) for run in tick.runs)
+    env.err.print(f"{tick.at:%H:%M:%S} ingested {ingested.events} event(s); ran "
+                  f"{len(tick.runs)} rule(s): {created} new alert(s)")
+    for run in tick.runs:
+        if run.error or run.warnings:
+            env.err.print(run_failures([run]))
+        shown = [a for a in run.alerts if a["kibana.alert.uuid"] in set(run.created)
+                 and "kibana.alert.group.index" not in a]
+        if shown:
+            env.out.print(alerts_table(shown))
+
+
 def _open(rule_paths: list[Path], events: list[Path], store_path: Path | None,
           exception_paths: list[Path] | None, building_blocks: bool) -> _Session:
     env = CliEnv.default()
@@ -130,12 +189,13 @@ def _open(rule_paths: list[Path], events: list[Path], store_path: Path | None,
         for problem in exceptions.problems:
             env.err.print(f"[yellow]exception not loaded[/]: {problem}", highlight=False)
     store = EventStore(store_path)
-    files = find_event_files(events)
-    report = store.ingest_files(files)
-    for bad in report.bad_lines:
-        env.err.print(f"[yellow]bad line[/] {bad}", highlight=False)
-    env.err.print(f"loaded {report.events:,} events from {len(files)} file(s)"
-                  + (f", {len(report.bad_lines)} bad line(s)" if report.bad_lines else ""))
+    if events:
+        files = find_event_files(events)
+        report = store.ingest_files(files)
+        for bad in report.bad_lines:
+            env.err.print(f"[yellow]bad line[/] {bad}", highlight=False)
+        env.err.print(f"loaded {report.events:,} events from {len(files)} file(s)"
+                      + (f", {len(report.bad_lines)} bad line(s)" if report.bad_lines else ""))
     detector = Detector(DuckDBBackend(store), AlertStore(store.con), exceptions)
     return _Session(env, selection, store, detector, problems=len(errors))
 

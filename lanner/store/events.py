@@ -346,6 +346,11 @@ class EventStore:
         except OSError as error:
             raise StoreError(f"cannot read {error.filename}: {error.strerror}") from None
 
+    def ingest_items(self, items: Iterable[Item], path: str | None = None,
+                     index: str | None = None) -> IngestReport:
+        """Store documents already read (lanner.store.readers items) from `path`."""
+        return self._ingest([(path, items)], index)
+
     def close(self) -> None:
         self.con.close()
 

@@ -142,8 +142,21 @@ def _parses(text: bytes) -> bool:
     return True
 
 
-def _ndjson(lines: Iterable[bytes], path: str) -> Iterator[_Value]:
-    for number, raw in enumerate(lines, 1):
+def read_appended(path: str | Path, offset: int, first_line: int) -> tuple[list[Item], int, int]:
+    """The complete NDJSON lines written to a file after byte `offset` (line `first_line`):
+    the items, and the offset and line number to read from next time. A last line without
+    its newline is left for later: it may still be being written."""
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        data = stream.read()
+    end = data.rfind(b"\n") + 1
+    lines = data[:end].splitlines(keepends=True)
+    items = list(_documents(_ndjson(lines, str(path), first_line), str(path)))
+    return items, offset + end, first_line + len(lines)
+
+
+def _ndjson(lines: Iterable[bytes], path: str, first_line: int = 1) -> Iterator[_Value]:
+    for number, raw in enumerate(lines, first_line):
         text = raw.strip()
         if not text or text.startswith(b"//"):
             continue

@@ -91,3 +91,28 @@ def test_replay_refuses_a_range_that_ends_before_it_starts() -> None:
                                  "2026-11-20T09:30:00Z"])
     assert result.exit_code == 2
     assert "is not before --to" in result.output
+
+
+def test_serve_once_ingests_the_watched_folder_and_runs_due_rules(tmp_path: Path) -> None:
+    """Events of the BITS example, re-dated to a minute ago, dropped into a watched folder."""
+    import datetime
+
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    recent = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
+    lines = []
+    for text in (EVENTS / "ingress_transfer_bits.ndjson").read_text().splitlines():
+        event = json.loads(text)
+        event["@timestamp"] = recent.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        event["event"].pop("ingested", None)
+        lines.append(json.dumps(event))
+    (watched / "feed.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = tmp_path / "serve.duckdb"
+    args = ["serve", "-r", str(EXAMPLES / "ingress_transfer_bits.toml"), "--watch", str(watched),
+            "--store", str(store), "--once"]
+    result = runner.invoke(app, args, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert f"ingested {len(lines)} event(s); ran 1 rule(s): 1 new alert(s)" in result.stderr
+    assert "通过 Windows BITS 的入站传输" in result.stdout
+    again = runner.invoke(app, args)  # not due yet, nothing new in the folder
+    assert again.exit_code == 0 and "new alert" not in again.stderr
