@@ -84,8 +84,8 @@ def alerts_table(alerts: Sequence[Mapping[str, Any]]) -> RenderableType:
     table.add_column("rule", ratio=3, overflow="fold")
     table.add_column("alerts", justify="right", no_wrap=True)
     table.add_column("hosts", ratio=1, overflow="fold")
-    table.add_column("ATT&CK", ratio=1)
-    table.add_column("first seen", ratio=1)
+    table.add_column("ATT&CK", max_width=18)
+    table.add_column("first seen", no_wrap=True)
     rows = []
     for group in groups.values():
         first = group[0]
