@@ -204,3 +204,23 @@ def test_a_bad_query_fails_its_run_with_the_verification_error(detector: Detecto
     report = detector.hunt(bad)
     assert report.status == "failed"
     assert "Unknown column [no_such_field]" in (report.error or "")
+
+
+def test_every_active_corpus_rule_runs_over_real_sysmon_data_without_an_error() -> None:
+    from lanner.detection.hunt import select_rules
+    from lanner.rules import load_rules
+    from tests.conftest import CORPUS, SHARED, require_shared
+
+    require_shared()
+    rules, errors = load_rules([CORPUS])
+    assert errors == []
+    selection = select_rules(rules, building_blocks=True)
+    assert len(selection.rules) == 1024  # 954 active + 70 building blocks; 57 deprecated out
+    with EventStore() as store:
+        store.ingest_file(SHARED / "data" / "real" / "evtx_samples.sysmon_operational.ndjson.gz")
+        reports = hunt(Detector(DuckDBBackend(store), AlertStore(store.con)), selection.rules)
+    assert [(r.rule.name, r.error) for r in reports if r.error] == []
+    fired = {r.rule.name for r in reports if r.created}
+    assert len(fired) >= 70
+    assert {"Suspicious Lsass Process Access", "Whoami Process Activity",
+            "Potential Application Shimming via Sdbinst"} <= fired
