@@ -225,26 +225,16 @@ class _Columns:
                 f"lambda {variable}: {predicate(variable)})), FALSE)")
 
 
-class _Objects:
+class _Objects(_Columns):
     """Leaf queries inside a `nested` query: over one object of the array (JSON in SQL
     variable `variable`), the fields named in full (`path.sub`) as in Elasticsearch. Values
     compare as the event column of the same name is typed."""
 
     def __init__(self, compiler: SqlCompiler, names: Iterator[int], path: str,
                  variable: str) -> None:
-        self.compiler = compiler
-        self.names = names
+        super().__init__(compiler, names)
         self.path = path
         self.variable = variable
-
-    def new_name(self) -> str:
-        return f"_q{next(self.names)}"
-
-    def es_type(self, name: str) -> str | None:
-        return self.compiler.resolve(ast.Field(name, optional=True)).es_type
-
-    def is_text(self, name: str) -> bool:
-        return self.es_type(name) in _TEXT_TYPES
 
     def term(self, name: str, value: object, insensitive: bool) -> str:
         es_type = self.es_type(name)
