@@ -268,6 +268,9 @@ def merge(sources: list[Source]) -> tuple[dict[str, str], set[str]]:
     return fields, open_objects
 
 
+SUPPLEMENT = Path(__file__).resolve().parent / "schema_supplement.json"
+
+
 def build(shared: Path) -> dict[str, Any]:
     """Read every source under shared/ecs and return the schema document."""
     ecs_dir = shared / "ecs"
@@ -287,6 +290,9 @@ def build(shared: Path) -> dict[str, Any]:
             "Endgame 8.4.0 fields (endgame_ecs_mapping-8.4.0.json.gz)",
         ),
         read_beats(ecs_dir / "beats-9.5.0.json.gz"),
+        # Elastic Defend fields that prebuilt rules use and none of the files above lists
+        # (Defend's index template maps them); kept by hand in tools/.
+        read_flat(SUPPLEMENT, "Elastic Defend fields the others lack (schema_supplement.json)"),
     ]
     fields, open_objects = merge(sources)
     unknown = {type_name for type_name in fields.values() if type_name not in ES_TYPES}
