@@ -13,10 +13,10 @@ from rich.text import Text
 
 from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.render import ALERT_SEVERITY_STYLES
-from lanner.detection.alerts import lookup
 from lanner.detection.guide import render_guide
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
+from lanner.store.documents import field_values
 
 alerts_app = typer.Typer(help="List, show and triage the alerts kept in a store.",
                          no_args_is_help=True)
@@ -152,7 +152,4 @@ def _one(alerts: AlertStore, prefix: str) -> dict[str, Any]:
 
 
 def _text(alert: dict[str, Any], path: str) -> str:
-    value = lookup(alert, path)
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return "" if value is None else str(value)
+    return ", ".join(map(str, field_values(alert, path)))

@@ -9,9 +9,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lanner.detection.alerts import lookup
 from lanner.eql import Issue, Severity, caret_view
 from lanner.rules import Problem, RuleReport
+from lanner.store.documents import field_values
 
 SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
 
@@ -92,7 +92,7 @@ def alerts_table(alerts: Sequence[Mapping[str, Any]]) -> RenderableType:
         severity = max((a["kibana.alert.severity"] for a in group), key=SEVERITY_RANK.get)
         times = sorted(str(a.get("kibana.alert.original_time") or "") for a in group)
         first_seen = times[0].replace("T", " ").removesuffix("Z").split(".")[0]
-        hosts = sorted({h for a in group for h in _values(a, "host.name")})
+        hosts = sorted({str(h) for a in group for h in field_values(a, "host.name")})
         techniques = [t["id"] for threat in first.get("kibana.alert.rule.threat", [])
                       for t in threat.get("technique", [])]
         rows.append((SEVERITY_RANK[severity], max(a["kibana.alert.risk_score"] for a in group),
@@ -114,9 +114,3 @@ def run_failures(reports: Iterable[Any]) -> RenderableType | None:
             lines.append(f"{report.status}: ", style="red" if report.error else "yellow")
             lines.append(f"{report.rule.name}: {message}\n")
     return lines if lines else None
-
-
-def _values(document: Mapping[str, Any], path: str) -> list[str]:
-    value = lookup(document, path)
-    values = value if isinstance(value, list) else [value]
-    return [str(v) for v in values if v is not None]

@@ -28,6 +28,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lanner.store.documents import field_objects
+
 MISSING_MARKER = "(not in the alert)"
 PLUGINS = ("investigate", "osquery")
 
@@ -61,12 +63,6 @@ def expand_transforms(note: str, transform: Mapping[str, Any] | None) -> str:
     return _TRANSFORM_PLACEHOLDER.sub(block, note)
 
 
-def field_values(alert: Mapping[str, Any], name: str) -> list[Any]:
-    """The values of a dotted field in a document: nested objects, dotted keys or both, and
-    arrays of values or of objects (flattened, as Elasticsearch reads them)."""
-    return [value for value in _collect(alert, name.split(".")) if value is not None]
-
-
 def fill_templates(text: str, alert: Mapping[str, Any] | None) -> tuple[str, list[str]]:
     """`{{field}}` replaced by the alert's values (several joined by ", "); the fields the
     alert lacks are left as written and returned, in order."""
@@ -76,7 +72,7 @@ def fill_templates(text: str, alert: Mapping[str, Any] | None) -> tuple[str, lis
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1).strip()
-        values = field_values(alert, name)
+        values = field_objects(alert, name)
         if not values:
             if name not in missing:
                 missing.append(name)
@@ -235,21 +231,6 @@ def _value(value: object, alert: Mapping[str, Any] | None) -> str:
         return _code(_plain(value))
     filled, missing = fill_templates(value, alert)
     return _code(filled) + (f" {MISSING_MARKER}" if missing else "")
-
-
-def _collect(node: object, parts: list[str]) -> list[Any]:
-    if isinstance(node, list):
-        return [value for element in node for value in _collect(element, parts)]
-    if not parts:
-        return [node]
-    if not isinstance(node, Mapping):
-        return []
-    found: list[Any] = []
-    for cut in range(len(parts), 0, -1):  # `a.b` as one key, or `a` then `b`
-        key = ".".join(parts[:cut])
-        if key in node:
-            found.extend(_collect(node[key], parts[cut:]))
-    return found
 
 
 def _plain(value: object) -> str:

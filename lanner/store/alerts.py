@@ -26,17 +26,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import gc
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import duckdb
 import orjson
 
+from lanner.store.documents import field_objects, field_values
 from lanner.store.mappings import StoreError, coercer
 
 SEVERITY_RANKS: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -488,9 +488,9 @@ def _row(alert_id: str, alert: Mapping[str, Any]) -> dict[str, Any]:
     group_index = _first(alert, "kibana.alert.group.index")
     if group_index is not None and type(group_index) is not int:
         raise AlertStoreError(f"alert {alert_id}: group index {group_index!r} is not an integer")
-    threats = _objects(alert, "kibana.alert.rule.threat")
-    techniques = _objects(threats, "technique")
-    subtechniques = _objects(techniques, "subtechnique")
+    threats = field_objects(alert, "kibana.alert.rule.threat")
+    techniques = field_objects(threats, "technique")
+    subtechniques = field_objects(techniques, "subtechnique")
     return {
         "id": alert_id,
         "rule_uuid": _text(alert, "kibana.alert.rule.uuid"),
@@ -531,73 +531,8 @@ def _document(
     return document
 
 
-def _values(node: Any, path: str) -> list[Any]:
-    """Every value of a field, as ES would see it: nested or dotted keys, arrays flattened."""
-    if type(node) is dict:  # the common case first: one value under its dotted name
-        value = node.get(path)
-        if type(value) in _SCALARS:
-            return [value]
-    found: list[Any] = []
-    _collect(node, path, found, _leaves)
-    return found
-
-
-def _objects(node: Any, path: str) -> list[Any]:
-    """Whatever a path holds, objects included, arrays flattened."""
-    found: list[Any] = []
-    _collect(node, path, found, _items)
-    return found
-
-
-_SCALARS = frozenset({str, int, float, bool})
-
-
-def _collect(
-    node: Any, path: str, found: list[Any], take: Callable[[Any, list[Any]], None]
-) -> None:
-    kind = type(node)
-    if kind is list:
-        for item in node:
-            _collect(item, path, found, take)
-        return
-    if kind in _SCALARS or (kind is not dict and not isinstance(node, Mapping)):
-        return
-    if path in node:  # spelt out in full: an object holding it as well would be perverse
-        take(node[path], found)
-        return
-    for head, rest in _splits(path):
-        child = node.get(head)
-        if child is not None:
-            _collect(child, rest, found, take)
-
-
-@functools.cache
-def _splits(path: str) -> tuple[tuple[str, str], ...]:
-    """`a.b.c` -> (`a`, `b.c`), (`a.b`, `c`): where an object may hold the rest of a path."""
-    return tuple((path[:at], path[at + 1 :]) for at, char in enumerate(path) if char == ".")
-
-
-def _leaves(value: Any, found: list[Any]) -> None:
-    kind = type(value)
-    if kind is list:
-        for item in value:
-            _leaves(item, found)
-    elif kind in _SCALARS or (
-        value is not None and kind is not dict and not isinstance(value, Mapping)
-    ):
-        found.append(value)
-
-
-def _items(value: Any, found: list[Any]) -> None:
-    if type(value) is list:
-        for item in value:
-            _items(item, found)
-    elif value is not None:
-        found.append(value)
-
-
 def _first(alert: Any, path: str) -> Any:
-    values = _values(alert, path)
+    values = field_values(alert, path)
     return values[0] if values else None
 
 
@@ -608,7 +543,7 @@ def _text(alert: Any, path: str) -> str | None:
 
 def _texts(alert: Any, path: str) -> list[str]:
     """A field's distinct values as text, in document order."""
-    return list(dict.fromkeys(str(value) for value in _values(alert, path)))
+    return list(dict.fromkeys(str(value) for value in field_values(alert, path)))
 
 
 def _time(alert: Mapping[str, Any], path: str, alert_id: str) -> int | None:

@@ -12,10 +12,10 @@ from typing import Any
 from lanner.detection.guide import (
     MISSING_MARKER,
     expand_transforms,
-    field_values,
     fill_templates,
     render_guide,
 )
+from lanner.store.documents import field_objects
 from tests.conftest import CORPUS, SHARED, require_shared
 
 WINDIR_RULE = CORPUS / "rules/windows/privilege_escalation_rogue_windir_environment_var.toml"
@@ -171,11 +171,11 @@ def test_alert_values_from_nested_dotted_and_array_fields() -> None:
              "threat": {"enrichments": [{"indicator": {"ip": "1.2.3.4"}},
                                         {"indicator": {"ip": "5.6.7.8"}}]},
              "flag": True, "empty": None}
-    assert field_values(alert, "process.parent.name") == ["explorer.exe"]
-    assert field_values(alert, "host.os.type") == ["windows"]
-    assert field_values(alert, "kibana.alert.rule.name") == ["R"]
-    assert field_values(alert, "threat.enrichments.indicator.ip") == ["1.2.3.4", "5.6.7.8"]
-    assert field_values(alert, "empty") == [] and field_values(alert, "nothere") == []
+    assert field_objects(alert, "process.parent.name") == ["explorer.exe"]
+    assert field_objects(alert, "host.os.type") == ["windows"]
+    assert field_objects(alert, "kibana.alert.rule.name") == ["R"]
+    assert field_objects(alert, "threat.enrichments.indicator.ip") == ["1.2.3.4", "5.6.7.8"]
+    assert field_objects(alert, "empty") == [] and field_objects(alert, "nothere") == []
     assert fill_templates("{{ process.args }} / {{flag}} / {{nope}} / {{nope}}", alert) == (
         "-a, -b / true / {{nope}} / {{nope}}", ["nope"])
 
