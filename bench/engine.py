@@ -33,14 +33,13 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import generate
 import orjson
-from parse import command_line, cpu_model
+from parse import command_line, cpu_model, time_runs
 
 import lanner
 from lanner.engine.client import Lanner
@@ -85,18 +84,6 @@ class QueryResult:
     @property
     def verdict(self) -> str:
         return "PASS" if self.matches else "FAIL"
-
-
-def time_runs(work: Callable[[], object], runs: int, warm_up: bool) -> list[float]:
-    """Seconds of each of `runs` calls of `work`, after one untimed call if `warm_up`."""
-    if warm_up:
-        work()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def read_through(path: Path) -> None:

@@ -95,20 +95,17 @@ class PeerResult:
     failures: list[str]
 
 
-def time_runs(work: Callable[[], object], runs: int) -> list[float]:
-    """Seconds of each of `runs` calls, after one untimed call so lazy set-up stays out."""
-    work()
+def time_runs(work: Callable[[], object], runs: int, warm_up: bool = True) -> list[float]:
+    """Seconds of each of `runs` calls, after one untimed call (unless `warm_up` is false) so
+    lazy set-up stays out."""
+    if warm_up:
+        work()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         work()
         times.append(time.perf_counter() - start)
     return times
-
-
-def category_field(rule: Rule) -> str:
-    """The field the rule takes event categories from, as `lanner rules validate` passes it."""
-    return rule.raw.get("event_category_override", "event.category")
 
 
 def bench_lanner(paths: list[Path], runs: int) -> LannerResult:
@@ -119,7 +116,7 @@ def bench_lanner(paths: list[Path], runs: int) -> LannerResult:
         sys.exit(f"cannot benchmark: rule files failed to load:\n{failed}")
     schema = FieldSchema.default()
     eql_rules = [rule for rule in rules if rule.is_eql]
-    checked = [(rule.query, category_field(rule)) for rule in eql_rules]
+    checked = [(rule.query, rule.category_field) for rule in eql_rules]
 
     # Like the peer, time parse-only over the queries that parse, and list the others.
     parsed: list[str] = []
@@ -146,7 +143,7 @@ def bench_lanner(paths: list[Path], runs: int) -> LannerResult:
     def load_and_check() -> None:
         for rule in load_rules(paths)[0]:
             if rule.is_eql:
-                eql.validate(rule.query, schema, category_field(rule))
+                eql.validate(rule.query, schema, rule.category_field)
 
     return LannerResult(
         load=Timing("lanner (a) load TOML files", time_runs(load, runs), len(rules), "files"),

@@ -50,8 +50,7 @@ def validate_rule(rule: Rule, schema: eql.Schema | None = None) -> RuleReport:
     if not rule.is_eql:
         report.skipped = f"type {rule.type}, language {rule.language}: not an EQL rule"
         return report
-    category_field = rule.raw.get("event_category_override", "event.category")
-    issues = eql.validate(rule.query, schema, category_field)
+    issues = eql.validate(rule.query, schema, rule.category_field)
     report.problems = [_place(rule, issue) for issue in issues]
     return report
 
