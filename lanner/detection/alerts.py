@@ -43,8 +43,6 @@ class AlertContext:
 
     rule: Rule
     started_at: datetime.datetime
-    window_start: datetime.datetime | None = None
-    window_end: datetime.datetime | None = None
     execution_type: str = "scheduled"  # or "manual" (replays, hunts)
     execution_uuid: str = ""
 

@@ -134,11 +134,11 @@ class Detector:
                  started_at: datetime.datetime, execution_type: str) -> RunReport:
         clock = time.perf_counter()
         report = RunReport(rule, started_at, execution_type)
+        context = AlertContext(rule, started_at, execution_type, str(uuid.uuid4()))
         try:
             exceptions = self._exception_query(rule, started_at, report)
             for window in windows:
-                report.windows.append(self._window(rule, window, exceptions, started_at,
-                                                   execution_type))
+                report.windows.append(self._window(rule, window, exceptions, context))
         except LannerError as error:
             report.error = str(error)
         for result in report.windows:
@@ -197,14 +197,11 @@ class Detector:
         return self._rule_exceptions[path]
 
     def _window(self, rule: Rule, window: RuleWindow | _Window,
-                exceptions: Mapping[str, Any] | None, started_at: datetime.datetime,
-                execution_type: str) -> WindowResult:
+                exceptions: Mapping[str, Any] | None, context: AlertContext) -> WindowResult:
         clock = time.perf_counter()
         filters = [f for f in (_time_filter(rule, window), exceptions) if f]
         size = window.max_signals if window.max_signals is not None else UNLIMITED
         result = self._search(rule, {"bool": {"filter": filters}} if filters else None, size)
-        context = AlertContext(rule, started_at, window.start, window.end, execution_type,
-                               str(uuid.uuid4()))
         alerts: list[dict[str, Any]] = []
         if result.kind is QueryKind.EVENT:
             for document in result.events:

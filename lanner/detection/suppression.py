@@ -37,6 +37,7 @@ def suppress(rule: Rule, alerts: Sequence[dict[str, Any]], store: AlertStore | N
     since = now - parse_duration(settings.duration) if settings.duration else window_start
     created: list[dict[str, Any]] = []
     leaders: dict[str, dict[str, Any]] = {}
+    stored: dict[str, dict[str, Any]] = {}  # leaders from earlier runs, by instance
     suppressed = 0
     for unit in _units(alerts):
         head = unit[0]
@@ -49,10 +50,9 @@ def suppress(rule: Rule, alerts: Sequence[dict[str, Any]], store: AlertStore | N
         instance = _instance_id(rule, terms)
         leader = leaders.get(instance)
         if leader is None and store is not None and since is not None:
-            earlier = store.suppression_leader(instance, since)
-            if earlier is not None:
-                leaders[instance] = earlier
-                leader = earlier
+            leader = store.suppression_leader(instance, since)
+            if leader is not None:
+                leaders[instance] = stored[instance] = leader
         if leader is None:
             _start_group(head, instance, terms)
             leaders[instance] = head
@@ -60,7 +60,8 @@ def suppress(rule: Rule, alerts: Sequence[dict[str, Any]], store: AlertStore | N
             continue
         suppressed += 1
         _extend_group(leader, head)
-        if store is not None and leader not in created:
+    if store is not None:  # each earlier alert that grew is written once
+        for leader in stored.values():
             store.extend_suppression(leader["kibana.alert.uuid"],
                                      leader["kibana.alert.suppression.docs_count"],
                                      leader["kibana.alert.suppression.end"])
