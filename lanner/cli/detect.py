@@ -169,10 +169,8 @@ def _show_tick(env: CliEnv, tick: Tick) -> None:
     for run in tick.runs:
         if run.error or run.warnings:
             env.err.print(run_failures([run]))
-        shown = [a for a in run.alerts if a["kibana.alert.uuid"] in set(run.created)
-                 and "kibana.alert.group.index" not in a]
-        if shown:
-            env.out.print(alerts_table(shown))
+        if run.created:
+            env.out.print(alerts_table(run.created_alerts))
 
 
 def _open(rule_paths: list[Path], events: list[Path], store_path: Path | None,
@@ -220,16 +218,13 @@ def _progress(env: CliEnv) -> Callable[..., None]:
 
 def _finish(session: _Session, reports: list[RunReport], output: Path | None) -> None:
     env = session.env
-    created = {alert_id for report in reports for alert_id in report.created}
-    alerts = [alert for report in reports for alert in report.alerts
-              if alert["kibana.alert.uuid"] in created]
-    unique = list({a["kibana.alert.uuid"]: a for a in alerts}.values())
+    alerts = [alert for report in reports for alert in report.created_alerts]
     if output is not None:
         with output.open("wb") as stream:
-            for alert in unique:
+            for alert in alerts:
                 stream.write(orjson.dumps(alert, option=orjson.OPT_NON_STR_KEYS) + b"\n")
-        env.err.print(f"wrote {len(unique)} alert(s) to {output}")
-    env.out.print(alerts_table(unique))
+        env.err.print(f"wrote {len(alerts)} alert(s) to {output}")
+    env.out.print(alerts_table(alerts))
     failures = run_failures(reports)
     if failures is not None:
         env.err.print(failures)

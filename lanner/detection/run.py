@@ -90,6 +90,14 @@ class RunReport:
         """Every alert the run produced (before de-duplication against the store)."""
         return [alert for window in self.windows for alert in window.alerts]
 
+    @property
+    def created_alerts(self) -> list[dict[str, Any]]:
+        """The alerts this run stored, each once (overlapping catch-up windows can see an
+        alert twice)."""
+        created = set(self.created)
+        return list({a["kibana.alert.uuid"]: a for a in self.alerts
+                     if a["kibana.alert.uuid"] in created}.values())
+
 
 class Detector:
     """Runs rules over an event store and keeps their alerts.
