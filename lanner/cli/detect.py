@@ -139,7 +139,7 @@ def serve_command(
     Stop with Ctrl-C. Example: lanner serve --rules examples/rules --watch incoming/
     --store lanner.duckdb
     """
-    session = _open(rules, [], store, exceptions, building_blocks)
+    session = _open(rules, [], store, exceptions, building_blocks, enabled_only=True)
     service = DetectionService(session.detector, session.selection.rules,
                                watch=FolderWatch(session.store, watch))
     env = session.env
@@ -174,12 +174,14 @@ def _show_tick(env: CliEnv, tick: Tick) -> None:
 
 
 def _open(rule_paths: list[Path], events: list[Path], store_path: Path | None,
-          exception_paths: list[Path] | None, building_blocks: bool) -> _Session:
+          exception_paths: list[Path] | None, building_blocks: bool, *,
+          enabled_only: bool = False) -> _Session:
     env = CliEnv.default()
     loaded, errors = load_rules(rule_paths)
     for error in errors:
         env.err.print(f"[red]rule not loaded[/]: {error}", highlight=False)
-    selection = select_rules(loaded, building_blocks=building_blocks)
+    selection = select_rules(loaded, building_blocks=building_blocks,
+                             disabled=not enabled_only)
     _account_rules(env, selection, len(errors))
     exceptions: ExceptionLists | None = None
     if exception_paths:

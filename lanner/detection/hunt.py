@@ -28,7 +28,8 @@ class Selection:
 
 def select_rules(rules: Iterable[Rule], *, building_blocks: bool = False,
                  deprecated: bool = False, disabled: bool = True) -> Selection:
-    """Keep the EQL rules that should run; say why each other rule does not."""
+    """Keep the EQL rules that should run; say why each other rule does not. A sweep runs
+    disabled rules too; a schedule (`disabled=False`) runs only enabled ones, as Kibana."""
     selection = Selection()
     for rule in rules:
         reason = None

@@ -116,3 +116,15 @@ def test_serve_once_ingests_the_watched_folder_and_runs_due_rules(tmp_path: Path
     assert "通过 Windows BITS 的入站传输" in result.stdout
     again = runner.invoke(app, args)  # not due yet, nothing new in the folder
     assert again.exit_code == 0 and "new alert" not in again.stderr
+
+
+def test_serve_runs_only_enabled_rules(tmp_path: Path) -> None:
+    rule = tmp_path / "off.toml"
+    text = (EXAMPLES / "ingress_transfer_bits.toml").read_text(encoding="utf-8")
+    rule.write_text(text.replace("[rule]\n", "[rule]\nenabled = false\n", 1), encoding="utf-8")
+    watched = tmp_path / "in"
+    watched.mkdir()
+    result = runner.invoke(app, ["serve", "-r", str(rule), "--watch", str(watched),
+                                 "--store", str(tmp_path / "s.duckdb"), "--once"])
+    assert result.exit_code == 0, result.output
+    assert "running 0 rule(s), skipped 1: 1 disabled" in result.stderr
