@@ -28,6 +28,10 @@ class FolderWatch:
         store.con.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} "
                           "(path VARCHAR PRIMARY KEY, byte_offset BIGINT, line BIGINT)")
         self._sizes: dict[Path, int] = {}  # sizes seen at the last poll, for whole files
+        # read once; every later change goes through _save, which writes it through
+        self._positions: dict[str, tuple[int, int]] = {
+            path: (offset, line) for path, offset, line in
+            store.con.execute(f"SELECT path, byte_offset, line FROM {_TABLE}").fetchall()}
 
     def poll(self) -> IngestReport:
         """Store what arrived since the last poll; the report covers this poll only."""
@@ -35,7 +39,7 @@ class FolderWatch:
         if not self.folder.is_dir():
             return report
         for path in find_event_files([self.folder]):
-            offset, line = self._position(path)
+            offset, line = self._positions.get(str(path), (0, 1))
             size = path.stat().st_size
             if path.suffix in APPENDABLE_SUFFIXES:
                 if size <= offset:
@@ -49,11 +53,7 @@ class FolderWatch:
             self._sizes[path] = size
         return report
 
-    def _position(self, path: Path) -> tuple[int, int]:
-        row = self.store.con.execute(
-            f"SELECT byte_offset, line FROM {_TABLE} WHERE path = ?", [str(path)]).fetchone()
-        return (row[0], row[1]) if row else (0, 1)
-
     def _save(self, path: Path, offset: int, line: int) -> None:
+        self._positions[str(path)] = (offset, line)
         self.store.con.execute(
             f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?)", [str(path), offset, line])
