@@ -47,6 +47,8 @@ class DetectionService:
         self.watch = watch
         self.log = RunLog(detector.backend.store.con)
         self._next: dict[str, datetime.datetime] = {}
+        # each rule's last start: read from the log once, then kept as runs happen
+        self._last: dict[str, datetime.datetime | None] = {}
 
     def tick(self, now: datetime.datetime) -> Tick:
         """Ingest new events, then run the rules that are due at `now`."""
@@ -54,13 +56,16 @@ class DetectionService:
         for rule in self.rules:
             key = rule_uuid(rule)
             schedule = RuleSchedule.every(rule.interval)
-            last = self.log.last_started(key)
+            if key not in self._last:
+                self._last[key] = self.log.last_started(key)
+            last = self._last[key]
             due = self._next.get(key) or schedule.next_run_at(now=now, last_started_at=last)
             if now < due:
                 continue
             report = self.detector.run(rule, started_at=now, previous_started_at=last)
             self.log.record(RunRecord(key, rule.rule_id, now, report.status,
                                       len(report.created), report.error))
+            self._last[key] = now
             self._next[key] = schedule.next_run_at(now=now, last_started_at=now,
                                                    last_scheduled_at=due)
             tick.runs.append(report)
