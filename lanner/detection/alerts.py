@@ -8,6 +8,7 @@ gives the same alert id, and storing it twice stores it once.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
@@ -216,8 +217,10 @@ def _alert(source: Mapping[str, Any], events: Sequence[SourceEvent], alert_uuid:
         "kibana.alert.intended_timestamp": iso(context.started_at),
         "kibana.alert.rule.execution.type": context.execution_type,
         "kibana.alert.rule.execution.uuid": context.execution_uuid,
-        **_rule_fields(rule, name, context),
+        **_rule_fields(rule),
     })
+    if name != rule.name:
+        document["kibana.alert.rule.name"] = name
     meta = {}
     if severity_field:
         meta["severityOverrideField"] = severity_field
@@ -230,7 +233,10 @@ def _alert(source: Mapping[str, Any], events: Sequence[SourceEvent], alert_uuid:
     return document
 
 
-def _rule_fields(rule: Rule, name: str, context: AlertContext) -> dict[str, Any]:
+@functools.lru_cache(maxsize=256)
+def _rule_fields(rule: Rule) -> dict[str, Any]:
+    """`kibana.alert.rule.*`: the same for every alert of a rule, so built once per rule (the
+    alerts share it; nothing edits it in place)."""
     prefix = "kibana.alert.rule."
     parameters: dict[str, Any] = {
         "description": rule.description, "risk_score": rule.risk_score,
@@ -256,7 +262,7 @@ def _rule_fields(rule: Rule, name: str, context: AlertContext) -> dict[str, Any]
         "rule_name_override": rule.rule_name_override,
     }
     fields = {
-        "uuid": context.rule_uuid, "rule_id": rule.rule_id, "name": name,
+        "uuid": rule_uuid(rule), "rule_id": rule.rule_id, "name": rule.name,
         "description": rule.description, "author": list(rule.author), "license": rule.license,
         "tags": list(rule.tags), "threat": rule.threat_dicts(),
         "references": list(rule.references), "false_positives": list(rule.false_positives),
