@@ -50,12 +50,15 @@ def select_rules(rules: Iterable[Rule], *, building_blocks: bool = False,
 
 def hunt(detector: Detector, rules: Sequence[Rule], *, max_signals: int | None = None,
          started_at: datetime.datetime | None = None,
-         progress: ProgressCallback | None = None) -> list[RunReport]:
-    """Every rule over all the data; one report per rule, in rule order."""
+         progress: ProgressCallback | None = None, since: datetime.datetime | None = None,
+         until: datetime.datetime | None = None) -> list[RunReport]:
+    """Every rule over all the data, or over the events between `since` and `until` (on each
+    rule's timestamp, as a rule's window); one report per rule, in rule order."""
     started_at = started_at or datetime.datetime.now(datetime.UTC)
     reports = []
     for rule in rules:
-        report = detector.hunt(rule, started_at=started_at, max_signals=max_signals)
+        report = detector.hunt(rule, started_at=started_at, max_signals=max_signals,
+                               since=since, until=until)
         reports.append(report)
         if progress:
             progress(rule, report)

@@ -130,10 +130,12 @@ class Detector:
         return report
 
     def hunt(self, rule: Rule, *, started_at: datetime.datetime | None = None,
-             max_signals: int | None = None) -> RunReport:
-        """All the data at once: no time window, and no cap unless one is given."""
+             max_signals: int | None = None, since: datetime.datetime | None = None,
+             until: datetime.datetime | None = None) -> RunReport:
+        """All the data at once: no time window unless `since`/`until` bound one, and no cap
+        unless one is given."""
         started_at = started_at or datetime.datetime.now(datetime.UTC)
-        window = _Window(None, None, max_signals)
+        window = _Window(since, until, max_signals)
         return self._execute(rule, [window], started_at, "manual")
 
     # -- one execution ----------------------------------------------------------------------
@@ -239,7 +241,7 @@ class Detector:
 
 @dataclass(frozen=True, slots=True)
 class _Window:
-    """A hunt's window: everything."""
+    """A hunt's window: everything, or what lies after `start` and before `end`."""
 
     start: datetime.datetime | None
     end: datetime.datetime | None
@@ -249,10 +251,13 @@ class _Window:
 def _time_filter(rule: Rule, window: RuleWindow | _Window) -> dict[str, Any] | None:
     """Kibana's buildTimeRangeFilter: the primary timestamp in range, or, when an override
     may fall back, `@timestamp` in range for events without the override field."""
-    if window.start is None or window.end is None:
+    if window.start is None and window.end is None:
         return None
-    bounds = {"gte": iso(window.start), "lte": iso(window.end),
-              "format": "strict_date_optional_time"}
+    bounds: dict[str, str] = {"format": "strict_date_optional_time"}
+    if window.start is not None:
+        bounds["gte"] = iso(window.start)
+    if window.end is not None:
+        bounds["lte"] = iso(window.end)
     primary = rule.timestamp_override or "@timestamp"
     if primary == "@timestamp" or rule.timestamp_override_fallback_disabled:
         return {"range": {primary: bounds}}

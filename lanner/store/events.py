@@ -22,7 +22,7 @@ import gc
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +32,7 @@ import duckdb
 import orjson
 
 from lanner.eql.schema import FieldSchema
+from lanner.store.indices import derive_index
 from lanner.store.mappings import (
     DUCKDB_TYPES,
     OBJECT_TYPES,
@@ -49,6 +50,8 @@ from lanner.store.readers import BadLine, Item, Record, read_bulk, read_file, re
 # Rows per insert, and a cap on the batch's source bytes so wide documents stay in memory.
 BATCH_ROWS = 20_000
 BATCH_BYTES = 64 * 1024 * 1024
+# Events between two calls of an ingest's progress callback.
+PROGRESS_EVERY = 4096
 # Example failures kept per field in a report (the counts are always complete).
 MAX_EXAMPLES = 5
 
@@ -57,6 +60,8 @@ MAX_EXAMPLES = 5
 # (3x slower appends), so the store checkpoints itself after this many bytes of documents.
 CHECKPOINT_BYTES = 512 * 1024 * 1024
 AUTOMATIC_CHECKPOINT = "16GB"
+
+IngestProgress = Callable[[str | None, int], None]
 
 META_COLUMNS = {"_doc": "BIGINT", "_index": "VARCHAR", "_id": "VARCHAR", "_source": "VARCHAR"}
 _DATE_TYPES = frozenset({"date", "date_nanos"})
@@ -334,15 +339,20 @@ class EventStore:
         """Store a file's events: NDJSON, JSON array, ES export or response, maybe gzipped."""
         return self.ingest_files([path], index)
 
-    def ingest_files(self, paths: Iterable[str | Path], index: str | None = None) -> IngestReport:
+    def ingest_files(self, paths: Iterable[str | Path], index: str | None = None, *,
+                     progress: IngestProgress | None = None) -> IngestReport:
         """Store several files as one stream: batches span files, so that writing overlaps
-        reading even when every file is small. An unreadable file fails before any is read."""
+        reading even when every file is small. An unreadable file fails before any is read.
+
+        `progress(file, events)` hears of the file being read and the events read so far, at
+        each file's start and every few thousand events.
+        """
         names = [str(path) for path in paths]
         for name in names:
             if not os.path.isfile(name) or not os.access(name, os.R_OK):
                 raise StoreError(f"cannot read {name}: not a readable file")
         try:
-            return self._ingest([(name, read_file(name)) for name in names], index)
+            return self._ingest([(name, read_file(name)) for name in names], index, progress)
         except OSError as error:
             raise StoreError(f"cannot read {error.filename}: {error.strerror}") from None
 
@@ -363,7 +373,8 @@ class EventStore:
     # -- the ingest pipeline -------------------------------------------------------------------
 
     def _ingest(
-        self, inputs: Iterable[tuple[str | None, Iterable[Item]]], index: str | None
+        self, inputs: Iterable[tuple[str | None, Iterable[Item]]], index: str | None,
+        progress: IngestProgress | None = None,
     ) -> IngestReport:
         """Turn documents into rows here while a writer thread inserts the previous batch.
 
@@ -386,10 +397,14 @@ class EventStore:
                 for path, items in inputs:
                     if path is not None:
                         report.files.append(path)
+                    if progress:
+                        progress(path, report.events + len(rows))
                     for item in items:
                         if isinstance(item, BadLine):
                             report.bad_lines.append(item)
                             continue
+                        if progress and not len(rows) % PROGRESS_EVERY:
+                            progress(path, report.events + len(rows))
                         source = orjson.dumps(item.source)
                         rows.append(self._row(item, path, index, report, occurrences))
                         sources.append(source)
@@ -421,7 +436,7 @@ class EventStore:
     ) -> dict[str, Any]:
         """One document as a row: metadata plus every leaf coerced into its column."""
         flat = flatten(record.source)
-        index = record.index or _data_stream_index(flat) or default_index
+        index = record.index or default_index or derive_index(flat.get)
         if not index:
             report.without_index += 1
             index = ""
@@ -845,18 +860,6 @@ def _dynamic_type(value: Any) -> str | None:
         return "long"
     if kind is float:
         return "double"
-    return None
-
-
-def _data_stream_index(flat: dict[str, Any]) -> str | None:
-    """`logs-endpoint.events.process-default` from the document's data_stream fields."""
-    parts = (
-        flat.get("data_stream.type"),
-        flat.get("data_stream.dataset"),
-        flat.get("data_stream.namespace"),
-    )
-    if all(type(part) is str and part for part in parts):
-        return "-".join(parts)
     return None
 
 

@@ -4,6 +4,7 @@ timestamp override, exceptions, suppression, and no duplicate alerts whatever th
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -224,3 +225,26 @@ def test_every_active_corpus_rule_runs_over_real_sysmon_data_without_an_error() 
     assert len(fired) >= 70
     assert {"Suspicious Lsass Process Access", "Whoami Process Activity",
             "Potential Application Shimming via Sdbinst"} <= fired
+
+
+def test_a_hunt_bounded_by_since_and_until_sees_only_the_events_between(
+        detector: Detector) -> None:
+    load(detector, [process(minute) for minute in (0, 10, 20, 30)])
+    bounded = hunt(detector, [RULE], since=T0 + datetime.timedelta(minutes=5),
+                   until=T0 + datetime.timedelta(minutes=20))[0]
+    assert [alert["kibana.alert.original_time"] for alert in bounded.alerts] == [at(10), at(20)]
+    after = detector.hunt(RULE, since=T0 + datetime.timedelta(minutes=25))
+    assert [alert["kibana.alert.original_time"] for alert in after.alerts] == [at(30)]
+
+
+def test_ingest_reports_its_progress_per_file(tmp_path: Path) -> None:
+    files = []
+    for number in (1, 2):
+        path = tmp_path / f"events-{number}.ndjson"
+        path.write_text("\n".join(json.dumps(process(minute)) for minute in range(number * 3)))
+        files.append(path)
+    heard: list[tuple[str | None, int]] = []
+    with EventStore() as store:
+        store.ingest_files(files, progress=lambda path, events: heard.append((path, events)))
+    assert heard[0] == (str(files[0]), 0)
+    assert (str(files[1]), 3) in heard  # the second file starts after the first one's events

@@ -51,10 +51,13 @@ def test_real_counts_and_indices(real: EventStore) -> None:
     assert real.count() == defend + 3414
     by_index = dict(real.con.execute("SELECT _index, count(*) FROM events GROUP BY ALL").fetchall())
     assert by_index["logs-windows.sysmon_operational-default"] == 3414
-    assert by_index["logs-endpoint.events.process-default"] == 1  # the one with data_stream.*
+    # One sample per data stream has data_stream.*; the others, from older agents, get their
+    # Defend data stream from agent.type and event.category (lanner.store.indices).
+    assert by_index["logs-endpoint.events.process-default"] == 8
+    assert by_index["logs-endpoint.events.network-default"] == 13
     endpoint = [index for index in by_index if index.startswith("logs-endpoint.")]
-    assert len(endpoint) == 6  # one sample per data stream has data_stream.*, api's has none
-    assert by_index[""] == 28
+    assert len(endpoint) == 7
+    assert by_index[""] == 1  # an endpoint event of a category no Defend data stream holds
 
 
 def test_real_list_columns(real: EventStore) -> None:
@@ -70,7 +73,7 @@ def test_real_list_columns(real: EventStore) -> None:
     first = json.loads(
         (ENDPOINT / "logs-endpoint.events.process.ndjson").read_text().splitlines()[0]
     )
-    where = "_index = 'logs-endpoint.events.process-default'"
+    where = "_index = 'logs-endpoint.events.process-default' AND \"data_stream.type\" IS NOT NULL"
     assert values(real, "process.args", where) == [first["process"]["args"]]
     assert values(real, "event.category", where) == [["process"]]
     assert values(real, "process.pid", where) == [first["process"]["pid"]]
