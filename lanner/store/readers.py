@@ -1,26 +1,44 @@
 """Events out of files and Python objects, whatever shape they come in.
 
 Shapes, detected from the content: NDJSON of documents, of search hits or of `_bulk`
-action/document pairs; a JSON array of the same; a search response (`hits.hits`) or an
-`_eql/search` response (`hits.events`, `hits.sequences[].events`); a single document. Any of
-them gzip-compressed (by magic bytes). A problem becomes a BadLine in the stream rather than an
-exception, so one broken line costs one event and is reported with its file and line.
+action/document pairs (elasticdump exports are NDJSON of hits); a JSON array of the same; a
+search response (`hits.hits`) or an `_eql/search` response (`hits.events`,
+`hits.sequences[].events`); a single document; a Parquet file (one document per row). Any of
+them gzip- or bzip2-compressed, or inside a zip archive, told by magic bytes since names lie;
+`-` reads standard input. A problem becomes a BadLine in the stream rather than an exception,
+so one broken line costs one event and is reported with its file and line.
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import re
+import shutil
+import sys
+import tempfile
+import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+import duckdb
 import orjson
 
 GZIP_MAGIC = b"\x1f\x8b"
+EVTX_MAGIC = b"ElfFile\x00"
+BZIP2_MAGIC = b"BZh"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive, an empty archive
+PARQUET_MAGIC = b"PAR1"
+STDIN = "-"  # the path that means standard input
+STDIN_NAME = "<stdin>"  # how standard input is named in BadLines
+PARQUET_BATCH_ROWS = 10_000
+# A Parquet timestamp as ES reads a date: ISO 8601 in UTC (DuckDB's JSON puts a space).
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 BOM = b"\xef\xbb\xbf"
 
 # `//` comment lines, which ES' JSON parser accepts (missing-events.data has them). No JSON
@@ -62,7 +80,7 @@ Item = Record | BadLine
 _Value = tuple[Any, int | None]
 
 
-EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz")
+EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz", ".bz2", ".zip", ".parquet", ".evtx")
 
 
 def find_event_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -78,16 +96,118 @@ def find_event_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def read_file(path: str | Path) -> Iterator[Item]:
-    """Documents of a file in any supported shape; raises OSError only if it cannot be opened."""
+    """Documents of a file in any supported shape (`-`: standard input); raises OSError only
+    if it cannot be opened."""
     name = str(path)
+    if name == STDIN:
+        stdin = sys.stdin.buffer
+        # A pipe can peek at the magic bytes; a replaced stdin (tests, embedding) may not.
+        peekable = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)
+        yield from _read_binary(peekable, STDIN_NAME, None)
+        return
     with open(path, "rb") as raw:
-        stream: IO[bytes] = raw
-        if raw.peek(2)[:2] == GZIP_MAGIC:  # by content: names lie (.json.gz, .gz, .ndjson)
-            stream = io.BufferedReader(gzip.GzipFile(fileobj=raw), 1 << 20)
+        yield from _read_binary(raw, name, name)
+
+
+def _read_binary(raw: IO[bytes], name: str, path: str | None) -> Iterator[Item]:
+    """Documents of a byte stream that can peek, whatever wraps them. `path` is the file the
+    stream reads unchanged, if any: Parquet is read from a file, by DuckDB."""
+    magic = _peek(raw, 4)
+    try:
+        if _peek(raw, len(EVTX_MAGIC)) == EVTX_MAGIC:
+            yield from _read_evtx(raw, name, path)
+        elif magic.startswith(GZIP_MAGIC):
+            inner = io.BufferedReader(gzip.GzipFile(fileobj=raw), 1 << 20)
+            yield from _read_binary(inner, name, None)
+        elif magic.startswith(BZIP2_MAGIC):
+            yield from _read_binary(io.BufferedReader(bz2.BZ2File(raw), 1 << 20), name, None)
+        elif magic.startswith((*ZIP_MAGICS, PARQUET_MAGIC)):
+            if path is None or not raw.seekable():
+                yield from _read_spooled(raw, name)
+            elif magic.startswith(PARQUET_MAGIC):
+                yield from _read_parquet(path, name)
+            else:
+                yield from _read_zip(raw, name)
+        else:
+            yield from _read_stream(raw, name)
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        yield BadLine(name, None, f"cannot read the rest of the file: {error}")
+
+
+def _read_evtx(raw: IO[bytes], name: str, path: str | None) -> Iterator[Item]:
+    """A Windows event log, mapped to ECS (lanner.store.evtx, imported here because it builds
+    on this module's Record and BadLine). The parser reads a file itself, a stream from memory."""
+    from lanner.store.evtx import read_evtx
+
+    yield from read_evtx(path if path is not None else io.BytesIO(raw.read()), name)
+
+
+def _peek(stream: IO[bytes], size: int) -> bytes:
+    peek = getattr(stream, "peek", None)
+    return peek(size)[:size] if peek is not None else b""
+
+
+def _read_spooled(raw: IO[bytes], name: str) -> Iterator[Item]:
+    """A zip or Parquet stream that cannot seek (standard input, an archive member), copied to
+    a temporary file first: both formats keep their index at the end."""
+    with tempfile.TemporaryDirectory(prefix="lanner-") as folder:
+        copy = Path(folder) / "input"
+        with copy.open("wb") as spool:
+            shutil.copyfileobj(raw, spool, 1 << 20)
+        with copy.open("rb") as reopened:
+            yield from _read_binary(reopened, name, str(copy))
+
+
+def _read_zip(raw: IO[bytes], name: str) -> Iterator[Item]:
+    """Every event file in the archive, by suffix as in a folder, in archive order; a member
+    that cannot be read is a BadLine named `archive.zip/member`."""
+    with zipfile.ZipFile(raw) as archive:
+        for member in archive.infolist():
+            if member.is_dir() or not member.filename.endswith(EVENT_FILE_SUFFIXES):
+                continue
+            member_name = f"{name}/{member.filename}"
+            try:
+                with archive.open(member) as stream:
+                    yield from _read_binary(stream, member_name, None)
+            except (RuntimeError, NotImplementedError, zipfile.BadZipFile) as error:
+                yield BadLine(member_name, None, f"cannot read the member: {error}")
+
+
+def _read_parquet(path: str, name: str) -> Iterator[Item]:
+    """One document per row, nested columns as objects, timestamps as ISO text in UTC."""
+    with duckdb.connect() as con:
         try:
-            yield from _read_stream(stream, name)
-        except (OSError, EOFError, zlib.error) as error:
-            yield BadLine(name, None, f"cannot read the rest of the file: {error}")
+            described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+            columns = ", ".join(_parquet_column(column, kind) for column, kind, *_ in described)
+            con.execute(f"SELECT to_json(struct_pack({columns})) FROM read_parquet(?)", [path])
+        except duckdb.Error as error:
+            yield BadLine(name, None, f"cannot read the Parquet file: {error}")
+            return
+        yield from _documents(_parquet_rows(con, name), name)
+
+
+def _parquet_column(column: str, kind: str) -> str:
+    quoted = '"' + column.replace('"', '""') + '"'
+    if kind in _TIMESTAMP_TYPES:
+        value = f"strftime({quoted}::TIMESTAMP, '{_ISO_FORMAT}')"
+    elif kind == "TIMESTAMP WITH TIME ZONE":
+        value = f"strftime(timezone('UTC', {quoted}), '{_ISO_FORMAT}')"
+    else:
+        value = quoted
+    return f"{quoted} := {value}"
+
+
+def _parquet_rows(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[_Value]:
+    while True:
+        try:
+            rows = con.fetchmany(PARQUET_BATCH_ROWS)
+        except duckdb.Error as error:
+            yield BadLine(name, None, f"cannot read the rest of the Parquet file: {error}"), None
+            return
+        if not rows:
+            return
+        for (text,) in rows:
+            yield orjson.loads(text), None
 
 
 def read_objects(docs: Iterable[Any]) -> Iterator[Item]:
