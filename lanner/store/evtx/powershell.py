@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from lanner.store.evtx.cmdline import split_command_line
+from lanner.store.evtx.winlog import set_path
 
 _DETAIL = re.compile(r"^(.+)\((.+)\):\s*(.+)?$")
 _PARAMETER_BINDING = re.compile(r"name=(.+);\s*value=(.+)$")
@@ -85,7 +86,7 @@ def _map(document: dict[str, Any], winlog: dict[str, Any], data: dict[str, Any],
         event["sequence"] = sequence
     for field, path in _RENAMES:
         if data.get(field, "") != "":
-            _set(document, path, data.pop(field))
+            set_path(document, path, data.pop(field))
     user: dict[str, Any] = {}
     identifier = winlog.get("user", {}).get("identifier")
     if identifier:
@@ -194,9 +195,3 @@ def _long(value: Any) -> int | None:
     except ValueError:
         return None
 
-
-def _set(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    target = document
-    for key in path[:-1]:
-        target = target.setdefault(key, {})
-    target[path[-1]] = value

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from lanner.store.evtx.cmdline import split_command_line
+from lanner.store.evtx.winlog import set_path
 
 # event id -> (event.category, event.type, event.action, event.outcome)
 _CATEGORIZATION: dict[str, tuple[list[str] | None, list[str] | None, str, list[str] | None]] = {
@@ -153,7 +154,7 @@ def map_sysmon(document: dict[str, Any]) -> None:
             value = _long(value)
             if value is None:
                 continue
-        _set(document, path, value)
+        set_path(document, path, value)
     if code != "7":
         _copy_pe_fields(process, data)
     _split_command_lines(process)
@@ -423,12 +424,6 @@ def _long(value: Any) -> int | None:
     except ValueError:
         return None
 
-
-def _set(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    target = document
-    for key in path[:-1]:
-        target = target.setdefault(key, {})
-    target[path[-1]] = value
 
 
 def _merge(document: dict[str, Any], key: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,14 @@ _LEVELS = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Inform
 _OUTCOMES = {"Audit Success": "success", "Audit Failure": "failure"}
 
 
+def set_path(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Put `value` at a nested path of an ECS document, making the objects on the way."""
+    target = document
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+
+
 def index_of(channel: str | None) -> str:
     """`logs-<dataset>-default`: the data stream Elastic would index this channel's events in."""
     _, dataset = CHANNEL_DATASETS.get(channel or "", OTHER_CHANNELS)
