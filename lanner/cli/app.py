@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,10 +13,10 @@ from lanner import __version__, eql
 from lanner.cli.alerts import alerts_app
 from lanner.cli.detect import hunt_command, replay_command, serve_command
 from lanner.cli.env import CliEnv, ExitCode
-from lanner.cli.render import problem_line, query_issue, summary_line
+from lanner.cli.render import query_issue
+from lanner.cli.rules import rules_app
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
-from lanner.rules import load_rules, validate_rules
 
 app = typer.Typer(
     name="lanner",
@@ -27,13 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-rules_app = typer.Typer(help="Check and inspect detection rule files.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
-
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
 
 
 SchemaOption = Annotated[
@@ -62,50 +55,6 @@ def main_options(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Lanner: Elastic EQL detection rules, run anywhere."""
-
-
-@rules_app.command("validate")
-def rules_validate(
-    paths: Annotated[list[Path], typer.Argument(
-        help="Rule files (.toml) or folders, searched recursively.", show_default=False,
-        metavar="PATH")],
-    schema: SchemaOption = True,
-    warnings: Annotated[bool, typer.Option(
-        "--warnings/--no-warnings", help="Show warnings, such as unknown fields.")] = True,
-    strict: StrictOption = False,
-    output_format: Annotated[OutputFormat, typer.Option(
-        "--format", help="text: one line per problem; json: a document for tools.")
-    ] = OutputFormat.TEXT,
-) -> None:
-    """Parse and check the EQL query of every rule; exit with 1 if any rule has an error.
-
-    Prints one line per problem, `file:line:col: severity: message`, then a summary.
-
-    Example: lanner rules validate examples/rules
-    """
-    env = CliEnv.default()
-    rules, load_errors = load_rules(paths)
-    reports = validate_rules(rules, load_errors, _schema(schema))
-    problems = [p for r in reports for p in r.problems
-                if warnings or p.severity is eql.Severity.ERROR]
-    if output_format is OutputFormat.JSON:
-        document = {
-            "rules": len([r for r in reports if r.skipped is None]),
-            "with_errors": sum(r.has_errors for r in reports),
-            "with_warnings": sum(r.has_warnings for r in reports),
-            "skipped": [{"path": r.path, "reason": r.skipped} for r in reports if r.skipped],
-            "problems": [{"path": p.path, "line": p.line, "col": p.col,
-                          "severity": p.severity.value, "code": p.code, "message": p.message}
-                         for p in problems],
-        }
-        env.out.print_json(json.dumps(document))
-    else:
-        for problem in problems:
-            env.out.print(problem_line(problem))
-        env.out.print(summary_line(reports))
-    failed = any(r.has_errors for r in reports) or (
-        strict and any(r.has_warnings for r in reports))
-    raise typer.Exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
 
 
 @app.command("validate-query")

@@ -1,13 +1,14 @@
 """Elastic detection rules: the model, loaders for detection-rules TOML and Kibana exports,
-and validation."""
+validation, and selection."""
 
 from lanner.rules.build import RuleLoadError
 from lanner.rules.loader import find_rule_files, load_rule_export, load_rule_file, load_rules
 from lanner.rules.model import AlertSuppression, AttackRef, Rule, Technique, Threat
+from lanner.rules.select import RuleFilter, RuleFilterError
 from lanner.rules.validate import Problem, RuleReport, validate_rule, validate_rules
 
 __all__ = [
-    "AlertSuppression", "AttackRef", "Problem", "Rule", "RuleLoadError", "RuleReport",
-    "Technique", "Threat", "find_rule_files", "load_rule_export", "load_rule_file",
-    "load_rules", "validate_rule", "validate_rules",
+    "AlertSuppression", "AttackRef", "Problem", "Rule", "RuleFilter", "RuleFilterError",
+    "RuleLoadError", "RuleReport", "Technique", "Threat", "find_rule_files", "load_rule_export",
+    "load_rule_file", "load_rules", "validate_rule", "validate_rules",
 ]
