@@ -14,7 +14,7 @@ from lanner.cli.alerts import alerts_app
 from lanner.cli.detect import hunt_command, replay_command, serve_command
 from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.render import query_issue
-from lanner.cli.rules import rules_app
+from lanner.cli.rules import SchemaOption, StrictOption, rules_app
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
 
@@ -27,16 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(rules_app, name="rules")
-
-
-SchemaOption = Annotated[
-    bool,
-    typer.Option("--schema/--no-schema",
-                 help="Check field names against ECS, Elastic Defend, Endgame and Beats fields."),
-]
-StrictOption = Annotated[
-    bool, typer.Option("--strict", help="Exit with 1 on warnings too, not only on errors."),
-]
 
 
 def _schema(enabled: bool) -> FieldSchema | None:
