@@ -17,11 +17,13 @@ __version__ = "0.1.0"
 __all__ = ["LannerError", "Location", "__version__", "connect", "eql", "parse"]
 
 
-def connect(path: str | Path | None = None) -> Lanner:
-    """An Elasticsearch-shaped client over an event store: in memory, or in a DuckDB file.
+def connect(path: str | Path | None = None, *, engine: str = "duckdb",
+            spark_master: str = "local[*]") -> Lanner:
+    """An Elasticsearch-shaped client over an event store: in memory, or in a DuckDB file;
+    searches run on DuckDB, or on Apache Spark (`engine="spark"`, needs lanner[spark]).
 
     Imported on first use, so that `import lanner` stays light for the front end and CLI.
     """
     from lanner.engine.client import connect as open_client
 
-    return open_client(path)
+    return open_client(path, engine=engine, spark_master=spark_master)

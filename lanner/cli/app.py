@@ -98,6 +98,11 @@ def search(
         "--tiebreaker", help="Field that orders events with the same timestamp.")] = None,
     timestamp_field: Annotated[str, typer.Option(
         "--timestamp-field", help="Field holding each event's time.")] = "@timestamp",
+    engine: Annotated[str, typer.Option(
+        "--engine", help="Where the query runs: duckdb or spark (needs lanner[spark]).")
+    ] = "duckdb",
+    spark_master: Annotated[str, typer.Option(
+        "--spark-master", help="The Spark master URL, with --engine spark.")] = "local[*]",
 ) -> None:
     """Load event files into an in-memory store and run one EQL query over them.
 
@@ -106,10 +111,10 @@ def search(
 
     Example: lanner search 'process where process.name : "cmd.exe"' events.ndjson.gz
     """
-    import lanner
+    from lanner.engine.client import connect
 
     env = CliEnv.default()
-    with lanner.connect() as client:
+    with connect(engine=engine, spark_master=spark_master) as client:
         report = client.store.ingest_files(events)
         for bad in report.bad_lines:
             env.err.print(f"{bad}", markup=False)

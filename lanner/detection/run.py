@@ -34,7 +34,8 @@ from lanner.detection.exceptions import (
 )
 from lanner.detection.schedule import RuleWindow, rule_windows
 from lanner.detection.suppression import SuppressionResult, suppress
-from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
+from lanner.engine.backends.base import Backend
+from lanner.engine.backends.duckdb import Document, SearchScope
 from lanner.engine.plan import QueryKind
 from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult, search
@@ -107,7 +108,7 @@ class Detector:
     the value lists their items use.
     """
 
-    def __init__(self, backend: DuckDBBackend, alerts: AlertStore | None = None,
+    def __init__(self, backend: Backend, alerts: AlertStore | None = None,
                  exceptions: ExceptionLists | None = None,
                  value_lists: Mapping[str, Sequence[str]] | None = None) -> None:
         self.backend = backend

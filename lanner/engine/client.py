@@ -1,6 +1,7 @@
 """A client shaped like elasticsearch-py, so EQL code written for Elasticsearch runs on Lanner.
 
     es = lanner.connect()                       # or lanner.connect("events.duckdb")
+    es = connect(engine="spark", spark_master="local[2]")   # the same, searched on Spark
     es.indices.create(index="logs", mappings={...})
     es.bulk(operations=[{"index": {"_index": "logs"}}, {...}, ...])
     resp = es.eql.search(index="logs*", query='process where process.name == "cmd.exe"')
@@ -20,19 +21,48 @@ from typing import Any
 
 import orjson
 
+from lanner.engine.backends.base import Backend
 from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
 from lanner.engine.plan import QueryKind
 from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult, search
+from lanner.errors import LannerError
 from lanner.store import EventStore, IngestReport, StoreError
+
+ENGINES = ("duckdb", "spark")
+DEFAULT_SPARK_MASTER = "local[*]"
+
+
+class UnknownEngineError(LannerError):
+    """An engine name other than those in ENGINES."""
+
+
+def make_backend(store: EventStore, engine: str = "duckdb",
+                 spark_master: str = DEFAULT_SPARK_MASTER) -> Backend:
+    """The backend that searches `store` on `engine` (see ENGINES)."""
+    if engine == "duckdb":
+        return DuckDBBackend(store)
+    if engine == "spark":
+        from lanner.engine.backends.spark import SparkBackend, spark_session
+
+        return SparkBackend(store, spark_session(spark_master))
+    raise UnknownEngineError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
 
 class Lanner:
-    """An event store and the EQL search over it, spoken to like an Elasticsearch client."""
+    """An event store and the EQL search over it, spoken to like an Elasticsearch client.
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    `engine` runs the searches: "duckdb" in this process, or "spark" on the Spark cluster at
+    `spark_master` (events are typed by the store, then searched on Spark).
+    """
+
+    def __init__(self, path: str | Path | None = None, *, engine: str = "duckdb",
+                 spark_master: str = DEFAULT_SPARK_MASTER) -> None:
+        if engine not in ENGINES:
+            raise UnknownEngineError(f"unknown engine {engine!r}: expected one of "
+                                     f"{', '.join(ENGINES)}")
         self.store = EventStore(path)
-        self.backend = DuckDBBackend(self.store)
+        self.backend = make_backend(self.store, engine, spark_master)
         self.indices = IndicesClient(self)
         self.eql = EqlClient(self)
 
@@ -63,6 +93,9 @@ class Lanner:
         return self.store.ingest_file(path, index)
 
     def close(self) -> None:
+        close_backend = getattr(self.backend, "close", None)
+        if close_backend is not None:
+            close_backend()
         self.store.close()
 
     def __enter__(self) -> Lanner:
@@ -174,6 +207,8 @@ def _millis(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-def connect(path: str | Path | None = None) -> Lanner:
-    """A client over an in-memory store, or over a DuckDB file that keeps events across runs."""
-    return Lanner(path)
+def connect(path: str | Path | None = None, *, engine: str = "duckdb",
+            spark_master: str = DEFAULT_SPARK_MASTER) -> Lanner:
+    """A client over an in-memory store, or over a DuckDB file that keeps events across runs;
+    `engine="spark"` searches them on Spark (`spark_master`, default all local cores)."""
+    return Lanner(path, engine=engine, spark_master=spark_master)

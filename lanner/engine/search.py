@@ -10,10 +10,13 @@ import datetime
 from dataclasses import dataclass, field
 
 from lanner import eql
-from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
+from lanner.engine.backends.base import Backend, KeyedMatching, LocalMatching
+from lanner.engine.backends.duckdb import Document, SearchScope
 from lanner.engine.backends.sql import SqlCompiler
 from lanner.engine.matcher import (
     Event,
+    SampleMatch,
+    SequenceMatch,
     SequenceSpec,
     match_samples,
     match_sequences,
@@ -54,7 +57,7 @@ class SearchResult:
     sequences: list[SequenceHit] = field(default_factory=list)
 
 
-def search(backend: DuckDBBackend, request: SearchRequest) -> SearchResult:
+def search(backend: Backend, request: SearchRequest) -> SearchResult:
     """Run one request; raises the EQL errors (syntax, verification) Elasticsearch raises."""
     if request.result_position not in ("head", "tail"):
         raise ValueError(f"result_position must be head or tail, not {request.result_position!r}")
@@ -72,7 +75,7 @@ def search(backend: DuckDBBackend, request: SearchRequest) -> SearchResult:
     return _samples(backend, compiler, plan, request)
 
 
-def _events(backend: DuckDBBackend, compiler: SqlCompiler, plan: Plan,
+def _events(backend: Backend, compiler: SqlCompiler, plan: Plan,
             request: SearchRequest) -> SearchResult:
     """Count, pick the window size/pipes select (always contiguous), read only that window."""
     stage = plan.stages[0]
@@ -85,20 +88,18 @@ def _events(backend: DuckDBBackend, compiler: SqlCompiler, plan: Plan,
                         events=backend.window(where, request.scope, picked[0], len(picked)))
 
 
-def _candidates(backend: DuckDBBackend, compiler: SqlCompiler, plan: Plan,
+def _candidates(backend: LocalMatching, compiler: SqlCompiler, plan: Plan,
                 request: SearchRequest, *, timed: bool) -> dict[int, list[Event]]:
     """Candidates per stage as written (runs share their stage's query)."""
     return {stage.source: backend.candidates(stage, compiler, request.scope, timed=timed)
             for stage in plan.distinct_filters()}
 
 
-def _sequences(backend: DuckDBBackend, compiler: SqlCompiler, plan: Plan,
+def _sequences(backend: Backend, compiler: SqlCompiler, plan: Plan,
                request: SearchRequest) -> SearchResult:
-    found = _candidates(backend, compiler, plan, request, timed=True)
     spec = SequenceSpec(len(plan.stages), tuple(stage.missing for stage in plan.stages),
                         plan.maxspan_ns, plan.until is not None)
-    until = found[plan.until.source] if plan.until is not None else ()
-    matches = match_sequences(spec, [found[stage.source] for stage in plan.stages], until)
+    matches = _sequence_matches(backend, compiler, plan, request, spec)
     selected = select_results(matches, request.size, request.result_position, plan.pipes)
     render = _KeyRenderer(compiler, plan.stages, sample=False)
     documents = backend.documents(e.doc for match in selected for e in match.events if e)
@@ -109,17 +110,42 @@ def _sequences(backend: DuckDBBackend, compiler: SqlCompiler, plan: Plan,
     ])
 
 
-def _samples(backend: DuckDBBackend, compiler: SqlCompiler, plan: Plan,
+def _samples(backend: Backend, compiler: SqlCompiler, plan: Plan,
              request: SearchRequest) -> SearchResult:
-    found = _candidates(backend, compiler, plan, request, timed=False)
-    matches = match_samples([found[stage.source] for stage in plan.stages],
-                            request.max_samples_per_key, limit=request.size)
+    matches = _sample_matches(backend, compiler, plan, request)
     render = _KeyRenderer(compiler, plan.stages, sample=True)
     documents = backend.documents(e.doc for match in matches for e in match.events)
     return SearchResult(plan.kind, sequences=[
         SequenceHit(render(match.key), [documents[e.doc] for e in match.events])
         for match in matches
     ])
+
+
+def _sequence_matches(backend: Backend, compiler: SqlCompiler, plan: Plan,
+                      request: SearchRequest, spec: SequenceSpec) -> list[SequenceMatch]:
+    """Completed sequences in result order: matched here, or per join key by the backend."""
+    if isinstance(backend, KeyedMatching):
+        direction = plan.pipes[0][0] if plan.pipes else request.result_position
+        return backend.sequence_matches(plan, compiler, request.scope, spec, request.size,
+                                        direction)
+    if not isinstance(backend, LocalMatching):
+        raise TypeError(f"{type(backend).__name__} cannot match sequences")
+    found = _candidates(backend, compiler, plan, request, timed=True)
+    until = found[plan.until.source] if plan.until is not None else ()
+    return match_sequences(spec, [found[stage.source] for stage in plan.stages], until)
+
+
+def _sample_matches(backend: Backend, compiler: SqlCompiler, plan: Plan,
+                    request: SearchRequest) -> list[SampleMatch]:
+    """Samples in key order, at most `size`: matched here, or per join key by the backend."""
+    if isinstance(backend, KeyedMatching):
+        return backend.sample_matches(plan, compiler, request.scope,
+                                      request.max_samples_per_key, request.size)
+    if not isinstance(backend, LocalMatching):
+        raise TypeError(f"{type(backend).__name__} cannot match samples")
+    found = _candidates(backend, compiler, plan, request, timed=False)
+    return match_samples([found[stage.source] for stage in plan.stages],
+                         request.max_samples_per_key, limit=request.size)
 
 
 class _KeyRenderer:

@@ -1,8 +1,21 @@
-"""Totals per spec file at the end of a run that included the conformance suite."""
+"""The Spark session the conformance suite shares, and totals per spec file at the end of a
+run that included the suite."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.engine.spark.session import shared_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@pytest.fixture(scope="session")
+def spark() -> SparkSession:
+    return shared_session()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -4,22 +4,23 @@
 which index with which request options, §2 how each index is loaded, §3-§4 how results are
 compared. Every case runs with result_position head and tail (the suite picks one at random;
 a conforming engine passes both) and a fetch_size from 2 to size (which must change nothing).
+The same cases run on every engine (ENGINES), with the same expectations.
 
-    .venv/bin/python -m tests.conformance.harness     # one line per case, totals per file
+    .venv/bin/python -m tests.conformance.harness [spark]   # one line per case, totals per file
 """
 
 from __future__ import annotations
 
 import json
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import lanner
-from lanner.engine.client import Lanner
+from lanner.engine.client import Lanner, connect
 from lanner.engine.values import java_string
 from lanner.errors import LannerError
 from lanner.store import load_mapping_file
@@ -29,6 +30,7 @@ DATA = CONFORMANCE / "data"
 KNOWN_FAILURES = Path(__file__).with_name("known_failures.txt")
 DEFAULT_SIZE = 50
 FILETIME_EPOCH_MS = 11_644_473_600_000  # 1601-01-01 to 1970-01-01, in millis
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,10 @@ def _documents(index: str) -> list[dict[str, Any]]:
 
 
 @cache
-def client(target: Target) -> Lanner:
-    """A store holding the target's indices, each with its mapping, bulk-loaded in order."""
-    es = lanner.connect()
+def client(target: Target, engine: str = "duckdb") -> Lanner:
+    """A store holding the target's indices, each with its mapping, bulk-loaded in order,
+    searched by `engine` (Spark: the running session, or a new one on all local cores)."""
+    es = connect(engine=engine)
     for index in target.indices:
         es.indices.create(index=index, mappings=load_mapping_file(DATA / f"{index}.mapping"))
         operations: list[dict[str, Any]] = []
@@ -160,7 +163,7 @@ def client(target: Target) -> Lanner:
 # Running and comparing (README §3-§4)
 
 
-def run(case: Case) -> Outcome:
+def run(case: Case, engine: str = "duckdb") -> Outcome:
     """The case with result_position head and tail; it passes only if both do."""
     outcome = Outcome(case, True)
     rng = random.Random(case.id)
@@ -176,7 +179,7 @@ def run(case: Case) -> Outcome:
         if case.max_samples_per_key is not None:
             request["max_samples_per_key"] = case.max_samples_per_key
         try:
-            response = client(case.target).eql.search(**request)
+            response = client(case.target, engine).eql.search(**request)
         except LannerError as error:
             outcome.passed = False
             outcome.problems.append(f"{position}: error {type(error).__name__}: {error}")
@@ -209,11 +212,13 @@ def _compare(case: Case, response: dict[str, Any]) -> Iterator[str]:
 
 
 def main() -> None:
-    """Print every case and the totals per spec file (and per rerun target)."""
+    """Print every case and the totals per spec file (and per rerun target), on the engine
+    named by the first argument (duckdb by default)."""
+    engine = sys.argv[1] if len(sys.argv) > 1 else "duckdb"
     totals: dict[str, list[int]] = {}
     known = known_failures()
     for case in cases():
-        outcome = run(case)
+        outcome = run(case, engine)
         line = outcome.line()
         if not outcome.passed and case.id in known:
             line += f"  [known: {known[case.id]}]"

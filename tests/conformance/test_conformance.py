@@ -1,6 +1,7 @@
 """Elasticsearch's EQL QA suite as a ratchet: every case runs (head and tail) through the public
-client; a failing case must be listed in known_failures.txt, and a listed case that passes must
-be removed from it, so the list only shrinks. See harness.py for how the suite is run."""
+client, on DuckDB and on Spark; a failing case must be listed in known_failures.txt (one list for
+both engines), and a listed case that passes must be removed from it, so the list only shrinks.
+See harness.py for how the suite is run."""
 
 from __future__ import annotations
 
@@ -19,8 +20,19 @@ RESULTS: dict[str, list[bool]] = {}  # per spec file (and rerun target): outcome
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_case(case: harness.Case) -> None:
-    outcome = harness.run(case)
-    RESULTS.setdefault(case.id.split("::")[0], []).append(outcome.passed)
+    _check(case, "duckdb")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_case_on_spark(case: harness.Case, spark: object) -> None:
+    """The same case on the Spark backend, against the same expectations and known failures."""
+    _check(case, "spark")
+
+
+def _check(case: harness.Case, engine: str) -> None:
+    outcome = harness.run(case, engine)
+    group = case.id.split("::")[0] + ("" if engine == "duckdb" else f" on {engine}")
+    RESULTS.setdefault(group, []).append(outcome.passed)
     if case.id in KNOWN:
         if outcome.passed:
             pytest.fail(f"{case.id} passes now: remove it from known_failures.txt")

@@ -268,6 +268,75 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# Dialects: the few constructs in which SQL engines differ
+
+
+class SqlDialect:
+    """DuckDB's spelling of what the compiler emits, where SQL engines disagree.
+
+    The EQL logic (what a predicate means) lives in SqlCompiler once; another engine subclasses
+    this with its own spelling of lambdas over lists, regexes, LIKE escapes, dates (see
+    backends/spark_sql.py), so both engines run the same translation.
+    """
+
+    text_type = "VARCHAR"
+
+    def literal(self, value: object) -> str:
+        return sql_literal(value)
+
+    def column(self, column: Column) -> str:
+        return column.sql
+
+    def typed_null(self, es_type: str) -> str:
+        """A NULL of the SQL type a field of this ES type is stored as."""
+        return f"CAST(NULL AS {_base_type(es_type)})"
+
+    def any_value(self, variable: str, values: str, predicate: str) -> str:
+        """TRUE when `predicate` holds for some value of the LIST `values` bound to `variable`
+        (a list without values is tested once, with NULL)."""
+        return f"list_bool_or(list_transform(eql_values({values}), lambda {variable}: {predicate}))"
+
+    def list_contains(self, values: str, value: str) -> str:
+        return f"list_contains({values}, {value})"
+
+    def bind(self, variable: str, value: str, body: str) -> str:
+        """`body` with `variable` standing for `value`, evaluated once."""
+        return f"list_transform([{value}], lambda {variable}: {body})[1]"
+
+    def regex_search(self, subject: str, regex: str) -> str:
+        """Whether RE2 pattern `regex` (anchored by the caller) matches `subject`."""
+        return f"regexp_matches({subject}, {self.literal(regex)})"
+
+    def like(self, subject: str, pattern: str) -> str:
+        """SQL LIKE with a backslash as the escape character (patterns.wildcard_to_like)."""
+        return f"({subject} LIKE {pattern} ESCAPE '\\')"
+
+    def epoch_nanos(self, sql: str, es_type: str) -> str:
+        return epoch_nanos(sql, es_type)
+
+    def date_text(self, sql: str) -> str:
+        """A date as ES prints it: `2020-01-01T00:00:00.000Z`."""
+        return f"strftime({sql}, '%Y-%m-%dT%H:%M:%S.%gZ')"
+
+    def integer_arithmetic(self, op: ast.ArithmeticOp, left: str, right: str) -> str:
+        """Java long arithmetic: `/` truncates, `%` takes the dividend's sign, as DuckDB's // and
+        % do; no value where Java throws (a zero divisor)."""
+        operator = "//" if op is ast.ArithmeticOp.DIV else op.value
+        return f"TRY({left} {operator} {right})"
+
+    def float_arithmetic(self, op: ast.ArithmeticOp, left: str, right: str) -> str:
+        """IEEE double arithmetic: x / 0.0 is infinite, x % 0.0 is NaN."""
+        return f"({left} {op.value} {right})"
+
+    def call(self, name: str, *args: str) -> str:
+        """A string function by its DuckDB name (starts_with, ends_with, contains)."""
+        return f"{name}({', '.join(args)})"
+
+
+DUCKDB = SqlDialect()
+
+
+# ------------------------------------------------------------------------------------------
 # Clauses: the bool query of a `where`, with the planner's constant folding
 
 # A clause is SQL that is TRUE when an event matches (FALSE or NULL when it does not), or a
@@ -383,10 +452,9 @@ class _Scope:
 
     bindings: list[tuple[str, str]] = field(default_factory=list)
 
-    def wrap(self, predicate: str) -> str:
+    def wrap(self, predicate: str, dialect: SqlDialect) -> str:
         for variable, values in reversed(self.bindings):
-            predicate = (f"list_bool_or(list_transform(eql_values({values}), "
-                         f"lambda {variable}: {predicate}))")
+            predicate = dialect.any_value(variable, values, predicate)
         return predicate
 
 
@@ -395,15 +463,22 @@ class SqlCompiler:
 
     `schema` stands in for index templates: when some searched index has no explicit
     mapping, a field the ECS schema knows is mapped (null where no event has it), as it would
-    be in an Elastic data stream.
+    be in an Elastic data stream. `dialect` is the SQL engine's spelling (DuckDB by default).
     """
 
     def __init__(self, fields: FieldSource, *, category_field: str = "event.category",
-                 schema: FieldSchema | None = None) -> None:
+                 schema: FieldSchema | None = None, dialect: SqlDialect = DUCKDB) -> None:
         self.fields = fields
         self.category_field = category_field
         self.schema = schema
+        self.dialect = dialect
         self._variables = 0
+
+    def _folder(self) -> SqlCompiler:
+        """A DuckDB twin of this compiler: constants fold on DuckDB whatever the engine."""
+        if self.dialect is DUCKDB:
+            return self
+        return SqlCompiler(self.fields, category_field=self.category_field, schema=self.schema)
 
     # -- fields -----------------------------------------------------------------------------
 
@@ -434,13 +509,13 @@ class SqlCompiler:
         column = self.fields.column(name)
         if column is not None:
             if column.physical is None:
-                return Resolved(name, f"CAST(NULL AS {_base_type(column.es_type)})", column.es_type)
-            return Resolved(name, column.sql, column.es_type, column.is_list)
+                return Resolved(name, self.dialect.typed_null(column.es_type), column.es_type)
+            return Resolved(name, self.dialect.column(column), column.es_type, column.is_list)
         if self.fields.has_field(name):  # an object: it has no value of its own
             return Resolved(name, "NULL", "object")
         es_type = self.schema.type_of(name) if self.schema is not None else None
         if es_type is not None:
-            return Resolved(name, f"CAST(NULL AS {_base_type(es_type)})", es_type)
+            return Resolved(name, self.dialect.typed_null(es_type), es_type)
         return None
 
     def _closest(self, name: str) -> list[str]:
@@ -462,8 +537,9 @@ class SqlCompiler:
         if column is None or column.physical is None:
             return "FALSE"
         if column.is_list:
-            return f"list_contains({column.sql}, {sql_literal(name)})"
-        return f"{column.sql} = {sql_literal(name)}"
+            return self.dialect.list_contains(self.dialect.column(column),
+                                              self.dialect.literal(name))
+        return f"{self.dialect.column(column)} = {self.dialect.literal(name)}"
 
     def condition(self, expr: ast.Expr) -> str:
         """SQL that is TRUE exactly for the events `expr` matches (FALSE or NULL otherwise):
@@ -511,9 +587,13 @@ class SqlCompiler:
         predicate true, else FALSE, NULL included (left as NULL here: `_negation` and the
         WHERE clause both read NULL as FALSE). Folded when it reads no mapped field."""
         scope = _Scope()
-        predicate = scope.wrap(self._predicate(expr, scope))
+        predicate = scope.wrap(self._predicate(expr, scope), self.dialect)
         if not self._reads_no_field(expr):
             return predicate
+        if self.dialect is not DUCKDB:
+            folder = self._folder()
+            constant = _Scope()
+            predicate = constant.wrap(folder._predicate(expr, constant), DUCKDB)
         value = _fold(predicate, expr)
         return None if value is None else bool(value)
 
@@ -529,7 +609,7 @@ class SqlCompiler:
             return self.resolve(expr).es_type is None
         if not self._reads_no_field(expr):
             return False
-        return _fold(self._scalar(expr, _Scope()).sql, expr) is None
+        return _fold(self._folder()._scalar(expr, _Scope()).sql, expr) is None
 
     # -- predicates -------------------------------------------------------------------------
 
@@ -572,7 +652,7 @@ class SqlCompiler:
         left_value, right_value = self._scalar(left, scope), self._scalar(right, scope)
         if Kind.NULL in (left_value.kind, right_value.kind):  # `?x < f(y)`, `x > null`
             return "NULL"
-        left_sql, right_sql = _comparable(left_value, right_value)
+        left_sql, right_sql = _comparable(left_value, right_value, self.dialect)
         return f"({left_sql} {_SQL_OPS[op]} {right_sql})"
 
     def _typed(self, op: ast.ComparisonOp, value: _Value, literal: ast.Literal,
@@ -584,7 +664,8 @@ class SqlCompiler:
             nanos = _date_literal(literal, node)
             if es_type == "date":  # ES parses the literal to millis too
                 nanos = nanos // _NS_PER_MS * _NS_PER_MS
-            return f"({epoch_nanos(value.sql, es_type)} {sql_op} {sql_literal(nanos)})"
+            return (f"({self.dialect.epoch_nanos(value.sql, es_type)} {sql_op} "
+                    f"{self.dialect.literal(nanos)})")
         if es_type == "ip":
             text = _string_literal(literal, node)
             if "/" in text:
@@ -595,16 +676,16 @@ class SqlCompiler:
             key = ip_sort_key(text)
             if key is None:
                 raise CompileError(f"[{text}] is not an IP string literal", literal)
-            return f"(eql_ip_key({value.sql}) {sql_op} {sql_literal(key)})"
+            return f"(eql_ip_key({value.sql}) {sql_op} {self.dialect.literal(key)})"
         if es_type == "version":
             key = version_sort_key(_string_literal(literal, node))
-            return f"(eql_version_key({value.sql}) {sql_op} {sql_literal(key)})"
+            return f"(eql_version_key({value.sql}) {sql_op} {self.dialect.literal(key)})"
         if value.kind is Kind.STRING:
-            return f"({value.sql} {sql_op} {sql_literal(java_string(literal.value))})"
+            return f"({value.sql} {sql_op} {self.dialect.literal(java_string(literal.value))})"
         if value.kind.is_numeric:
-            return f"({value.sql} {sql_op} {sql_literal(_number_literal(literal, node))})"
+            return f"({value.sql} {sql_op} {self.dialect.literal(_number_literal(literal, node))})"
         if value.kind is Kind.BOOLEAN:
-            return f"({value.sql} {sql_op} {sql_literal(_boolean_literal(literal, node))})"
+            return f"({value.sql} {sql_op} {self.dialect.literal(_boolean_literal(literal, node))})"
         return "NULL"
 
     def _match(self, node: ast.Match, scope: _Scope) -> str:
@@ -617,16 +698,16 @@ class SqlCompiler:
             text = pattern.value
             if node.kind.is_regex:
                 regex = ("(?i)" if node.kind.insensitive else "") + lucene_to_re2(text)
-                tests.append(f"regexp_matches({subject}, {sql_literal(regex)})")
+                tests.append(self.dialect.regex_search(subject, regex))
                 continue
-            literal = sql_literal(text if is_plain(text) else wildcard_to_like(text))
+            literal = self.dialect.literal(text if is_plain(text) else wildcard_to_like(text))
             value = subject
             if node.kind.insensitive:
                 value, literal = f"lower({subject})", f"lower({literal})"
             if is_plain(text):
                 tests.append(f"({value} = {literal})")
             else:
-                tests.append(f"({value} LIKE {literal} ESCAPE '\\')")
+                tests.append(self.dialect.like(value, literal))
         return tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")"
 
     def _in(self, node: ast.In, scope: _Scope) -> str:
@@ -636,7 +717,7 @@ class SqlCompiler:
             return "NULL"
         if node.insensitive:
             subject = f"lower({self._string(value)})"
-            members = [f"lower({sql_literal(java_string(v.value))})"
+            members = [f"lower({self.dialect.literal(java_string(v.value))})"
                        for v in node.values if not isinstance(v, ast.Null)]
         elif isinstance(node.expr, ast.Field) and value.es_type in ("ip", "version", "date",
                                                                      "date_nanos"):
@@ -650,8 +731,8 @@ class SqlCompiler:
         else:  # a computed value: text against text, as == compares it
             textual = value.kind is Kind.STRING or any(
                 isinstance(v, ast.String) for v in node.values)
-            subject = _as_text(value) if textual else value.sql
-            members = [sql_literal(java_string(v.value) if textual else v.value)
+            subject = _as_text(value, self.dialect) if textual else value.sql
+            members = [self.dialect.literal(java_string(v.value) if textual else v.value)
                        for v in node.values if not isinstance(v, ast.Null)]
         if any(isinstance(v, ast.Null) for v in node.values):
             members.append("NULL")
@@ -659,12 +740,12 @@ class SqlCompiler:
 
     def _member(self, value: _Value, literal: ast.Literal, node: ast.Node) -> str:
         if value.kind is Kind.STRING:
-            return sql_literal(java_string(literal.value))
+            return self.dialect.literal(java_string(literal.value))
         if value.kind.is_numeric:
-            return sql_literal(_number_literal(literal, node))
+            return self.dialect.literal(_number_literal(literal, node))
         if value.kind is Kind.BOOLEAN:
-            return sql_literal(_boolean_literal(literal, node))
-        return sql_literal(literal.value)
+            return self.dialect.literal(_boolean_literal(literal, node))
+        return self.dialect.literal(literal.value)
 
     def _cidr(self, ip_sql: str, blocks: list[str], node: ast.Node) -> str:
         """The address (keyed once per row) in any of the blocks."""
@@ -674,16 +755,17 @@ class SqlCompiler:
                 low, high = cidr_key_range(block)
             except ValueError:
                 raise CompileError(f"[{block}] is not an IP address or CIDR block", node) from None
-            tests.append(f"(_ip BETWEEN {sql_literal(low)} AND {sql_literal(high)})")
+            bounds = f"{self.dialect.literal(low)} AND {self.dialect.literal(high)}"
+            tests.append(f"(_ip BETWEEN {bounds})")
         if not tests:
             return "NULL"
-        return f"list_transform([eql_ip_key({ip_sql})], lambda _ip: {' OR '.join(tests)})[1]"
+        return self.dialect.bind("_ip", f"eql_ip_key({ip_sql})", " OR ".join(tests))
 
     # -- scalars ----------------------------------------------------------------------------
 
     def _scalar(self, expr: ast.Expr, scope: _Scope) -> _Value:
         if isinstance(expr, ast.Literal):
-            return _Value(sql_literal(expr.value), kind_of_value(expr.value))
+            return _Value(self.dialect.literal(expr.value), kind_of_value(expr.value))
         if isinstance(expr, ast.Field):
             resolved = self.resolve(expr)
             sql = resolved.sql
@@ -711,26 +793,22 @@ class SqlCompiler:
         _require_number(left, node)
         _require_number(right, node)
         if left.kind is Kind.INTEGER and right.kind is Kind.INTEGER:
-            # Java long arithmetic: `/` truncates, `%` takes the dividend's sign, as DuckDB's
-            # // and % do; no value where Java throws (a zero divisor)
             a, b = f"CAST({left.sql} AS BIGINT)", f"CAST({right.sql} AS BIGINT)"
-            operator = "//" if op is ast.ArithmeticOp.DIV else op.value
-            return _Value(f"TRY({a} {operator} {b})", Kind.INTEGER)
-        # doubles are IEEE in both: x / 0.0 is infinite, x % 0.0 is NaN
+            return _Value(self.dialect.integer_arithmetic(op, a, b), Kind.INTEGER)
         a, b = f"CAST({left.sql} AS DOUBLE)", f"CAST({right.sql} AS DOUBLE)"
-        return _Value(f"({a} {op.value} {b})", Kind.FLOAT)
+        return _Value(self.dialect.float_arithmetic(op, a, b), Kind.FLOAT)
 
     def _string(self, value: _Value) -> str:
         """A value as ES prints it in string functions (Java's toString)."""
         kind = value.kind
         if kind is Kind.INTEGER or kind is Kind.BOOLEAN:
-            return f"CAST({value.sql} AS VARCHAR)"
+            return f"CAST({value.sql} AS {self.dialect.text_type})"
         if kind in (Kind.FLOAT, Kind.NUMBER):
             return f"eql_double_str({value.sql})"
         if kind is Kind.DATE:
-            return f"strftime({value.sql}, '%Y-%m-%dT%H:%M:%S.%gZ')"
+            return self.dialect.date_text(value.sql)
         if kind in (Kind.NULL, Kind.OBJECT):
-            return "CAST(NULL AS VARCHAR)"
+            return f"CAST(NULL AS {self.dialect.text_type})"
         return value.sql
 
     def _call(self, node: ast.FunctionCall, scope: _Scope) -> _Value:
@@ -774,13 +852,13 @@ class SqlCompiler:
             start = self._integer(args[2], scope) if len(args) > 2 else "0"
             return _Value(f"eql_index_of({folded[0]}, {folded[1]}, {start})", Kind.INTEGER)
         if name == "startswith":
-            return _Value(f"starts_with({folded[0]}, {folded[1]})", Kind.BOOLEAN)
+            return _Value(self.dialect.call("starts_with", folded[0], folded[1]), Kind.BOOLEAN)
         if name == "endswith":
-            return _Value(f"ends_with({folded[0]}, {folded[1]})", Kind.BOOLEAN)
+            return _Value(self.dialect.call("ends_with", folded[0], folded[1]), Kind.BOOLEAN)
         if name == "stringcontains":
             source, sub = folded[0], folded[1]
             return _Value(f"(CASE WHEN {source} = '' OR {sub} = '' THEN FALSE "
-                          f"ELSE contains({source}, {sub}) END)", Kind.BOOLEAN)
+                          f"ELSE {self.dialect.call('contains', source, sub)} END)", Kind.BOOLEAN)
         raise CompileError(f"function {node.name}() is not supported", node)
 
     def _integer(self, expr: ast.Expr, scope: _Scope) -> str:
@@ -804,7 +882,7 @@ class SqlCompiler:
             number = parse_number(source.value, base_value)
             if number is None:
                 raise CompileError(f"unable to convert [{source.value}] to a number", node)
-            return _Value(sql_literal(number), kind_of_value(number))
+            return _Value(self.dialect.literal(number), kind_of_value(number))
         text = self._string(self._scalar(source, scope))
         radix = self._integer(base, scope) if base is not None else "NULL"
         return _Value(f"eql_number({text}, {radix})", Kind.NUMBER)
@@ -834,20 +912,20 @@ def _is_value(expr: ast.Expr) -> bool:
     return isinstance(expr, ast.Literal)
 
 
-def _comparable(left: _Value, right: _Value) -> tuple[str, str]:
+def _comparable(left: _Value, right: _Value, dialect: SqlDialect) -> tuple[str, str]:
     """Two scalars in SQL types that compare the way ES compares them."""
     if (left.kind is Kind.STRING) != (right.kind is Kind.STRING) and Kind.UNKNOWN not in (
             left.kind, right.kind):
-        return _as_text(left), _as_text(right)
+        return _as_text(left, dialect), _as_text(right, dialect)
     return left.sql, right.sql
 
 
-def _as_text(value: _Value) -> str:
+def _as_text(value: _Value, dialect: SqlDialect) -> str:
     if value.kind is Kind.STRING:
         return value.sql
     if value.kind in (Kind.FLOAT, Kind.NUMBER):
         return f"eql_double_str({value.sql})"
-    return f"CAST({value.sql} AS VARCHAR)"
+    return f"CAST({value.sql} AS {dialect.text_type})"
 
 
 def _require_number(value: _Value, node: ast.Node) -> None:
