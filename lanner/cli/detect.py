@@ -1,23 +1,37 @@
 """`lanner hunt`, `lanner replay` and `lanner serve`: rules over events, alerts out.
 
-Both load rules and events the same way, run through lanner.detection, and end with the same
-account: what loaded, what did not and why, and the alerts by rule.
+All three load rules and events the same way and run through lanner.detection. Hunt and
+replay end with the same account: what loaded, what did not and why, the alerts by rule with
+an ATT&CK heatmap, and the report files asked for. Results go to standard output; notes,
+progress and problems to standard error.
 """
 
 from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.text import Text
 
 from lanner.cli.env import CliEnv, ExitCode
-from lanner.cli.render import alerts_table, run_failures
+from lanner.cli.progress import Feedback, JsonLog, ProgressBar
+from lanner.cli.render import alerts_table, run_failures, slowest_rules, tactic_heatmap
+from lanner.cli.report import HuntResult, ReportError, report_format, write_report
+from lanner.cli.report.model import group_by_rule, severity_counts
+from lanner.cli.selection import (
+    AttackOption,
+    RuleIdOption,
+    SeverityOption,
+    TagOption,
+    rule_filter,
+)
 from lanner.detection.datemath import DateMathError
 from lanner.detection.datemath import parse as parse_date
 from lanner.detection.exceptions import ExceptionLists, load_exception_lists
@@ -25,19 +39,26 @@ from lanner.detection.hunt import Selection, hunt, replay, select_rules
 from lanner.detection.run import Detector, RunReport
 from lanner.detection.serve import DetectionService, Tick, utc_now
 from lanner.engine.backends.duckdb import DuckDBBackend
-from lanner.rules import load_rules
-from lanner.store import EventStore, find_event_files
+from lanner.engine.client import DEFAULT_SPARK_MASTER, ENGINES, make_backend
+from lanner.rules import RuleFilter, load_rules
+from lanner.store import EventStore, IngestReport, find_event_files
 from lanner.store.alerts import AlertStore
 from lanner.store.watch import FolderWatch
+
+# Bad lines printed in the text account; the JSON log lists every one.
+SHOWN_BAD_LINES = 20
 
 RulesOption = Annotated[list[Path], typer.Option(
     "--rules", "-r", help="Rule files (.toml, Kibana .ndjson export) or folders; repeatable.",
     show_default=False)]
 EventsArgument = Annotated[list[Path], typer.Argument(
-    help="Event files or folders (NDJSON, JSON arrays, Elasticsearch exports; gzip too).",
-    show_default=False, metavar="EVENTS")]
-OutputOption = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Write the alerts as Kibana-shaped NDJSON to this file.")]
+    help="Event files or folders, searched recursively: NDJSON, JSON arrays, Elasticsearch "
+    "responses and exports (elasticdump too), Parquet; gzip, bzip2 or zip; '-' reads "
+    "standard input.", show_default=False, metavar="EVENTS")]
+OutputOption = Annotated[list[Path] | None, typer.Option(
+    "--output", "-o", help="Write a report, its format told by the name: .ndjson alerts as "
+    "Kibana stores them, .csv a timeline, .html a self-contained report, .layer.json an "
+    "ATT&CK Navigator layer; repeatable.", show_default=False)]
 StoreOption = Annotated[Path | None, typer.Option(
     "--store", help="Keep events and alerts in this DuckDB file (reused by later runs and "
     "by `lanner alerts`); in memory when left out.")]
@@ -47,17 +68,71 @@ ExceptionsOption = Annotated[list[Path] | None, typer.Option(
 BuildingBlocksOption = Annotated[bool, typer.Option(
     "--building-blocks", help="Run building-block rules too (left out by default, as their "
     "alerts are hidden in Kibana).")]
+IndexOption = Annotated[str | None, typer.Option(
+    "--index", help="Put every event in this index (e.g. logs-endpoint.events.process-"
+    "default), whatever its _index or data_stream fields say: rules see events by index "
+    "pattern.", show_default=False)]
+QuietOption = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar and no account: only the alerts and problems.")]
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+LogFormatOption = Annotated[LogFormat, typer.Option(
+    "--log-format", help="text: a progress bar and an account for people; json: one JSON "
+    "object a line on standard error, and the summary as JSON on standard output.")]
+ProfileOption = Annotated[bool, typer.Option(
+    "--profile", help="Show the slowest rules with their times.")]
+
+
+@dataclass
+class _View:
+    """How a command talks: its consoles, its feedback while running, and its verbosity."""
+
+    env: CliEnv
+    feedback: Feedback
+    quiet: bool = False
+
+    @classmethod
+    def create(cls, quiet: bool = False, log_format: LogFormat = LogFormat.TEXT) -> _View:
+        env = CliEnv.default()
+        if log_format is LogFormat.JSON:
+            return cls(env, JsonLog(env.err), quiet=True)
+        show_bar = not quiet and env.err.is_terminal
+        return cls(env, ProgressBar(env.err) if show_bar else Feedback(), quiet=quiet)
+
+    @property
+    def log(self) -> JsonLog | None:
+        return self.feedback if isinstance(self.feedback, JsonLog) else None
+
+    def note(self, message: str) -> None:
+        """A line of the account: for people, so neither when quiet nor in JSON."""
+        if not self.quiet:
+            self.env.err.print(message, highlight=False)
+
+    def problem(self, label: str, message: str, *, style: str = "yellow",
+                **fields: Any) -> None:
+        """Something that went wrong: always said, as a JSON line in JSON mode."""
+        if self.log is not None:
+            self.log.log(label.replace(" ", "_"), message=message, **fields)
+        else:
+            self.env.err.print(Text.assemble((label, style), ": ", message))
 
 
 @dataclass
 class _Session:
     """Rules, store and detector of one command, with the account of what loaded."""
 
-    env: CliEnv
+    view: _View
     selection: Selection
     store: EventStore
     detector: Detector
-    problems: int = 0
+    not_loaded: list[str] = field(default_factory=list)
+    ingested: IngestReport = field(default_factory=IngestReport)
+    reading_seconds: float = 0.0
 
 
 def hunt_command(
@@ -65,21 +140,57 @@ def hunt_command(
     rules: RulesOption,
     output: OutputOption = None,
     store: StoreOption = None,
+    index: IndexOption = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only events at or after this time: ISO (2026-11-20T09:00:00Z) or "
+        "date math (now-7d), on each rule's timestamp.", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only events at or before this time, as --since.",
+        show_default=False)] = None,
     max_signals: Annotated[int | None, typer.Option(
         "--max-signals", min=1, help="Cap the alerts of each rule (no cap by default: a sweep "
         "shows everything).")] = None,
     exceptions: ExceptionsOption = None,
     building_blocks: BuildingBlocksOption = False,
+    tags: TagOption = None,
+    severity: SeverityOption = None,
+    attack: AttackOption = None,
+    rule_ids: RuleIdOption = None,
+    quiet: QuietOption = False,
+    log_format: LogFormatOption = LogFormat.TEXT,
+    profile: ProfileOption = False,
+    engine: Annotated[str, typer.Option(
+        "--engine", help=f"Where the rules run: {' or '.join(ENGINES)} (needs lanner[spark]).")
+    ] = "duckdb",
+    spark_master: Annotated[str, typer.Option(
+        "--spark-master", help="The Spark master URL, with --engine spark.")
+    ] = DEFAULT_SPARK_MASTER,
 ) -> None:
     """Run every rule over all the events at once and report the alerts.
 
-    Example: lanner hunt --rules examples/rules examples/events
+    Example: lanner hunt --rules examples/rules examples/events -o report.html
     """
-    session = _open(rules, events, store, exceptions, building_blocks)
-    with session.store:
-        reports = hunt(session.detector, session.selection.rules, max_signals=max_signals,
-                       progress=_progress(session.env))
-        _finish(session, reports, output)
+    _check_outputs(output)
+    now = datetime.datetime.now(datetime.UTC)
+    first = _moment(since, "--since", now)
+    last = _moment(until, "--until", now)
+    if first and last and first > last:
+        raise typer.BadParameter(f"--since {since} is after --until {until}")
+    criteria = rule_filter(tags, severity, attack, rule_ids)
+    view = _View.create(quiet, log_format)
+    with view.feedback:
+        session = _open(view, rules, events, store, exceptions, building_blocks,
+                        index=index, criteria=criteria)
+        with session.store:
+            if engine != "duckdb":
+                session.detector.backend = make_backend(session.store, engine, spark_master)
+            view.feedback.start_rules(len(session.selection.rules))
+            clock = time.perf_counter()
+            reports = hunt(session.detector, session.selection.rules, max_signals=max_signals,
+                           started_at=now, progress=view.feedback.ran, since=first, until=last)
+            running = time.perf_counter() - clock
+    _finish(session, reports, output, started_at=now, running_seconds=running,
+            profile=profile)
 
 
 def replay_command(
@@ -92,8 +203,11 @@ def replay_command(
         "--to", help="End of the range, as --from.")] = "now",
     output: OutputOption = None,
     store: StoreOption = None,
+    index: IndexOption = None,
     exceptions: ExceptionsOption = None,
     building_blocks: BuildingBlocksOption = False,
+    quiet: QuietOption = False,
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
     """Run each rule's schedule over a past range at full speed, as Kibana would have run it.
 
@@ -103,20 +217,23 @@ def replay_command(
     Example: lanner replay --rules examples/rules --from 2026-11-20T09:00:00Z
     --to 2026-11-20T11:00:00Z examples/events
     """
+    _check_outputs(output)
     now = datetime.datetime.now(datetime.UTC)
-    try:
-        first, last = parse_date(start, now=now), parse_date(end, now=now)
-    except DateMathError as error:
-        raise typer.BadParameter(str(error)) from error
-    if first >= last:
+    first, last = _moment(start, "--from", now), _moment(end, "--to", now)
+    if first is None or last is None or first >= last:
         raise typer.BadParameter(f"--from {start} is not before --to {end}")
-    session = _open(rules, events, store, exceptions, building_blocks)
-    with session.store:
-        reports = replay(session.detector, session.selection.rules, start=first, end=last,
-                         progress=_progress(session.env))
-        session.env.err.print(f"replayed {len(reports)} rule run(s) from {first:%Y-%m-%d %H:%M:%S}"
-                              f" to {last:%Y-%m-%d %H:%M:%S} UTC")
-        _finish(session, reports, output)
+    view = _View.create(quiet, log_format)
+    with view.feedback:
+        session = _open(view, rules, events, store, exceptions, building_blocks, index=index)
+        with session.store:
+            view.feedback.start_rules(len(session.selection.rules))
+            clock = time.perf_counter()
+            reports = replay(session.detector, session.selection.rules, start=first, end=last,
+                             progress=view.feedback.ran)
+            running = time.perf_counter() - clock
+    view.note(f"replayed {len(reports)} rule run(s) from {first:%Y-%m-%d %H:%M:%S} to "
+              f"{last:%Y-%m-%d %H:%M:%S} UTC")
+    _finish(session, reports, output, started_at=now, running_seconds=running)
 
 
 def serve_command(
@@ -139,10 +256,12 @@ def serve_command(
     Stop with Ctrl-C. Example: lanner serve --rules examples/rules --watch incoming/
     --store lanner.duckdb
     """
-    session = _open(rules, [], store, exceptions, building_blocks, enabled_only=True)
+    view = _View.create()
+    session = _open(view, rules, [], store, exceptions, building_blocks, enabled_only=True)
+    view.note(_rules_line(session))
     service = DetectionService(session.detector, session.selection.rules,
                                watch=FolderWatch(session.store, watch))
-    env = session.env
+    env = view.env
     with session.store:
         if once:
             _show_tick(env, service.tick(utc_now()))
@@ -173,62 +292,175 @@ def _show_tick(env: CliEnv, tick: Tick) -> None:
             env.out.print(alerts_table(run.created_alerts))
 
 
-def _open(rule_paths: list[Path], events: list[Path], store_path: Path | None,
+def _check_outputs(outputs: list[Path] | None) -> None:
+    """Refuse a report name of unknown format before any work is done."""
+    for path in outputs or ():
+        try:
+            report_format(path)
+        except ReportError as error:
+            raise typer.BadParameter(str(error), param_hint="'--output'") from error
+
+
+def _moment(text: str | None, option: str, now: datetime.datetime) -> datetime.datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_date(text, now=now)
+    except DateMathError as error:
+        raise typer.BadParameter(str(error), param_hint=f"'{option}'") from error
+
+
+def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: Path | None,
           exception_paths: list[Path] | None, building_blocks: bool, *,
+          index: str | None = None, criteria: RuleFilter | None = None,
           enabled_only: bool = False) -> _Session:
-    env = CliEnv.default()
     loaded, errors = load_rules(rule_paths)
-    for error in errors:
-        env.err.print(f"[red]rule not loaded[/]: {error}", highlight=False)
-    selection = select_rules(loaded, building_blocks=building_blocks,
-                             disabled=not enabled_only)
-    _account_rules(env, selection, len(errors))
+    not_loaded = [str(error) for error in errors]
+    for problem in not_loaded:
+        view.problem("rule not loaded", problem, style="red")
+    selection = _filtered(select_rules(loaded, building_blocks=building_blocks,
+                                       disabled=not enabled_only), criteria)
     exceptions: ExceptionLists | None = None
     if exception_paths:
         exceptions = load_exception_lists(exception_paths)
         for problem in exceptions.problems:
-            env.err.print(f"[yellow]exception not loaded[/]: {problem}", highlight=False)
+            view.problem("exception not loaded", str(problem))
     store = EventStore(store_path)
+    session = _Session(view, selection, store,
+                       Detector(DuckDBBackend(store), AlertStore(store.con), exceptions),
+                       not_loaded=not_loaded)
     if events:
-        files = find_event_files(events)
-        report = store.ingest_files(files)
-        for bad in report.bad_lines:
-            env.err.print(f"[yellow]bad line[/] {bad}", highlight=False)
-        env.err.print(f"loaded {report.events:,} events from {len(files)} file(s)"
-                      + (f", {len(report.bad_lines)} bad line(s)" if report.bad_lines else ""))
-    detector = Detector(DuckDBBackend(store), AlertStore(store.con), exceptions)
-    return _Session(env, selection, store, detector, problems=len(errors))
+        clock = time.perf_counter()
+        session.ingested = store.ingest_files(find_event_files(events), index,
+                                              progress=view.feedback.reading)
+        session.reading_seconds = time.perf_counter() - clock
+    return session
 
 
-def _account_rules(env: CliEnv, selection: Selection, failed: int) -> None:
+def _filtered(selection: Selection, criteria: RuleFilter | None) -> Selection:
+    """The selection minus the rules the --tag/--severity/--attack/--rule-id filter leaves
+    out, which join the skipped ones with the filter's reason."""
+    if criteria is None or criteria.is_empty:
+        return selection
+    kept = Selection(skipped=list(selection.skipped))
+    for rule in selection.rules:
+        reason = criteria.reason_excluded(rule)
+        if reason is None:
+            kept.rules.append(rule)
+        else:
+            kept.skipped.append((rule, reason))
+    return kept
+
+
+def _rules_line(session: _Session) -> str:
+    """`running N rule(s), skipped M: <count> <reason>; …, K not loaded`."""
+    selection = session.selection
     reasons: dict[str, int] = {}
     for _, reason in selection.skipped:
         reasons[reason] = reasons.get(reason, 0) + 1
     skipped = "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
-    env.err.print(f"running {len(selection.rules)} rule(s)"
-                  + (f", skipped {len(selection.skipped)}: {skipped}" if skipped else "")
-                  + (f", {failed} not loaded" if failed else ""))
+    failed = len(session.not_loaded)
+    return (f"running {len(selection.rules)} rule(s)"
+            + (f", skipped {len(selection.skipped)}: {skipped}" if skipped else "")
+            + (f", {failed} not loaded" if failed else ""))
 
 
-def _progress(env: CliEnv) -> Callable[..., None]:
-    def show(_rule: object, report: RunReport) -> None:
-        if report.error:
-            env.err.print(f"[red]rule failed[/]: {report.rule.name}: {report.error}",
-                          highlight=False)
-    return show
-
-
-def _finish(session: _Session, reports: list[RunReport], output: Path | None) -> None:
-    env = session.env
-    alerts = [alert for report in reports for alert in report.created_alerts]
-    if output is not None:
-        with output.open("wb") as stream:
-            for alert in alerts:
-                stream.write(orjson.dumps(alert, option=orjson.OPT_NON_STR_KEYS) + b"\n")
-        env.err.print(f"wrote {len(alerts)} alert(s) to {output}")
-    env.out.print(alerts_table(alerts))
-    failures = run_failures(reports)
-    if failures is not None:
-        env.err.print(failures)
-    if session.problems or any(report.error for report in reports):
+def _finish(session: _Session, reports: list[RunReport], outputs: list[Path] | None, *,
+            started_at: datetime.datetime, running_seconds: float,
+            profile: bool = False) -> None:
+    view, env = session.view, session.view.env
+    ingested = session.ingested
+    result = HuntResult(
+        alerts=[alert for report in reports for alert in report.created_alerts],
+        reports=reports, rules=session.selection.rules, skipped=session.selection.skipped,
+        not_loaded=session.not_loaded, files=ingested.files, events=ingested.events,
+        bad_lines=ingested.bad_lines, without_index=ingested.without_index,
+        started_at=started_at, reading_seconds=session.reading_seconds,
+        running_seconds=running_seconds)
+    _account(view, session, result)
+    written = []
+    for path in outputs or ():
+        description, count = write_report(path, result)
+        written.append({"path": str(path), "format": description, "items": count})
+        view.note(f"wrote {description} to {path} ({count} item(s))")
+    failed = session.not_loaded or any(report.error for report in reports)
+    if view.log is not None:
+        view.log.log("summary", alerts=len(result.shown_alerts))
+        summary = _summary(result, written, profile)
+        env.out.print(orjson.dumps(summary, default=str).decode(), markup=False,
+                      highlight=False, soft_wrap=True)
+    else:
+        env.out.print(alerts_table(result.alerts))
+        heatmap = tactic_heatmap(result.alerts)
+        if heatmap is not None and not view.quiet:
+            env.out.print(heatmap)
+        if profile:
+            env.out.print(slowest_rules(reports))
+        failures = run_failures(reports)
+        if failures is not None:
+            env.err.print(failures)
+    if failed:
         raise typer.Exit(ExitCode.PROBLEMS)
+
+
+def _account(view: _View, session: _Session, result: HuntResult) -> None:
+    """What loaded and what did not: rules, then inputs with their bad lines."""
+    view.note(_rules_line(session))
+    events, seconds = result.events, result.reading_seconds
+    rate = f", {events / seconds:,.0f} events/s" if seconds > 0 and events else ""
+    bad = result.bad_lines
+    view.note(f"loaded {events:,} events from {len(result.files)} file(s)"
+              + (f", {len(bad)} bad line(s)" if bad else "") + f" in {seconds:.1f} s{rate}")
+    log = view.log
+    for line in bad if log is not None else bad[:SHOWN_BAD_LINES]:
+        view.problem("bad line", str(line), file=line.path, line=line.line)
+    if log is None and len(bad) > SHOWN_BAD_LINES:
+        view.problem("bad line", f"… and {len(bad) - SHOWN_BAD_LINES} more (--log-format json "
+                     "lists them all)")
+    coerced = session.ingested.coercions
+    if coerced:
+        fields = ", ".join(f"{name} ({failures.count})" for name, failures in coerced.items())
+        view.problem("warning", f"values Elasticsearch would reject were stored as null: "
+                     f"{fields}", fields={n: f.count for n, f in coerced.items()})
+    if result.without_index:
+        view.problem("warning", f"{result.without_index:,} event(s) have no index (no _index, "
+                     "data_stream.* or agent.type/event.module tells it): rules restricted to "
+                     "index patterns will not see them; give one with --index",
+                     events=result.without_index)
+
+
+def _summary(result: HuntResult, written: list[dict[str, Any]],
+             profile: bool) -> dict[str, Any]:
+    """The JSON document of `--log-format json`: the account and the alerts by rule."""
+    summary: dict[str, Any] = {
+        "rules": {
+            "run": len(result.rules),
+            "skipped": [{"rule_id": rule.rule_id, "name": rule.name, "reason": reason}
+                        for rule, reason in result.skipped],
+            "not_loaded": result.not_loaded,
+            "failed": [{"rule_id": r.rule.rule_id, "name": r.rule.name, "error": r.error}
+                       for r in result.reports if r.error],
+        },
+        "inputs": {"files": result.files, "events": result.events,
+                   "bad_lines": len(result.bad_lines), "without_index": result.without_index},
+        "alerts": {
+            "total": len(result.shown_alerts),
+            "documents": len(result.alerts),
+            "by_severity": severity_counts(result.alerts),
+            "by_rule": [{"rule_id": group.rule_id, "name": group.name,
+                         "severity": group.severity, "risk_score": group.risk_score,
+                         "alerts": len(group.alerts), "hosts": group.hosts,
+                         "users": group.users, "techniques": group.techniques,
+                         "first_seen": group.first_seen, "last_seen": group.last_seen}
+                        for group in group_by_rule(result.alerts)],
+        },
+        "outputs": written,
+        "seconds": {"reading": round(result.reading_seconds, 3),
+                    "rules": round(result.running_seconds, 3)},
+    }
+    if profile:
+        ranked = sorted(result.reports, key=lambda report: report.took, reverse=True)
+        summary["slowest_rules"] = [{"rule_id": r.rule.rule_id, "name": r.rule.name,
+                                     "seconds": round(r.took, 4), "alerts": len(r.created)}
+                                    for r in ranked[:10]]
+    return summary

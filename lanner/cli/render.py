@@ -6,12 +6,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import RenderableType
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from lanner.cli.report.model import SEVERITY_RANK as SEVERITY_RANK  # re-exported
+from lanner.cli.report.model import (
+    group_by_rule,
+    most_specific,
+    short_time,
+    shown_count,
+    tactic_counts,
+    technique_counts,
+)
 from lanner.eql import Issue, Severity, caret_view
 from lanner.rules import Problem, RuleReport
-from lanner.store.documents import field_values
 
 SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
 
@@ -61,49 +70,91 @@ def summary_line(reports: list[RuleReport]) -> Text:
     return text
 
 
-SEVERITY_RANK = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 ALERT_SEVERITY_STYLES = {"critical": "bold white on red", "high": "bold red",
                          "medium": "yellow", "low": "cyan"}
+# Background of a heatmap cell, by share of the busiest tactic's alerts (none, then 1 to 4).
+HEAT_STYLES = ("dim", "black on yellow", "black on dark_orange", "white on red3",
+               "bold white on dark_red")
 
 
 def alerts_table(alerts: Sequence[Mapping[str, Any]]) -> RenderableType:
-    """Alerts grouped by rule, most severe first: what an analyst reads first after a run.
+    """Alerts grouped by rule, most severe (then riskiest) first: what an analyst reads first
+    after a run.
 
-    Building blocks are left out (they belong to the sequence alert above them)."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for alert in alerts:
-        if alert.get("kibana.alert.building_block_type") and alert.get("kibana.alert.group.id"):
-            continue
-        groups.setdefault(alert["kibana.alert.rule.uuid"], []).append(alert)
+    Building blocks of sequences are left out (they belong to the sequence alert above them)."""
+    groups = group_by_rule(alerts)
     if not groups:
         return Text("no alerts", style="green")
-    table = Table(title=f"{sum(map(len, groups.values()))} alert(s) from {len(groups)} rule(s)",
-                  title_justify="left", show_lines=False)
+    table = Table(title=f"{sum(len(g.alerts) for g in groups)} alert(s) from {len(groups)} "
+                  "rule(s)", title_justify="left", show_lines=False)
     table.add_column("severity", no_wrap=True)
-    table.add_column("risk", justify="right", no_wrap=True)
-    table.add_column("rule", ratio=3, overflow="fold")
+    table.add_column("rule", ratio=1, min_width=10, overflow="fold")
     table.add_column("alerts", justify="right", no_wrap=True)
-    table.add_column("hosts", ratio=1, overflow="fold")
-    table.add_column("ATT&CK", max_width=18)
-    table.add_column("first seen", no_wrap=True)
-    rows = []
-    for group in groups.values():
-        first = group[0]
-        severity = max((a["kibana.alert.severity"] for a in group), key=SEVERITY_RANK.get)
-        times = sorted(str(a.get("kibana.alert.original_time") or "") for a in group)
-        first_seen = times[0].replace("T", " ").removesuffix("Z").split(".")[0]
-        hosts = sorted({str(h) for a in group for h in field_values(a, "host.name")})
-        techniques = [t["id"] for threat in first.get("kibana.alert.rule.threat", [])
-                      for t in threat.get("technique", [])]
-        rows.append((SEVERITY_RANK[severity], max(a["kibana.alert.risk_score"] for a in group),
-                     severity, first["kibana.alert.rule.name"], len(group),
-                     ", ".join(hosts[:3]) + (f" +{len(hosts) - 3}" if len(hosts) > 3 else ""),
-                     " ".join(dict.fromkeys(techniques)), first_seen))
-    for _, risk, severity, name, count, hosts, techniques, first_seen in sorted(
-            rows, key=lambda row: (-row[0], -row[1], row[3])):
-        table.add_row(Text(severity, style=ALERT_SEVERITY_STYLES[severity]), str(risk), name,
-                      str(count), hosts, techniques, first_seen)
+    table.add_column("hosts", min_width=8, max_width=16, overflow="fold")
+    table.add_column("users", min_width=6, max_width=12, overflow="fold")
+    table.add_column("ATT&CK", min_width=9, max_width=10)
+    table.add_column("seen (UTC)", min_width=10, max_width=19)
+    for group in groups:
+        table.add_row(Text(group.severity, style=ALERT_SEVERITY_STYLES[group.severity]),
+                      group.name, str(len(group.alerts)), _few(group.hosts, 2),
+                      _few(group.users, 2),
+                      _few(most_specific(group.techniques), separator=" "),
+                      _seen(group.first_seen, group.last_seen))
     return table
+
+
+def tactic_heatmap(alerts: Sequence[Mapping[str, Any]]) -> RenderableType | None:
+    """ATT&CK tactics in kill-chain order, each cell shaded by its alerts, with the busiest
+    techniques beside it; None when no alert maps to a tactic."""
+    counts = tactic_counts(alerts)
+    most = max((count for _, _, count in counts), default=0)
+    if not most:
+        return None
+    by_tactic: dict[str, dict[str, int]] = {}
+    for count in technique_counts(alerts):
+        by_tactic.setdefault(count.tactic_id, {})[count.technique_id] = count.alerts
+    techniques = {tactic_id: [f"{technique} ({found[technique]})"
+                              for technique in most_specific(list(found))]
+                  for tactic_id, found in by_tactic.items()}
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(width=5, justify="center", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for tactic_id, name, count in counts:
+        heat = _heat(count, most)
+        grid.add_row(Text(name, style="" if count else "dim"),
+                     Text(str(count) if count else "·", style=HEAT_STYLES[heat]),
+                     _few(techniques.get(tactic_id, []), 4, separator=" "))
+    return Panel(grid, title="ATT&CK tactics: alerts", title_align="left", expand=False)
+
+
+def slowest_rules(reports: Iterable[Any], limit: int = 10) -> RenderableType:
+    """The rules that took longest, with their time and alerts: where a hunt's time went."""
+    ranked = sorted(reports, key=lambda report: report.took, reverse=True)[:limit]
+    table = Table(title=f"slowest {len(ranked)} rule(s)", title_justify="left")
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("rule", overflow="fold")
+    table.add_column("alerts", justify="right", no_wrap=True)
+    for report in ranked:
+        table.add_row(f"{report.took:.3f}", report.rule.name,
+                      str(shown_count(report.created_alerts)))
+    return table
+
+
+def _heat(count: int, most: int) -> int:
+    return 0 if not count else max(1, min(4, (4 * count + most - 1) // most))
+
+
+def _seen(first: str, last: str) -> str:
+    """`first – last`, the last without its date when the day is the same."""
+    start, end = short_time(first), short_time(last)
+    if start == end:
+        return start
+    return f"{start} – {end[11:] if start[:10] == end[:10] else end}"
+
+
+def _few(items: Sequence[str], most: int = 3, separator: str = ", ") -> str:
+    return separator.join(items[:most]) + (f" +{len(items) - most}" if len(items) > most else "")
 
 
 def run_failures(reports: Iterable[Any]) -> RenderableType | None:

@@ -45,7 +45,16 @@ from lanner.store.mappings import (
     duckdb_type,
     parse_mapping,
 )
-from lanner.store.readers import BadLine, Item, Record, read_bulk, read_file, read_objects
+from lanner.store.readers import (
+    STDIN,
+    STDIN_NAME,
+    BadLine,
+    Item,
+    Record,
+    read_bulk,
+    read_file,
+    read_objects,
+)
 
 # Rows per insert, and a cap on the batch's source bytes so wide documents stay in memory.
 BATCH_ROWS = 20_000
@@ -342,17 +351,19 @@ class EventStore:
     def ingest_files(self, paths: Iterable[str | Path], index: str | None = None, *,
                      progress: IngestProgress | None = None) -> IngestReport:
         """Store several files as one stream: batches span files, so that writing overlaps
-        reading even when every file is small. An unreadable file fails before any is read.
+        reading even when every file is small. An unreadable file fails before any is read;
+        `-` is standard input.
 
         `progress(file, events)` hears of the file being read and the events read so far, at
         each file's start and every few thousand events.
         """
         names = [str(path) for path in paths]
         for name in names:
-            if not os.path.isfile(name) or not os.access(name, os.R_OK):
+            if name != STDIN and (not os.path.isfile(name) or not os.access(name, os.R_OK)):
                 raise StoreError(f"cannot read {name}: not a readable file")
         try:
-            return self._ingest([(name, read_file(name)) for name in names], index, progress)
+            return self._ingest([(STDIN_NAME if name == STDIN else name, read_file(name))
+                                 for name in names], index, progress)
         except OSError as error:
             raise StoreError(f"cannot read {error.filename}: {error.strerror}") from None
 

@@ -3,7 +3,9 @@ them: real files, a database file reused between commands, assertions on the out
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -34,7 +36,10 @@ def test_hunt_fires_every_example_rule_and_writes_kibana_shaped_alerts(tmp_path:
     assert len({a["kibana.alert.uuid"] for a in alerts}) == len(alerts)
     assert f"{len(shown)} alert(s) from 5 rule(s)" in result.stdout
     assert "通过更新编排服务劫持实现持久性" in result.stdout
+    assert "Command and Control" in result.stdout  # the tactic heatmap
     assert "loaded 39 events from 5 file(s)" in result.stderr
+    assert "running 5 rule(s)" in result.stderr
+    assert f"wrote alerts (NDJSON) to {output} ({len(alerts)} item(s))" in result.stderr
 
 
 def test_hunt_twice_into_one_store_then_triage_the_alerts(tmp_path: Path) -> None:
@@ -128,3 +133,221 @@ def test_serve_runs_only_enabled_rules(tmp_path: Path) -> None:
                                  "--store", str(tmp_path / "s.duckdb"), "--once"])
     assert result.exit_code == 0, result.output
     assert "running 0 rule(s), skipped 1: 1 disabled" in result.stderr
+
+
+# -- inputs, as a responder collects them --------------------------------------------------
+
+
+def hunted_ids(args: list[str], tmp_path: Path, name: str, **invoke: object) -> list[str]:
+    """The ids of the alerts a hunt over `args` writes, after checking it succeeded."""
+    output = tmp_path / f"{name}.ndjson"
+    result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), *args, "-o", str(output)],
+                           **invoke)
+    assert result.exit_code == 0, result.output
+    assert "loaded 39 events" in result.stderr, result.stderr
+    return sorted(a["kibana.alert.uuid"] for a in read_alerts(output))
+
+
+def test_hunt_finds_the_same_alerts_in_gzip_bzip2_zip_a_folder_and_stdin(tmp_path: Path) -> None:
+    import bz2
+    import gzip
+    import zipfile
+
+    expected = hunted_ids([str(EVENTS)], tmp_path, "plain")
+    assert len(expected) == 12
+    files = sorted(EVENTS.glob("*.ndjson"))
+    folder = tmp_path / "collected" / "host1"
+    folder.mkdir(parents=True)
+    for number, path in enumerate(files):
+        data = path.read_bytes()
+        if number % 2:
+            (folder / f"{path.stem}.ndjson.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / f"{path.stem}.json.bz2").write_bytes(bz2.compress(data))
+    assert hunted_ids([str(tmp_path / "collected")], tmp_path, "folder") == expected
+
+    archive = tmp_path / "triage.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as writer:
+        for path in files:
+            writer.write(path, f"evidence/{path.name}")
+    assert hunted_ids([str(archive)], tmp_path, "zip") == expected
+
+    stdin = b"".join(path.read_bytes() for path in files)
+    assert hunted_ids(["-"], tmp_path, "stdin", input=stdin) == expected
+    assert hunted_ids(["-"], tmp_path, "stdin-gz", input=gzip.compress(stdin)) == expected
+
+
+def test_hunt_reads_parquet(tmp_path: Path) -> None:
+    """Parquet timestamps come back with microseconds, so documents (and the alert ids
+    derived from them) differ: the same rules fire on the same events."""
+    import duckdb
+
+    def fired(name: str) -> list[tuple[str, str]]:
+        return sorted((a["kibana.alert.rule.rule_id"],
+                       str(a.get("kibana.alert.original_event.id")))
+                      for a in read_alerts(tmp_path / f"{name}.ndjson"))
+
+    hunted_ids([str(EVENTS)], tmp_path, "plain")
+    with duckdb.connect() as con:
+        for path in EVENTS.glob("*.ndjson"):
+            con.execute(f"COPY (SELECT * FROM read_json('{path}')) TO "
+                        f"'{tmp_path / path.stem}.parquet' (FORMAT parquet)")
+    hunted_ids(sorted(str(path) for path in tmp_path.glob("*.parquet")), tmp_path, "parquet")
+    assert fired("parquet") == fired("plain")
+    assert ("f95972d3-c23b-463b-89a8-796b3f369b49", "bits-tp-rename") in fired("parquet")
+
+
+def test_bad_lines_are_reported_with_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ndjson"
+    good = (EVENTS / "ingress_transfer_bits.ndjson").read_text().splitlines()
+    broken.write_text("\n".join([good[0], '{"@timestamp": ', *good[1:], "[1, 2]"]) + "\n")
+    result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(broken)])
+    assert result.exit_code == 0, result.output
+    assert "loaded 6 events from 1 file(s), 2 bad line(s)" in result.stderr
+    assert f"bad line: {broken}:2: malformed JSON" in result.stderr
+    assert f"bad line: {broken}:8: expected a JSON object, found an array" in result.stderr
+
+
+def strip_index_fields(path: Path) -> list[dict]:
+    events = []
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        for name in ("data_stream", "agent", "elastic"):
+            event.pop(name, None)
+        event["event"].pop("module", None)
+        event["event"].pop("dataset", None)
+        events.append(event)
+    return events
+
+
+def test_events_without_index_are_warned_about_once_and_index_puts_them_in_one(
+        tmp_path: Path) -> None:
+    bare = tmp_path / "bare.ndjson"
+    events = strip_index_fields(EVENTS / "update_orchestrator_hijack.ndjson")
+    bare.write_text("".join(json.dumps(event) + "\n" for event in events))
+    rule = str(EXAMPLES / "update_orchestrator_hijack.toml")
+
+    unplaced = runner.invoke(app, ["hunt", "-r", rule, str(bare)])
+    assert unplaced.exit_code == 0, unplaced.output
+    assert unplaced.stderr.count("have no index") == 1
+    assert f"{len(events)} event(s) have no index" in unplaced.stderr
+    assert "give one with --index" in unplaced.stderr
+    assert "no alerts" in unplaced.stdout
+
+    placed = runner.invoke(app, ["hunt", "-r", rule, str(bare), "--index",
+                                 "logs-endpoint.events.process-default"],
+                           env={"COLUMNS": "200"})
+    assert placed.exit_code == 0, placed.output
+    assert "have no index" not in placed.stderr
+    assert "1 alert(s) from 1 rule(s)" in placed.stdout
+
+
+def test_since_and_until_bound_the_events_every_rule_sees(tmp_path: Path) -> None:
+    output = tmp_path / "window.csv"
+    result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "--since",
+                                 "2026-11-20T10:00:20Z", "--until", "2026-11-20T10:00:59Z",
+                                 "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(output.open(encoding="utf-8")))
+    assert [row["timestamp"] for row in rows] == sorted(row["timestamp"] for row in rows)
+    assert {row["rule"] for row in rows} == {"连接到常用滥用 Web 服务",
+                                             "通过 PowerShell 进行远程文件下载"}
+    assert all("2026-11-20T10:00:20" <= row["timestamp"] <= "2026-11-20T10:00:59"
+               for row in rows)
+    backwards = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "--since",
+                                    "2026-11-20T11:00:00Z", "--until", "2026-11-20T10:00:00Z"])
+    assert backwards.exit_code == 2 and "is after --until" in backwards.output
+
+
+def test_rule_selection_options_skip_rules_with_the_reason(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "--severity", "high",
+                                 "--log-format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rules"]["run"] == 1
+    assert sorted(skip["reason"] for skip in summary["rules"]["skipped"]) == [
+        "severity low is below high", "severity low is below high",
+        "severity medium is below high", "severity medium is below high"]
+    assert [group["name"] for group in summary["alerts"]["by_rule"]] == [
+        "通过更新编排服务劫持实现持久性"]
+
+    by_technique = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "--attack",
+                                       "T1197"])
+    assert by_technique.exit_code == 0
+    assert "running 1 rule(s), skipped 4: 4 no ATT&CK id among T1197" in by_technique.stderr
+    bad = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "--severity", "huge"])
+    assert bad.exit_code == 2 and "unknown severity" in bad.output
+
+
+# -- while it runs, and for scripts ----------------------------------------------------------
+
+
+def test_json_log_mode_writes_json_lines_and_a_summary_document(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "--log-format",
+                                 "json", "--profile", "-o", str(report)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    kinds = [line["event"] for line in lines]
+    assert kinds.count("file") == 5 and kinds.count("rule") == 5
+    assert kinds[-1] == "summary" and lines[-1]["alerts"] == 8
+    rules = {line["name"]: line for line in lines if line["event"] == "rule"}
+    assert rules["连接到常用滥用 Web 服务"]["alerts"] == 4
+    assert all(line["status"] == "succeeded" for line in rules.values())
+    summary = json.loads(result.stdout)
+    assert summary["inputs"]["events"] == 39 and len(summary["inputs"]["files"]) == 5
+    assert summary["alerts"]["total"] == 8 and summary["alerts"]["documents"] == 12
+    assert summary["alerts"]["by_severity"] == {"critical": 0, "high": 1, "medium": 2, "low": 5}
+    assert summary["alerts"]["by_rule"][0]["severity"] == "high"
+    assert summary["outputs"] == [{"path": str(report), "format": "report (HTML)", "items": 8}]
+    assert len(summary["slowest_rules"]) == 5
+
+
+def test_quiet_prints_only_the_alerts(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["hunt", "-q", "-r", str(EXAMPLES), str(EVENTS)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert "8 alert(s) from 5 rule(s)" in result.stdout
+    assert "ATT&CK tactics" not in result.stdout
+
+
+def test_profile_lists_the_slowest_rules(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["hunt", "--profile", "-r", str(EXAMPLES), str(EVENTS)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "slowest 5 rule(s)" in result.stdout
+    assert re.search(r"\d+\.\d{3} │ 连接到常用滥用 Web 服务", result.stdout)
+
+
+def test_an_output_of_unknown_format_is_refused_before_any_work(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "-o",
+                                 str(tmp_path / "alerts.txt")])
+    assert result.exit_code == 2
+    assert "cannot tell the report format" in result.output
+    assert "loaded" not in result.stderr
+
+
+def test_progress_bar_shows_events_rate_file_rules_and_alerts() -> None:
+    import datetime
+    import io
+
+    from rich.console import Console
+
+    from lanner.cli.progress import ProgressBar
+    from lanner.detection.run import RunReport
+    from lanner.rules import load_rules
+
+    (rule,), _ = load_rules([EXAMPLES / "ingress_transfer_bits.toml"])
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=150, color_system=None)
+    with ProgressBar(console) as bar:
+        bar.reading("evidence/host1.ndjson.gz", 0)
+        bar.reading("evidence/host1.ndjson.gz", 12_000)
+        bar.start_rules(3)
+        bar.ran(rule, RunReport(rule, datetime.datetime.now(datetime.UTC), "manual"))
+        bar._progress.refresh()
+    shown = screen.getvalue()
+    assert re.search(r"reading .*12,000 events · [\d,]+ events/s · evidence/host1.ndjson.gz",
+                     shown)
+    assert "rules" in shown and "1/3 · 0 alert(s) · 通过 Windows BITS 的入站传输" in shown
