@@ -121,6 +121,19 @@ class VersionValue(str):
     __hash__ = str.__hash__
 
 
+# Join-key values of these field types order as ES orders them, not as strings.
+KEY_WRAPPERS: dict[str, type[str]] = {"ip": IpValue, "version": VersionValue}
+
+
+def wrap_key(value: object, wrapper: type[str] | None) -> object:
+    """A join-key value (or list of them) in the wrapper that orders it as ES does."""
+    if wrapper is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [None if item is None else wrapper(item) for item in value]
+    return wrapper(value)
+
+
 def java_double(value: float) -> str:
     """Java's Double.toString: `42.5`, `1.0`, `1.0E10`, `1.0E-4`, `NaN`, `-Infinity`.
 

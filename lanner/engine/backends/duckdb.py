@@ -15,7 +15,7 @@ from typing import NamedTuple
 from lanner.engine.backends.sql import SqlCompiler, epoch_nanos, install_macros, sql_literal
 from lanner.engine.matcher import Event, expand_keys
 from lanner.engine.plan import StageFilter
-from lanner.engine.values import IpValue, VersionValue
+from lanner.engine.values import KEY_WRAPPERS, wrap_key
 from lanner.eql import ast
 from lanner.eql.schema import FieldSchema
 from lanner.store.events import EventStore, quote
@@ -119,10 +119,10 @@ class DuckDBBackend:
         order = ", ".join(self._order(scope))
         sql = f"SELECT {columns} FROM events WHERE {self._where(where, scope)} ORDER BY {order}"
         optional = [key.optional for key in stage.keys]
-        wrappers = [_KEY_WRAPPERS.get(compiler.resolve(key).es_type or "") for key in stage.keys]
+        wrappers = [KEY_WRAPPERS.get(compiler.resolve(key).es_type or "") for key in stage.keys]
         events = []
         for row in self.con.execute(sql).fetchall():
-            values = [_wrap(value, wrapper) for value, wrapper in zip(row[3:], wrappers,
+            values = [wrap_key(value, wrapper) for value, wrapper in zip(row[3:], wrappers,
                                                                        strict=True)]
             events.append(Event(row[0], row[1], row[2], expand_keys(values, optional)))
         return events
@@ -186,19 +186,6 @@ class DuckDBBackend:
         if scope.tiebreaker_field is not None:
             order.append(f"{self._tiebreaker(scope)} NULLS LAST")
         return [*order, quote("_doc")]
-
-
-_KEY_WRAPPERS: dict[str, type[str]] = {"ip": IpValue, "version": VersionValue}
-
-
-
-def _wrap(value: object, wrapper: type[str] | None) -> object:
-    """Key values of ip and version fields order as ES orders them."""
-    if wrapper is None or value is None:
-        return value
-    if isinstance(value, list):
-        return [None if item is None else wrapper(item) for item in value]
-    return wrapper(value)
 
 
 def _glob(pattern: str) -> Callable[[str], bool]:

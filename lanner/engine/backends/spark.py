@@ -44,7 +44,7 @@ from lanner.engine.matcher import (
     select_results,
 )
 from lanner.engine.plan import Plan, StageFilter
-from lanner.engine.values import IpValue, VersionValue
+from lanner.engine.values import KEY_WRAPPERS, wrap_key
 from lanner.eql import ast
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
@@ -57,7 +57,6 @@ DEFAULT_MASTER = "local[*]"
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long", "double",
                             "float", "half_float", "scaled_float"})
-_KEY_WRAPPERS: dict[str, type[str]] = {"ip": IpValue, "version": VersionValue}
 _DOCUMENT_CHUNK = 10_000
 
 # Settings a session needs for the compiler's SQL to mean what it means on DuckDB: NULL (not an
@@ -215,7 +214,7 @@ class SparkBackend:
         for stage in plan.distinct_filters():
             frame = self._candidate_frame(stage, compiler, scope, timed=timed)
             optional = tuple(key.optional for key in stage.keys)
-            wrappers = tuple(_KEY_WRAPPERS.get(compiler.resolve(key).es_type or "")
+            wrappers = tuple(KEY_WRAPPERS.get(compiler.resolve(key).es_type or "")
                              for key in stage.keys)
             emit = functools.partial(_emit_keys, stage.source, optional, wrappers)
             keyed.append(frame.rdd.mapPartitions(emit))
@@ -351,19 +350,10 @@ def _plain(value: object) -> object:
     return value
 
 
-def _wrap(value: object, wrapper: type[str] | None) -> object:
-    """Key values of ip and version fields order as ES orders them."""
-    if wrapper is None or value is None:
-        return value
-    if isinstance(value, list):
-        return [None if item is None else wrapper(item) for item in value]
-    return wrapper(value)
-
-
 def _emit_keys(source: int, optional: tuple[bool, ...], wrappers: tuple[type[str] | None, ...],
                rows: Iterable[Any]) -> Iterator[tuple[tuple, tuple]]:
     for row in rows:
-        values = [_wrap(_plain(value), wrapper)
+        values = [wrap_key(_plain(value), wrapper)
                   for value, wrapper in zip(row[3:], wrappers, strict=True)]
         candidate = (source, row[0], row[1], _plain(row[2]))
         for key in expand_keys(values, optional):
