@@ -20,11 +20,10 @@ things are written. Spark-side differences it absorbs:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 
-from lanner.engine.backends.sql import SqlDialect
+from lanner.engine.backends.sql import SqlDialect, render_literal
 from lanner.engine.values import DECIMAL_TEXT, ip_sort_key, java_double, version_sort_key
 from lanner.eql import ast
 from lanner.store.events import Column
@@ -54,24 +53,14 @@ def spark_identifier(name: str) -> str:
 
 def spark_literal(value: object) -> str:
     """A Python value as a Spark SQL literal."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        if -(2**63) <= value < 2**63:
-            return f"CAST({value} AS BIGINT)"
-        return f"CAST('{value}' AS DECIMAL(38,0))"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "CAST('NaN' AS DOUBLE)"
-        if math.isinf(value):
-            return f"CAST('{'Infinity' if value > 0 else '-Infinity'}' AS DOUBLE)"
-        return f"CAST({value!r} AS DOUBLE)"
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\u0000")
-        return f"'{escaped}'"
-    raise TypeError(f"no SQL literal for {type(value).__name__}")
+    return render_literal(value, wide_integer="DECIMAL(38,0)",
+                          special_doubles=("NaN", "Infinity", "-Infinity"), string=_spark_string)
+
+
+def _spark_string(value: str) -> str:
+    """Backslash escapes, as Spark SQL reads string literals."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\u0000")
+    return f"'{escaped}'"
 
 
 class SparkDialect(SqlDialect):

@@ -33,7 +33,7 @@ import functools
 import math
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -92,8 +92,10 @@ class UnknownFieldError(EqlSemanticError):
         return self.message
 
 
-def sql_literal(value: object) -> str:
-    """A Python value as a DuckDB literal: the one place values enter SQL text."""
+def render_literal(value: object, *, wide_integer: str, special_doubles: tuple[str, str, str],
+                   string: Callable[[str], str]) -> str:
+    """A Python value as a SQL literal, in the words of a dialect: its type for integers
+    beyond BIGINT, its spellings of NaN, +inf and -inf, and its string quoting."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -101,18 +103,28 @@ def sql_literal(value: object) -> str:
     if isinstance(value, int):
         if -(2**63) <= value < 2**63:
             return f"CAST({value} AS BIGINT)"
-        return f"CAST('{value}' AS HUGEINT)"
+        return f"CAST('{value}' AS {wide_integer})"
     if isinstance(value, float):
-        if math.isnan(value):
-            return "CAST('nan' AS DOUBLE)"
-        if math.isinf(value):
-            return f"CAST('{'inf' if value > 0 else '-inf'}' AS DOUBLE)"
+        if math.isnan(value) or math.isinf(value):
+            nan, positive, negative = special_doubles
+            word = nan if math.isnan(value) else positive if value > 0 else negative
+            return f"CAST('{word}' AS DOUBLE)"
         return f"CAST({value!r} AS DOUBLE)"
     if isinstance(value, str):
-        parts = value.split("\0")
-        quoted = ["'" + part.replace("'", "''") + "'" for part in parts]
-        return quoted[0] if len(quoted) == 1 else "(" + " || chr(0) || ".join(quoted) + ")"
+        return string(value)
     raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def _duckdb_string(value: str) -> str:
+    """Quotes doubled; NUL, which a DuckDB literal cannot hold, joined in with chr(0)."""
+    quoted = ["'" + part.replace("'", "''") + "'" for part in value.split("\0")]
+    return quoted[0] if len(quoted) == 1 else "(" + " || chr(0) || ".join(quoted) + ")"
+
+
+def sql_literal(value: object) -> str:
+    """A Python value as a DuckDB literal: the one place values enter SQL text."""
+    return render_literal(value, wide_integer="HUGEINT", special_doubles=("nan", "inf", "-inf"),
+                          string=_duckdb_string)
 
 
 # ------------------------------------------------------------------------------------------
