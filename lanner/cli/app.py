@@ -11,10 +11,17 @@ import typer
 
 from lanner import __version__, eql
 from lanner.cli.alerts import alerts_app
-from lanner.cli.detect import hunt_command, replay_command, serve_command
+from lanner.cli.detect import (
+    EngineOption,
+    SparkMasterOption,
+    hunt_command,
+    replay_command,
+    serve_command,
+)
 from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.render import query_issue
 from lanner.cli.rules import SchemaOption, StrictOption, rules_app
+from lanner.engine.client import DEFAULT_SPARK_MASTER
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
 
@@ -98,11 +105,8 @@ def search(
         "--tiebreaker", help="Field that orders events with the same timestamp.")] = None,
     timestamp_field: Annotated[str, typer.Option(
         "--timestamp-field", help="Field holding each event's time.")] = "@timestamp",
-    engine: Annotated[str, typer.Option(
-        "--engine", help="Where the query runs: duckdb or spark (needs lanner[spark]).")
-    ] = "duckdb",
-    spark_master: Annotated[str, typer.Option(
-        "--spark-master", help="The Spark master URL, with --engine spark.")] = "local[*]",
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
 ) -> None:
     """Load event files into an in-memory store and run one EQL query over them.
 

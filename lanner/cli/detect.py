@@ -38,7 +38,6 @@ from lanner.detection.exceptions import ExceptionLists, load_exception_lists
 from lanner.detection.hunt import Selection, hunt, replay, select_rules
 from lanner.detection.run import Detector, RunReport
 from lanner.detection.serve import DetectionService, Tick, utc_now
-from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.engine.client import DEFAULT_SPARK_MASTER, ENGINES, make_backend
 from lanner.rules import RuleFilter, load_rules
 from lanner.store import EventStore, IngestReport, find_event_files
@@ -65,6 +64,10 @@ StoreOption = Annotated[Path | None, typer.Option(
 ExceptionsOption = Annotated[list[Path] | None, typer.Option(
     "--exceptions", help="Kibana exception-list exports (.ndjson) or TOML exception files "
     "that rules' exceptions_list refer to; repeatable.")]
+EngineOption = Annotated[str, typer.Option(
+    "--engine", help=f"Where searches run: {' or '.join(ENGINES)} (spark needs lanner\\[spark]).")]
+SparkMasterOption = Annotated[str, typer.Option(
+    "--spark-master", help="The Spark master URL, with --engine spark.")]
 BuildingBlocksOption = Annotated[bool, typer.Option(
     "--building-blocks", help="Run building-block rules too (left out by default, as their "
     "alerts are hidden in Kibana).")]
@@ -159,12 +162,8 @@ def hunt_command(
     quiet: QuietOption = False,
     log_format: LogFormatOption = LogFormat.TEXT,
     profile: ProfileOption = False,
-    engine: Annotated[str, typer.Option(
-        "--engine", help=f"Where the rules run: {' or '.join(ENGINES)} (needs lanner[spark]).")
-    ] = "duckdb",
-    spark_master: Annotated[str, typer.Option(
-        "--spark-master", help="The Spark master URL, with --engine spark.")
-    ] = DEFAULT_SPARK_MASTER,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
 ) -> None:
     """Run every rule over all the events at once and report the alerts.
 
@@ -180,10 +179,9 @@ def hunt_command(
     view = _View.create(quiet, log_format)
     with view.feedback:
         session = _open(view, rules, events, store, exceptions, building_blocks,
-                        index=index, criteria=criteria)
+                        index=index, criteria=criteria, engine=engine,
+                        spark_master=spark_master)
         with session.store:
-            if engine != "duckdb":
-                session.detector.backend = make_backend(session.store, engine, spark_master)
             view.feedback.start_rules(len(session.selection.rules))
             clock = time.perf_counter()
             reports = hunt(session.detector, session.selection.rules, max_signals=max_signals,
@@ -313,7 +311,8 @@ def _moment(text: str | None, option: str, now: datetime.datetime) -> datetime.d
 def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: Path | None,
           exception_paths: list[Path] | None, building_blocks: bool, *,
           index: str | None = None, criteria: RuleFilter | None = None,
-          enabled_only: bool = False) -> _Session:
+          enabled_only: bool = False, engine: str = "duckdb",
+          spark_master: str = DEFAULT_SPARK_MASTER) -> _Session:
     loaded, errors = load_rules(rule_paths)
     not_loaded = [str(error) for error in errors]
     for problem in not_loaded:
@@ -326,9 +325,9 @@ def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: P
         for problem in exceptions.problems:
             view.problem("exception not loaded", str(problem))
     store = EventStore(store_path)
-    session = _Session(view, selection, store,
-                       Detector(DuckDBBackend(store), AlertStore(store.con), exceptions),
-                       not_loaded=not_loaded)
+    detector = Detector(make_backend(store, engine, spark_master), AlertStore(store.con),
+                        exceptions)
+    session = _Session(view, selection, store, detector, not_loaded=not_loaded)
     if events:
         clock = time.perf_counter()
         session.ingested = store.ingest_files(find_event_files(events), index,
