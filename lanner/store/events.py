@@ -61,6 +61,8 @@ BATCH_ROWS = 20_000
 BATCH_BYTES = 64 * 1024 * 1024
 # Events between two calls of an ingest's progress callback.
 PROGRESS_EVERY = 4096
+# `_doc` numbers per query when documents are fetched.
+DOCUMENT_CHUNK = 10_000
 # Example failures kept per field in a report (the counts are always complete).
 MAX_EXAMPLES = 5
 
@@ -79,6 +81,14 @@ _DATE_TYPES = frozenset({"date", "date_nanos"})
 def quote(identifier: str) -> str:
     """A DuckDB identifier, quoted: field names hold dots, `@` and anything else."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+class Document(NamedTuple):
+    """A stored event as a response shows it."""
+
+    index: str
+    id: str
+    source: str  # the document as JSON text
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +322,19 @@ class EventStore:
     def count(self) -> int:
         """Number of stored events."""
         return self.con.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    def documents(self, docs: Iterable[int]) -> dict[int, Document]:
+        """The stored documents with these `_doc` numbers: what every backend returns, so that
+        a document is told the same way whichever engine found it."""
+        wanted = sorted(set(docs))
+        found: dict[int, Document] = {}
+        for start in range(0, len(wanted), DOCUMENT_CHUNK):
+            chunk = ", ".join(str(doc) for doc in wanted[start:start + DOCUMENT_CHUNK])
+            rows = self._execute(
+                f"SELECT _doc, _index, _id, _source FROM events WHERE _doc IN ({chunk})"
+            ).fetchall()
+            found.update((row[0], Document(row[1], row[2], row[3])) for row in rows)
+        return found
 
     # -- loading --------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from lanner.engine.backends.sql import SqlCompiler, epoch_nanos, install_macros, sql_literal
 from lanner.engine.matcher import Event, expand_keys
@@ -18,7 +17,7 @@ from lanner.engine.plan import StageFilter
 from lanner.engine.values import KEY_WRAPPERS, wrap_key
 from lanner.eql import ast
 from lanner.eql.schema import FieldSchema
-from lanner.store.events import EventStore, quote
+from lanner.store.events import Document, EventStore, quote
 
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long", "double",
@@ -38,14 +37,6 @@ class SearchScope:
     tiebreaker_field: str | None = None
     category_field: str = "event.category"
     filter_sql: str | None = None
-
-
-class Document(NamedTuple):
-    """A stored event as a response shows it."""
-
-    index: str
-    id: str
-    source: str  # the document as JSON text
 
 
 class DuckDBBackend:
@@ -97,10 +88,11 @@ class DuckDBBackend:
         """Events meeting `where` in ES order (timestamp, tiebreaker nulls last, doc), from
         `offset`, at most `limit` of them."""
         order = ", ".join(self._order(scope))
-        sql = (f"SELECT _index, _id, _source FROM events "
-               f"WHERE {self._where(where, scope)} ORDER BY {order} "
+        sql = (f"SELECT _doc FROM events WHERE {self._where(where, scope)} ORDER BY {order} "
                f"LIMIT {int(limit)} OFFSET {int(offset)}")
-        return [Document(*row) for row in self.con.execute(sql).fetchall()]
+        docs = [row[0] for row in self.con.execute(sql).fetchall()]
+        found = self.store.documents(docs)
+        return [found[doc] for doc in docs]
 
     # -- sequences and samples --------------------------------------------------------------
 
@@ -139,17 +131,7 @@ class DuckDBBackend:
 
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
         """The stored documents with these `_doc` numbers."""
-        wanted = sorted(set(docs))
-        if not wanted:
-            return {}
-        found: dict[int, Document] = {}
-        for start in range(0, len(wanted), 10_000):
-            chunk = ", ".join(str(doc) for doc in wanted[start:start + 10_000])
-            rows = self.con.execute(
-                f"SELECT _doc, _index, _id, _source FROM events WHERE _doc IN ({chunk})"
-            ).fetchall()
-            found.update((row[0], Document(row[1], row[2], row[3])) for row in rows)
-        return found
+        return self.store.documents(docs)
 
     # -- SQL pieces -------------------------------------------------------------------------
 

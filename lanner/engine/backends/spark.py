@@ -57,7 +57,6 @@ DEFAULT_MASTER = "local[*]"
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long", "double",
                             "float", "half_float", "scaled_float"})
-_DOCUMENT_CHUNK = 10_000
 
 # Settings a session needs for the compiler's SQL to mean what it means on DuckDB: NULL (not an
 # error) for a failed cast or a zero divisor, dates printed in UTC, no Arrow (pandas-free).
@@ -166,21 +165,15 @@ class SparkBackend:
     def window(self, where: str, scope: SearchScope, offset: int, limit: int) -> list[Document]:
         """Events meeting `where` in ES order, from `offset`, at most `limit` of them."""
         order = ", ".join(self._order(scope))
-        sql = (f"SELECT _index, _id, _source FROM {self._events()} "
-               f"WHERE {self._where(where, scope)} ORDER BY {order} "
-               f"LIMIT {int(limit)} OFFSET {int(offset)}")
-        return [Document(*row) for row in self._collect(sql)]
+        sql = (f"SELECT _doc FROM {self._events()} WHERE {self._where(where, scope)} "
+               f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}")
+        docs = [row[0] for row in self._collect(sql)]
+        found = self.store.documents(docs)
+        return [found[doc] for doc in docs]
 
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
-        """The stored documents with these `_doc` numbers."""
-        wanted = sorted(set(docs))
-        found: dict[int, Document] = {}
-        for start in range(0, len(wanted), _DOCUMENT_CHUNK):
-            chunk = ", ".join(str(doc) for doc in wanted[start:start + _DOCUMENT_CHUNK])
-            rows = self._collect(f"SELECT _doc, _index, _id, _source FROM {self._events()} "
-                                 f"WHERE _doc IN ({chunk})")
-            found.update((row[0], Document(row[1], row[2], row[3])) for row in rows)
-        return found
+        """The stored documents with these `_doc` numbers, told by the store as on DuckDB."""
+        return self.store.documents(docs)
 
     # -- sequences and samples, matched per join key ------------------------------------------
 
