@@ -35,6 +35,7 @@ from lanner.cli.selection import (
 from lanner.detection.datemath import DateMathError
 from lanner.detection.datemath import parse as parse_date
 from lanner.detection.exceptions import ExceptionLists, load_exception_lists
+from lanner.detection.fields import fields_read
 from lanner.detection.hunt import Selection, hunt, replay, select_rules
 from lanner.detection.run import Detector, RunReport
 from lanner.detection.serve import DetectionService, Tick, utc_now
@@ -331,7 +332,8 @@ def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: P
     if events:
         clock = time.perf_counter()
         session.ingested = store.ingest_files(find_event_files(events), index,
-                                              progress=view.feedback.reading)
+                                              progress=view.feedback.reading,
+                                              fields=fields_read(selection.rules, exceptions))
         session.reading_seconds = time.perf_counter() - clock
     return session
 

@@ -32,7 +32,8 @@ import duckdb
 import orjson
 
 from lanner.eql.schema import FieldSchema
-from lanner.store.indices import derive_index
+from lanner.store import columnar
+from lanner.store.indices import INDEX_FIELDS, derive_index
 from lanner.store.mappings import (
     DUCKDB_TYPES,
     OBJECT_TYPES,
@@ -50,9 +51,11 @@ from lanner.store.readers import (
     STDIN_NAME,
     BadLine,
     Item,
+    LineIndex,
     Record,
     read_bulk,
     read_file,
+    read_lines,
     read_objects,
 )
 
@@ -75,6 +78,9 @@ AUTOMATIC_CHECKPOINT = "16GB"
 IngestProgress = Callable[[str | None, int], None]
 
 META_COLUMNS = {"_doc": "BIGINT", "_index": "VARCHAR", "_id": "VARCHAR", "_source": "VARCHAR"}
+# Where a document read by the columnar route is (its `_source` and `_id` are told from the
+# file when fetched), and a hash of its fields, so that identical copies are found fast.
+PLACE_COLUMNS = {"_file": "INTEGER", "_line": "BIGINT", "_hash": "BIGINT"}
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 
 
@@ -278,7 +284,7 @@ class EventStore:
         self._schema = schema or FieldSchema.default()
         self._batch_rows = batch_rows
         self._columns: dict[str, _Physical] = {}
-        self._taken: set[str] = {name.lower() for name in META_COLUMNS}  # physical, lower
+        self._taken: set[str] = {name.lower() for name in (*META_COLUMNS, *PLACE_COLUMNS)}
         self._mappings: dict[str, dict[str, FieldMapping]] = {}
         self._fields: set[str] = set()
         self._plans: dict[str, _IndexPlan] = {}
@@ -287,6 +293,12 @@ class EventStore:
         # (_index, _id) of the batch being built: a repeat means a delete after the insert.
         self._batch_ids: set[tuple[str, str]] = set()
         self._batch_duplicates = 0
+        # The columnar route: the fields it read (None: every field is stored), the files its
+        # documents are told from, and those ids already told.
+        self._loaded: frozenset[str] | None = None
+        self._files: list[LineIndex | str] = []
+        self._told_ids: dict[int, str] = {}
+        self.general_files: list[tuple[str, str]] = []  # (file, why) read the general way
         self._open()
 
     # -- what the compiler asks ---------------------------------------------------------------
@@ -302,6 +314,7 @@ class EventStore:
 
     def column(self, name: str) -> Column | None:
         """One field's column (an alias resolves to its target's physical column), or None."""
+        self._check_loaded(name)
         physical = self._columns.get(name)
         if physical is not None:
             return physical.column()
@@ -313,7 +326,18 @@ class EventStore:
 
     def has_field(self, name: str) -> bool:
         """Whether ES would find `name` in the mapping: seen or mapped, object parents too."""
+        self._check_loaded(name)
         return name in self._fields
+
+    def _check_loaded(self, name: str) -> None:
+        """A store that read only some fields refuses to answer for the others, rather than
+        answering "absent" for a field the files may hold."""
+        if self._loaded is None or name in self._fields or name in self._loaded:
+            return
+        prefix = name + "."
+        if not any(loaded.startswith(prefix) for loaded in self._loaded):
+            raise StoreError(f"the field [{name}] was not read: this store holds only the "
+                             "fields of the rules it was loaded for")
 
     def mapping(self, index: str) -> dict[str, FieldMapping] | None:
         """The explicit mapping put for `index`, flat; None when it has none."""
@@ -331,9 +355,53 @@ class EventStore:
         for start in range(0, len(wanted), DOCUMENT_CHUNK):
             chunk = ", ".join(str(doc) for doc in wanted[start:start + DOCUMENT_CHUNK])
             rows = self._execute(
-                f"SELECT _doc, _index, _id, _source FROM events WHERE _doc IN ({chunk})"
+                f"SELECT _doc, _index, _id, _source, _file, _line, _hash FROM events "
+                f"WHERE _doc IN ({chunk})"
             ).fetchall()
-            found.update((row[0], Document(row[1], row[2], row[3])) for row in rows)
+            told = self._tell([row for row in rows if row[3] is None or row[2] is None])
+            for doc, index, doc_id, source, *_ in rows:
+                source = source if source is not None else told[doc][0]
+                doc_id = doc_id if doc_id is not None else told[doc][1]
+                found[doc] = Document(index, doc_id, source)
+        return found
+
+    def _tell(self, rows: list[tuple[Any, ...]]) -> dict[int, tuple[str, str]]:
+        """`_source` and `_id` of documents the columnar route read: the text from the file,
+        the id derived as the general ingest derives it (the n-th identical copy counted among
+        the earlier documents with the same index and field hash)."""
+        sources = self._sources_of([(row[0], row[3], row[4], row[5]) for row in rows])
+        told: dict[int, tuple[str, str]] = {}
+        for doc, index, doc_id, _, _, _, digest in rows:
+            if doc_id is None:
+                doc_id = self._told_ids.get(doc)
+            if doc_id is None:
+                earlier = self._execute(
+                    "SELECT _doc, _source, _file, _line FROM events WHERE _index = ? "
+                    "AND _hash = ? AND _doc < ? AND _id IS NULL", [index, digest, doc]
+                ).fetchall()
+                mine = _canonical(sources[doc])
+                copies = self._sources_of(earlier)
+                seen = sum(1 for text in copies.values() if _canonical(text) == mine)
+                doc_id = self._told_ids[doc] = derived_id(index, mine, seen)
+            told[doc] = (sources[doc], doc_id)
+        return told
+
+    def _sources_of(self, rows: Iterable[tuple[int, str | None, int | None, int | None]]
+                    ) -> dict[int, str]:
+        """`_source` of (doc, stored source, file, line) rows: stored, or read from the file."""
+        found: dict[int, str] = {}
+        wanted: dict[int, dict[int, int]] = {}  # file -> line ordinal -> doc
+        for doc, source, file, line in rows:
+            if source is not None:
+                found[doc] = source
+            else:
+                wanted.setdefault(file, {})[line] = doc
+        for file, lines in wanted.items():
+            index = self._files[file]
+            if isinstance(index, str):
+                index = self._files[file] = LineIndex(index)
+            for ordinal, _, text in index.lines(lines):
+                found[lines[ordinal]] = orjson.dumps(orjson.loads(text)).decode()
         return found
 
     # -- loading --------------------------------------------------------------------------------
@@ -372,23 +440,172 @@ class EventStore:
         return self.ingest_files([path], index)
 
     def ingest_files(self, paths: Iterable[str | Path], index: str | None = None, *,
-                     progress: IngestProgress | None = None) -> IngestReport:
+                     progress: IngestProgress | None = None,
+                     fields: Iterable[str] | None = None) -> IngestReport:
         """Store several files as one stream: batches span files, so that writing overlaps
         reading even when every file is small. An unreadable file fails before any is read;
         `-` is standard input.
 
         `progress(file, events)` hears of the file being read and the events read so far, at
         each file's start and every few thousand events.
+
+        `fields`: only these fields will be asked for (a hunt's rules and exceptions). An
+        empty in-memory store then reads plain NDJSON files the columnar way (see
+        lanner.store.columnar), many times faster, and refuses to answer for other fields.
         """
         names = [str(path) for path in paths]
         for name in names:
             if name != STDIN and (not os.path.isfile(name) or not os.access(name, os.R_OK)):
                 raise StoreError(f"cannot read {name}: not a readable file")
         try:
+            if fields is not None and self._columnar_ready():
+                return self._ingest_columnar(names, index, fields, progress)
             return self._ingest([(STDIN_NAME if name == STDIN else name, read_file(name))
                                  for name in names], index, progress)
         except OSError as error:
             raise StoreError(f"cannot read {error.filename}: {error.strerror}") from None
+
+    def _columnar_ready(self) -> bool:
+        """In memory (the files outlive nothing), empty, no mapping (ECS types everything)."""
+        return self.path is None and not self._mappings and not self._has_rows
+
+    def _ingest_columnar(self, names: list[str], index: str | None, fields: Iterable[str],
+                         progress: IngestProgress | None) -> IngestReport:
+        """Each file the columnar way when it can be, else the general way, in order."""
+        fields = set(fields)
+        wanted = columnar.needed_fields(fields)
+        self._loaded = frozenset({*fields, *wanted})
+        report = IngestReport()
+        for name in names:
+            if progress:
+                progress(STDIN_NAME if name == STDIN else name, report.events)
+            try:
+                if name == STDIN or not columnar.plain_ndjson(name):
+                    raise columnar.NotColumnar("not plain NDJSON")
+                report += self._load_columnar(name, index, wanted)
+            except columnar.NotColumnar as why:
+                self.general_files.append((name, str(why)))
+                report += self._ingest([(STDIN_NAME if name == STDIN else name,
+                                         read_file(name))], index)
+        if progress:
+            progress(None, report.events)
+        return report
+
+    def _load_columnar(self, path: str, index: str | None,
+                       wanted: tuple[str, ...]) -> IngestReport:
+        """One plain NDJSON file: staged by DuckDB, typed in SQL, the odd documents through
+        the general row code; `_doc` numbers keep file order (a skipped line leaves a gap)."""
+        shape = columnar.Shape(wanted)
+        columnar.sample(path, shape)
+        columnar.stage(self.con, path, shape)
+        report = IngestReport(files=[path])
+        try:
+            found = self._execute("SELECT " + ", ".join(
+                f"count({quote(name)}), "
+                f"coalesce(bool_or(starts_with(CAST({quote(name)} AS VARCHAR), '[')), false)"
+                for name in wanted) + " FROM _lanner_stage").fetchone()
+            present = dict(zip(wanted, found[0::2], strict=True))
+            arrays = found[1::2]
+            typed = []
+            for name, is_array in zip(wanted, arrays, strict=True):
+                if not present[name]:
+                    continue  # no value in this file: nothing to type
+                existing = self._columns.get(name)
+                es_type = existing.es_type if existing else self._schema.type_of(name)
+                is_list = bool(is_array) or (existing is not None and existing.is_list)
+                typed.append(columnar.typed(name, es_type, is_list))
+            self._stage_index(index)
+            odd = " OR ".join(f"({t.odd})" for t in typed)
+            self._execute(
+                "CREATE OR REPLACE TEMP TABLE _lanner_typed AS SELECT s.rowid AS _ord, "
+                "i._index, CAST(hash(" + ", ".join(f"s.{quote(t.name)}" for t in typed)
+                + ") >> 1 AS BIGINT) AS _hash, coalesce(" + odd + ", false) AS _odd, "
+                + ", ".join(f"{t.value} AS {quote(t.name)}" for t in typed)
+                + " FROM _lanner_stage s JOIN _lanner_index i ON "
+                + " AND ".join(f"s.{quote(n)} IS NOT DISTINCT FROM i.{quote(n)}"
+                               for n in _index_keys(index)) + (" TRUE" if index else ""))
+            self._execute("DROP TABLE _lanner_stage")
+            file = len(self._files)
+            self._files.append(path)
+            base = self._next_doc
+            report.events, report.without_index = self._insert_typed(typed, present, file, base)
+            odd_rows = self._execute(
+                "SELECT _ord, _hash FROM _lanner_typed WHERE _odd ORDER BY _ord").fetchall()
+            if odd_rows:
+                report += self._ingest_odd(path, index, file, base, odd_rows)
+            last = self._execute("SELECT max(_ord) FROM _lanner_typed").fetchone()[0]
+            self._next_doc = base + (last if last is not None else -1) + 1
+        finally:
+            self._execute("DROP TABLE IF EXISTS _lanner_stage")
+            self._execute("DROP TABLE IF EXISTS _lanner_typed")
+            self._execute("DROP TABLE IF EXISTS _lanner_index")
+        return report
+
+    def _stage_index(self, index: str | None) -> None:
+        """`_lanner_index`: the index of each combination of the fields it is told by."""
+        if index is not None:
+            self._execute("CREATE OR REPLACE TEMP TABLE _lanner_index AS SELECT ? AS _index",
+                          [index])
+            return
+        combinations = columnar.index_values(self.con)
+        names = ", ".join(quote(name) for name in INDEX_FIELDS)
+        self._execute(f"CREATE OR REPLACE TEMP TABLE _lanner_index AS SELECT {names}, "
+                      "CAST(NULL AS VARCHAR) AS _index FROM _lanner_stage LIMIT 0")
+        if combinations:
+            values = [(*row, columnar.derived_index(row)) for row in combinations]
+            marks = ", ".join(["?"] * (len(INDEX_FIELDS) + 1))
+            self.con.executemany(f"INSERT INTO _lanner_index VALUES ({marks})", values)
+
+    def _insert_typed(self, typed: list[columnar.Typed], present: dict[str, int], file: int,
+                      base: int) -> tuple[int, int]:
+        """The documents SQL typed whole, into the events table; (stored, without index).
+        A field with a value anywhere gets its column now, as the general ingest would."""
+        stored, without_index = self._execute(
+            "SELECT count(*) FILTER (WHERE NOT _odd), "
+            "count(*) FILTER (WHERE NOT _odd AND _index IS NULL) FROM _lanner_typed").fetchone()
+        columns = []
+        for field_typed in typed:
+            if field_typed.value == "NULL":
+                continue
+            column = self._columns.get(field_typed.name)
+            if column is None:
+                column = self._add_column(field_typed.name, field_typed.es_type,
+                                          field_typed.is_list)
+            elif field_typed.is_list and not column.is_list:
+                self._make_list(column)
+            columns.append((column, field_typed.name))
+        self._write_schema()
+        targets = ", ".join(["_doc", "_index", "_file", "_line", "_hash",
+                             *(quote(c.physical) for c, _ in columns)])
+        values = ", ".join([f"{int(base)} + _ord", "coalesce(_index, '')", str(file), "_ord",
+                            "_hash", *(quote(name) for _, name in columns)])
+        self._execute(f"INSERT INTO events ({targets}) SELECT {values} FROM _lanner_typed "
+                      "WHERE NOT _odd")
+        self._has_rows = self._has_rows or stored > 0
+        return stored, without_index
+
+    def _ingest_odd(self, path: str, index: str | None, file: int, base: int,
+                    odd_rows: list[tuple[int, int]]) -> IngestReport:
+        """Documents with a value SQL does not type: the general row code, whole documents."""
+        report = IngestReport()
+        hashes = dict(odd_rows)
+        lines = LineIndex(path)
+        self._files[file] = lines
+        numbered = {number: ordinal for ordinal, number, _ in lines.lines(hashes)}
+        rows, sources = [], []
+        for item in read_lines(((number, text) for _, number, text in lines.lines(hashes)),
+                               path):
+            if isinstance(item, BadLine):
+                report.bad_lines.append(item)
+                continue
+            ordinal = numbered[item.line]
+            row = self._row(item, path, index, report, {}, derive=False)
+            row.update(_doc=base + ordinal, _file=file, _line=ordinal, _hash=hashes[ordinal])
+            rows.append(row)
+            sources.append(orjson.dumps(item.source))
+        if rows:
+            self._write(self._seal(rows, sources, report))
+        return report
 
     def ingest_items(self, items: Iterable[Item], path: str | None = None,
                      index: str | None = None) -> IngestReport:
@@ -467,26 +684,35 @@ class EventStore:
         default_index: str | None,
         report: IngestReport,
         occurrences: dict[bytes, int],
+        *,
+        derive: bool = True,
     ) -> dict[str, Any]:
-        """One document as a row: metadata plus every leaf coerced into its column."""
+        """One document as a row: metadata plus every leaf coerced into its column. `derive`:
+        give an id-less document its derived id now (else it is told when fetched)."""
         flat = flatten(record.source)
         index = record.index or default_index or derive_index(flat.get)
         if not index:
             report.without_index += 1
             index = ""
-        doc_id = record.id if record.id is not None else _derived_id(index, record, occurrences)
-        key = (index, doc_id)
-        if key in self._batch_ids:
-            self._batch_duplicates += 1
-        else:
-            self._batch_ids.add(key)
+        doc_id = record.id
+        if doc_id is None and derive:
+            doc_id = _derived_id(index, record, occurrences)
+        if doc_id is not None:
+            key = (index, doc_id)
+            if key in self._batch_ids:
+                self._batch_duplicates += 1
+            else:
+                self._batch_ids.add(key)
         row: dict[str, Any] = {"_doc": self._next_doc, "_index": index, "_id": doc_id}
         self._next_doc += 1
         plan = self._plans.get(index) or self._plan(index)
         if plan.null_values:
             _apply_null_values(flat, plan.null_values)
         targets = plan.targets
+        loaded = self._loaded
         for name, value in flat.items():
+            if loaded is not None and name not in loaded:
+                continue
             target = targets.get(name)
             if target is None:
                 if value is None:
@@ -637,7 +863,8 @@ class EventStore:
             present.update(row.keys())
         columns = [column for column in self._columns.values() if column.physical in present]
         json_types = {name: kind for name, kind in META_COLUMNS.items() if name != "_source"}
-        selects = [quote(name) for name in META_COLUMNS]
+        json_types.update(PLACE_COLUMNS)
+        selects = [quote(name) for name in (*META_COLUMNS, *PLACE_COLUMNS)]
         for column in columns:
             sql = quote(column.physical)
             if column.is_list:
@@ -656,7 +883,8 @@ class EventStore:
             else:
                 json_types[column.physical] = column.sql_type
                 selects.append(sql)
-        names = [quote(name) for name in META_COLUMNS] + [quote(c.physical) for c in columns]
+        names = [quote(name) for name in (*META_COLUMNS, *PLACE_COLUMNS)]
+        names += [quote(c.physical) for c in columns]
         ddl, metadata = self._schema_changes()
         replaces = self._has_rows or self._batch_duplicates > 0
         self._has_rows = True
@@ -727,6 +955,8 @@ class EventStore:
         """Create the tables, or load the column and mapping metadata of an existing store."""
         meta = ", ".join(f"{quote(name)} {kind}" for name, kind in META_COLUMNS.items())
         self._execute(f"CREATE TABLE IF NOT EXISTS events ({meta})")
+        for name, kind in PLACE_COLUMNS.items():  # a store made before they existed
+            self._execute(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} {kind}")
         self._execute(
             "CREATE TABLE IF NOT EXISTS _lanner_columns (ordinal INTEGER, name VARCHAR PRIMARY "
             "KEY, physical VARCHAR, es_type VARCHAR, base_type VARCHAR, is_list BOOLEAN)"
@@ -901,12 +1131,28 @@ def _derived_id(index: str, record: Record, occurrences: dict[bytes, int]) -> st
     """A stable id for a document without one: the same document in the same index gets the
     same id on every ingest; the n-th identical copy within one ingest gets its own."""
     canonical = orjson.dumps(record.source, option=orjson.OPT_SORT_KEYS)
+    key = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
+    seen = occurrences.get(key, 0)
+    occurrences[key] = seen + 1
+    return derived_id(index, canonical, seen)
+
+
+def derived_id(index: str, canonical: bytes, seen: int) -> str:
+    """The id of a document in `index` whose sorted-key JSON is `canonical`, after `seen`
+    identical copies of it in the same ingest."""
     digest = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
-    seen = occurrences.get(digest, 0)
-    occurrences[digest] = seen + 1
     if seen:
         digest = hashlib.sha1(digest + b"#%d" % seen).digest()
     return base64.urlsafe_b64encode(digest).decode()[:20]
+
+
+def _canonical(source: str) -> bytes:
+    return orjson.dumps(orjson.loads(source), option=orjson.OPT_SORT_KEYS)
+
+
+def _index_keys(index: str | None) -> tuple[str, ...]:
+    """The staged fields joined to `_lanner_index`: none when one index is given."""
+    return () if index is not None else INDEX_FIELDS
 
 
 def _mapping_json(mapped: FieldMapping) -> dict[str, Any]:

@@ -11,6 +11,7 @@ so one broken line costs one event and is reported with its file and line.
 
 from __future__ import annotations
 
+import array
 import bz2
 import gzip
 import io
@@ -273,6 +274,36 @@ def read_appended(path: str | Path, offset: int, first_line: int) -> tuple[list[
     lines = data[:end].splitlines(keepends=True)
     items = list(_documents(_ndjson(lines, str(path), first_line), str(path)))
     return items, offset + end, first_line + len(lines)
+
+
+class LineIndex:
+    """Where each document line of an NDJSON file starts (blank lines are not documents), so
+    that the n-th document is read again without reading the file again."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._offsets = array.array("q")
+        self._numbers = array.array("q")
+        offset = 0
+        with open(path, "rb") as raw:
+            for number, line in enumerate(raw, 1):
+                if line.strip():
+                    self._offsets.append(offset)
+                    self._numbers.append(number)
+                offset += len(line)
+
+    def lines(self, ordinals: Iterable[int]) -> Iterator[tuple[int, int, bytes]]:
+        """(ordinal, line number, text) of the documents at these 0-based ordinals."""
+        with open(self.path, "rb") as raw:
+            for ordinal in sorted(set(ordinals)):
+                raw.seek(self._offsets[ordinal])
+                yield ordinal, self._numbers[ordinal], raw.readline()
+
+
+def read_lines(lines: Iterable[tuple[int, bytes]], path: str) -> Iterator[Item]:
+    """The documents of some lines of an NDJSON file, given with their numbers."""
+    for number, text in lines:
+        yield from _documents(_ndjson([text], path, number), path)
 
 
 def _ndjson(lines: Iterable[bytes], path: str, first_line: int = 1) -> Iterator[_Value]:

@@ -1,0 +1,317 @@
+"""Plain NDJSON read by DuckDB's JSON reader: only the fields the rules read, typed in SQL.
+
+The general ingest flattens and types every field of every document in Python; a hunt needs
+only the fields its rules read. Here DuckDB parses the file on every core into an explicit
+column tree of those fields (JSON leaves, so no value changes shape silently), SQL types the
+values written the common way (a string for a keyword, an integer literal for a long, ISO-8601
+UTC text for a date, ...), and every document holding anything else is handed, whole, to the
+general ingest, so the Python coercers stay the only authority on unusual values.
+
+What is not stored is told again on demand: `_source` and a derived `_id` come from the file
+(`_file`, `_line`) when a document is fetched (EventStore.documents).
+
+A file is read here only when nothing can be lost: its first lines (the sample) show plain
+documents without dotted keys, hits or bulk actions, and DuckDB reads it in strict mode. A
+file DuckDB refuses (a malformed line, a shape the sample did not show) is learned from or left
+to the general ingest, which reports every bad line with its number.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import orjson
+
+from lanner.store.indices import INDEX_FIELDS, derive_index
+from lanner.store.mappings import VERBATIM_STRING_TYPES, ancestors, duckdb_type
+
+# Documents read in Python before DuckDB is asked: shapes DuckDB would refuse, dotted keys.
+SAMPLE_LINES = 2_000
+# Times a file refused by DuckDB is learned from and read again before the general ingest.
+MAX_ATTEMPTS = 3
+_LINE_OF_ERROR = re.compile(r"in line (\d+)")
+_BULK_ACTIONS = frozenset({"index", "create", "update", "delete"})
+_HIT_KEYS = frozenset({"_source", "_index", "_id", "hits"})
+_INTEGER_BOUNDS = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1),
+                   "short": (-(2**15), 2**15 - 1), "byte": (-(2**7), 2**7 - 1)}
+_ISO_UTC = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?Z"  # noqa: E501
+_IPV4 = r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # noqa: E501
+
+
+class NotColumnar(Exception):
+    """The file must go through the general ingest; the message says why (for --profile)."""
+
+
+@dataclass(slots=True)
+class Shape:
+    """The column tree DuckDB reads: nested names down to JSON leaves. A node the data holds
+    as an array or a scalar somewhere (`process.Ext.code_signature` in Defend data) is read as
+    one JSON value, and its fields are taken out of it in SQL."""
+
+    fields: tuple[str, ...]
+    json_nodes: set[str] = field(default_factory=set)
+
+    def columns(self) -> dict[str, str]:
+        """`read_json`'s `columns`: top-level name -> DuckDB type text."""
+        tree: dict[str, Any] = {}
+        for name in self.fields:
+            node = tree
+            parts = name.split(".")
+            for depth, part in enumerate(parts):
+                path = ".".join(parts[:depth + 1])
+                last = depth == len(parts) - 1 or path in self.json_nodes
+                existing = node.get(part)
+                if last:
+                    if existing is None:
+                        node[part] = "JSON"
+                    break
+                if not isinstance(existing, dict):  # a field that is also a parent: a node
+                    existing = node[part] = {}
+                node = existing
+        return {name: _sql_type(value) for name, value in tree.items()}
+
+    def leaf_sql(self, name: str) -> str:
+        """The JSON value of a field: a column path, or taken out of the JSON node above it,
+        every object of an array of objects giving its value (as ES flattens them)."""
+        parts = name.split(".")
+        for depth in range(len(parts)):
+            node = ".".join(parts[:depth + 1])
+            if node in self.json_nodes:
+                column = ".".join(_quote(part) for part in parts[:depth + 1])
+                rest = parts[depth + 1:]
+                if not rest:
+                    return column
+                path = "$." + ".".join(_json_key(part) for part in rest)
+                each = "$[*]." + ".".join(_json_key(part) for part in rest)
+                return (f"CASE WHEN json_type({column}) = 'ARRAY' "
+                        f"THEN json_extract({column}, '{each}') "
+                        f"ELSE json_extract({column}, '{path}') END")
+        return ".".join(_quote(part) for part in parts)
+
+    def learn(self, document: Any) -> bool:
+        """Mark as JSON nodes the objects of the tree this document holds as something else;
+        True if it taught anything."""
+        taught = False
+        nodes = {parent for name in self.fields for parent in ancestors(name)}
+        for node in sorted(nodes, key=lambda n: n.count(".")):
+            if node in self.json_nodes or any(a in self.json_nodes for a in ancestors(node)):
+                continue
+            value = _lookup(document, node)
+            if value is not _ABSENT and value is not None and type(value) is not dict:
+                self.json_nodes.add(node)
+                taught = True
+        return taught
+
+
+def plain_ndjson(path: str) -> bool:
+    """Whether the file starts like plain NDJSON (not compressed, not an array or Parquet)."""
+    with open(path, "rb") as raw:
+        head = raw.read(4096).lstrip()
+    return head.startswith(b"{")
+
+
+def sample(path: str, shape: Shape) -> None:
+    """Read the first documents in Python: raise NotColumnar for what DuckDB would read
+    differently from the general ingest, and learn the nodes that are not objects."""
+    with open(path, "rb") as raw:
+        for line in itertools.islice(raw, SAMPLE_LINES):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                document = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                raise NotColumnar("a malformed line among the first ones") from None
+            check_plain(document)
+            shape.learn(document)
+
+
+def check_plain(document: Any) -> None:
+    """A plain document: an object, no hit or bulk-action shape, no dotted key anywhere."""
+    if type(document) is not dict:
+        raise NotColumnar("a line that is not a JSON object")
+    if _HIT_KEYS & document.keys():
+        raise NotColumnar("search hits or documents with _index/_id")
+    if len(document) == 1 and next(iter(document)) in _BULK_ACTIONS:
+        raise NotColumnar("bulk actions")
+    if _has_dotted_key(document):
+        raise NotColumnar("dotted field names")
+
+
+def stage_sql(path: str, shape: Shape) -> str:
+    """The statement that reads the file into the staging table, one JSON column per field."""
+    columns = shape.columns()
+    spec = "{" + ", ".join(f"{_literal(name)}: {_literal(kind)}"
+                           for name, kind in columns.items()) + "}"
+    selects = [f"{shape.leaf_sql(name)} AS {_quote(name)}" for name in shape.fields]
+    return (f"CREATE OR REPLACE TEMP TABLE _lanner_stage AS SELECT {', '.join(selects)} "
+            f"FROM read_json({_literal(path)}, format = 'newline_delimited', "
+            f"columns = {spec}, ignore_errors = false, maximum_object_size = {1 << 30})")
+
+
+def stage(con: duckdb.DuckDBPyConnection, path: str, shape: Shape) -> None:
+    """Read the file into `_lanner_stage` (row order = document order), learning from what
+    DuckDB refuses; NotColumnar when it still refuses."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            con.execute(stage_sql(path, shape))
+            return
+        except duckdb.Error as error:
+            found = _LINE_OF_ERROR.search(str(error))
+            document = _document_at(path, int(found.group(1))) if found else None
+            if document is None or not shape.learn(document):
+                raise NotColumnar(f"DuckDB refused it: {str(error).splitlines()[0]}") from None
+    raise NotColumnar("DuckDB refused it after learning its shapes")
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """One field's SQL: the stored value, and when a value needs the Python coercers."""
+
+    name: str
+    es_type: str
+    is_list: bool
+    value: str
+    odd: str
+
+
+def typed(name: str, es_type: str | None, is_list: bool) -> Typed:
+    """SQL turning the staged JSON of `name` into the column value, for values written the
+    common way; `odd` is true for any other value (that document goes through Python)."""
+    column = f"s.{_quote(name)}"
+    if es_type is None or duckdb_type(es_type) is None:  # typed by its first value: Python
+        return Typed(name, es_type or "", is_list, "NULL", f"{column} IS NOT NULL")
+    value, ok = _scalar(es_type)
+    if not is_list:
+        return Typed(name, es_type, False, _apply(value, column),
+                     f"{column} IS NOT NULL AND NOT ({_apply(ok, column)})")
+    elements = f"CAST({column} AS JSON[])"
+    array = f"starts_with(CAST({column} AS VARCHAR), '[')"
+    each = _apply(value, "e")
+    as_list = (f"CASE WHEN {array} THEN list_transform({elements}, lambda e: {each}) "
+               f"ELSE [{_apply(value, column)}] END")
+    element_ok = f"(e IS NULL OR {_apply(ok, 'e')})"
+    all_ok = (f"CASE WHEN {array} THEN list_bool_and(list_transform({elements}, "
+              f"lambda e: {element_ok})) ELSE {_apply(ok, column)} END")
+    empty = f"(CAST({column} AS VARCHAR) = '[]')"
+    return Typed(name, es_type, True,
+                 f"CASE WHEN {column} IS NULL OR {empty} THEN NULL ELSE {as_list} END",
+                 f"{column} IS NOT NULL AND NOT {empty} AND NOT coalesce({all_ok}, false)")
+
+
+def index_values(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """The distinct combinations of the fields an index is told by, as JSON text."""
+    names = ", ".join(_quote(name) for name in INDEX_FIELDS)
+    return con.execute(f"SELECT DISTINCT {names} FROM _lanner_stage").fetchall()
+
+
+def derived_index(values: tuple[Any, ...]) -> str | None:
+    """derive_index over one combination of staged JSON values."""
+    parsed = {name: (orjson.loads(text) if text is not None else None)
+              for name, text in zip(INDEX_FIELDS, values, strict=True)}
+    return derive_index(parsed.get)
+
+
+def needed_fields(fields: Iterable[str]) -> tuple[str, ...]:
+    """The leaf fields to read: those asked for and those an index is told by, sorted; a
+    field that is the parent of another is an object, which holds no value of its own."""
+    wanted = {*fields, *INDEX_FIELDS, "@timestamp"}
+    parents = {parent for name in wanted for parent in ancestors(name)}
+    return tuple(sorted(wanted - parents))
+
+
+# -- SQL pieces -------------------------------------------------------------------------------
+
+
+def _scalar(es_type: str) -> tuple[str, str]:
+    """(value, ok) SQL templates over `{}`, a JSON scalar, for one ES type. The JSON is
+    minified text, so its first character tells its kind without parsing it again."""
+    text = "CAST({} AS VARCHAR)"
+    string = f"starts_with({text}, '\"')"
+    number = f"regexp_matches({text}, '^-?[0-9]')"
+    unquoted = (f"CASE WHEN contains({text}, '\\') THEN ({{}} ->> '$') "
+                f"ELSE substr({text}, 2, length({text}) - 2) END")
+    if es_type in VERBATIM_STRING_TYPES:
+        return unquoted, string
+    if es_type in _INTEGER_BOUNDS:
+        low, high = _INTEGER_BOUNDS[es_type]
+        fraction = f"regexp_matches({text}, '[.eE]')"
+        value = (f"CASE WHEN {fraction} THEN TRY_CAST(trunc(TRY_CAST({text} AS DOUBLE)) "
+                 f"AS HUGEINT) ELSE TRY_CAST({text} AS HUGEINT) END")
+        return value, f"{number} AND ({value}) BETWEEN {low} AND {high}"
+    if duckdb_type(es_type) == "DOUBLE" and es_type != "scaled_float":
+        value = f"TRY_CAST({text} AS DOUBLE)"
+        return value, f"{number} AND isfinite({value})"
+    if es_type == "boolean":
+        return f"({text} = 'true')", f"{text} IN ('true', 'false')"
+    if es_type in ("date", "date_nanos"):
+        seconds = f"epoch(CAST(substr({text}, 2, 19) AS TIMESTAMP))"
+        fraction = (f"CAST(rpad(coalesce(nullif(regexp_extract({text}, '\\.([0-9]+)Z\"$', 1), "
+                    f"''), '0'), 9, '0') AS BIGINT)")
+        value = f"make_timestamp_ns(CAST({seconds} AS BIGINT) * 1000000000 + {fraction})"
+        ok = f"regexp_full_match({text}, '\"{_ISO_UTC}\"')"
+        if es_type == "date_nanos":
+            ok += f" AND substr({text}, 2, 4) >= '1970'"
+        return value, ok
+    if es_type == "ip":
+        return unquoted, f"regexp_full_match({text}, '\"{_IPV4}\"')"
+    return "NULL", "false"
+
+
+def _apply(template: str, sql: str) -> str:
+    return template.replace("{}", sql)
+
+
+def _sql_type(node: Any) -> str:
+    if isinstance(node, str):
+        return node
+    return "STRUCT(" + ", ".join(f"{_quote(name)} {_sql_type(value)}"
+                                 for name, value in node.items()) + ")"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_key(part: str) -> str:
+    return '"' + part.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''") + '"'
+
+
+_ABSENT = object()
+
+
+def _lookup(document: dict[str, Any], path: str) -> Any:
+    node: Any = document
+    for part in path.split("."):
+        if type(node) is not dict or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _has_dotted_key(node: Any) -> bool:
+    if type(node) is dict:
+        return any("." in key or _has_dotted_key(value) for key, value in node.items())
+    if type(node) is list:
+        return any(_has_dotted_key(element) for element in node)
+    return False
+
+
+def _document_at(path: str, line: int) -> Any:
+    """The document on a line (1-based), None if there is none or it is not JSON."""
+    with open(path, "rb") as raw:
+        for text in itertools.islice(raw, line - 1, line):
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return None
+    return None

@@ -1,0 +1,169 @@
+"""The columnar route stores what the general ingest stores, for the fields it was asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from lanner.store.columnar import SAMPLE_LINES
+from lanner.store.events import EventStore
+from lanner.store.mappings import StoreError
+
+FIELDS = {
+    "process.name", "process.args", "process.pid", "process.Ext.code_signature.subject_name",
+    "process.Ext.code_signature.trusted", "file.Ext.entropy", "source.ip", "destination.port",
+    "user.name", "event.action", "event.type", "custom.unknown", "dll.code_signature.trusted",
+    "event.ingested",
+}
+
+
+def _doc(number: int, **fields: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@timestamp": f"2025-03-03T06:00:{number % 60:02d}.{number:03d}Z",
+        "agent": {"type": "endpoint"},
+        "event": {"category": ["process"], "type": ["start"], "id": str(number)},
+        "process": {"name": f"proc{number}.exe", "pid": number, "args": ["a", f"b{number}"]},
+    }
+    for path, value in fields.items():
+        node = document
+        *parents, leaf = path.split("__")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return document
+
+
+TRICKY = [
+    _doc(1),
+    _doc(2, process__args="single"),  # a scalar in a list field
+    _doc(3, file__Ext__entropy=6.75),  # a float into a long: truncated, as ES does
+    _doc(4, process__pid="42"),  # a number as text: the Python coercer
+    _doc(5, source__ip="10.1.2.3", destination__port=443),
+    _doc(6, source__ip="2001:db8:0:0:0:0:0:1"),  # IPv6: canonical form from Python
+    _doc(7, user__name='quote " and \\ and \u00e9 and \u4e2d'),
+    _doc(8, user__name=None, process__args=[]),  # explicit null and an empty array
+    _doc(9, event__ingested="2025-03-03T07:00:00+01:00"),  # an offset: Python parses it
+    _doc(10, event__ingested="2025-03-03T06:00:00.123456789Z"),  # nanoseconds in SQL
+    _doc(11, custom__unknown=5),  # not in the schema: typed by its first value
+    _doc(12, process__pid="not a number"),  # refused: NULL, counted with its line
+    _doc(13, process__Ext__code_signature=[{"subject_name": "Microsoft", "trusted": True},
+                                           {"subject_name": "Other", "trusted": False}]),
+    _doc(14, process__Ext__code_signature={"subject_name": "Single", "trusted": True}),
+    _doc(15, process__args=["x", None, "y"]),
+    _doc(16, event__action=7),  # a number in a keyword field: its text
+    _doc(1),  # an identical copy of the first document: its own id
+]
+
+
+def _write(path: Path, documents: list[Any], *, blank_lines: bool = False) -> Path:
+    lines = [orjson.dumps(document) for document in documents]
+    if blank_lines:
+        lines = [line + b"\r\n\n   " for line in lines]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def _both(path: Path, fields: set[str] = FIELDS) -> tuple[EventStore, EventStore, Any, Any]:
+    columnar, general = EventStore(), EventStore()
+    columnar_report = columnar.ingest_files([path], fields=fields)
+    general_report = general.ingest_files([path])
+    return columnar, general, columnar_report, general_report
+
+
+def _values(store: EventStore, name: str) -> list[Any]:
+    column = store.column(name)
+    if column is None or column.physical is None:
+        return []
+    return [row[0] for row in store.con.execute(
+        f"SELECT {column.sql} FROM events ORDER BY _doc").fetchall()]
+
+
+def _assert_same(columnar: EventStore, general: EventStore, fields: set[str]) -> None:
+    for name in sorted(fields):
+        assert columnar.has_field(name) == general.has_field(name), name
+        if general.column(name) is not None:
+            assert columnar.column(name).duckdb_type == general.column(name).duckdb_type, name
+        assert _values(columnar, name) == _values(general, name), name
+    docs_c = [row[0] for row in columnar.con.execute("SELECT _doc FROM events ORDER BY _doc")
+              .fetchall()]
+    docs_g = [row[0] for row in general.con.execute("SELECT _doc FROM events ORDER BY _doc")
+              .fetchall()]
+    told_c, told_g = columnar.documents(docs_c), general.documents(docs_g)
+    assert [told_c[doc] for doc in docs_c] == [told_g[doc] for doc in docs_g]
+
+
+def test_tricky_values_are_stored_as_the_general_ingest_stores_them(tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", TRICKY)
+    columnar, general, report_c, report_g = _both(path)
+    assert columnar.general_files == []
+    assert report_c.events == report_g.events == len(TRICKY)
+    _assert_same(columnar, general, FIELDS)
+    assert _values(columnar, "file.Ext.entropy")[2] == 6
+    assert _values(columnar, "process.Ext.code_signature.subject_name")[12:14] == [
+        ["Microsoft", "Other"], ["Single"]]
+    ids = [row[0] for row in general.con.execute("SELECT _id FROM events ORDER BY _doc")
+           .fetchall()]
+    assert ids[0] != ids[-1]  # identical copies get their own ids, on both routes
+    assert report_c.coercion_failures == report_g.coercion_failures == 1
+    (failure,) = report_c.coercions["process.pid"].examples
+    assert (failure.path, failure.line) == (str(path), 12)
+
+
+def test_blank_lines_and_crlf_keep_line_numbers_and_sources(tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", TRICKY, blank_lines=True)
+    columnar, general, report_c, _ = _both(path)
+    assert columnar.general_files == []
+    _assert_same(columnar, general, FIELDS)
+    (failure,) = report_c.coercions["process.pid"].examples
+    assert failure.line == 12 * 3 - 2  # each document is followed by two blank lines
+
+
+def test_a_shape_first_seen_after_the_sample_is_learned(tmp_path: Path) -> None:
+    plain = [_doc(number) for number in range(SAMPLE_LINES + 10)]
+    late = _doc(99, dll__code_signature=[{"trusted": True}, {"trusted": False}])
+    path = _write(tmp_path / "events.ndjson", [*plain, late])
+    columnar, general, _, _ = _both(path)
+    assert columnar.general_files == []
+    _assert_same(columnar, general, FIELDS)
+    assert _values(columnar, "dll.code_signature.trusted")[-1] == [True, False]
+
+
+def test_a_malformed_line_after_the_sample_goes_the_general_way(tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", [_doc(n) for n in range(SAMPLE_LINES + 5)])
+    with path.open("ab") as out:
+        out.write(b'{"broken": \n')
+        out.write(orjson.dumps(_doc(7)) + b"\n")
+    columnar, general, report_c, report_g = _both(path)
+    assert [name for name, _ in columnar.general_files] == [str(path)]
+    assert [(bad.line, bad.message) for bad in report_c.bad_lines] == [
+        (bad.line, bad.message) for bad in report_g.bad_lines]
+    assert report_c.bad_lines[0].line == SAMPLE_LINES + 6
+    _assert_same(columnar, general, FIELDS)
+
+
+def test_dotted_keys_go_the_general_way(tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", [{**_doc(1), "process.name": "dotted.exe"}])
+    columnar, general, _, _ = _both(path)
+    assert columnar.general_files == [(str(path), "dotted field names")]
+    _assert_same(columnar, general, FIELDS)
+
+
+def test_fields_not_read_are_refused_not_reported_absent(tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", TRICKY)
+    store = EventStore()
+    store.ingest_files([path], fields={"process.name", "dll.name"})
+    assert store.has_field("process.name")
+    assert store.has_field("process")  # the parent of a field read
+    assert not store.has_field("dll.name")  # read, and in no document
+    with pytest.raises(StoreError, match=r"\[user.name\] was not read"):
+        store.column("user.name")
+
+
+def test_a_store_on_disk_reads_every_field(tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", TRICKY)
+    store = EventStore(tmp_path / "events.duckdb")
+    store.ingest_files([path], fields={"process.name"})
+    assert store.column("user.name") is not None  # the general ingest: everything kept
