@@ -55,6 +55,13 @@ class Shape:
 
     fields: tuple[str, ...]
     json_nodes: set[str] = field(default_factory=set)
+    node_tree: dict[str, Any] = field(default_factory=dict)  # the objects above the fields
+
+    def __post_init__(self) -> None:
+        for name in self.fields:
+            node = self.node_tree
+            for part in name.split(".")[:-1]:
+                node = node.setdefault(part, {})
 
     def columns(self) -> dict[str, str]:
         """`read_json`'s `columns`: top-level name -> DuckDB type text."""
@@ -96,14 +103,20 @@ class Shape:
     def learn(self, document: Any) -> bool:
         """Mark as JSON nodes the objects of the tree this document holds as something else;
         True if it taught anything."""
+        return self._learn(document, self.node_tree, "")
+
+    def _learn(self, value: dict[str, Any], tree: dict[str, Any], prefix: str) -> bool:
         taught = False
-        nodes = {parent for name in self.fields for parent in ancestors(name)}
-        for node in sorted(nodes, key=lambda n: n.count(".")):
-            if node in self.json_nodes or any(a in self.json_nodes for a in ancestors(node)):
+        for key, below in tree.items():
+            inner = value.get(key)
+            if inner is None:
                 continue
-            value = _lookup(document, node)
-            if value is not _ABSENT and value is not None and type(value) is not dict:
-                self.json_nodes.add(node)
+            path = prefix + key
+            if type(inner) is dict:
+                if path not in self.json_nodes:
+                    taught = self._learn(inner, below, path + ".") or taught
+            elif path not in self.json_nodes:
+                self.json_nodes.add(path)
                 taught = True
         return taught
 
@@ -284,18 +297,6 @@ def _literal(text: str) -> str:
 
 def _json_key(part: str) -> str:
     return '"' + part.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''") + '"'
-
-
-_ABSENT = object()
-
-
-def _lookup(document: dict[str, Any], path: str) -> Any:
-    node: Any = document
-    for part in path.split("."):
-        if type(node) is not dict or part not in node:
-            return _ABSENT
-        node = node[part]
-    return node
 
 
 def _has_dotted_key(node: Any) -> bool:
