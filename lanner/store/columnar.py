@@ -18,9 +18,12 @@ to the general ingest, which reports every bad line with its number.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,8 @@ import orjson
 from lanner.store.indices import INDEX_FIELDS, derive_index
 from lanner.store.mappings import VERBATIM_STRING_TYPES, ancestors, duckdb_type
 
+# Bytes of a file DuckDB reads at a time: staged JSON takes several times its size in memory.
+CHUNK_BYTES = 128 * 1024 * 1024
 # Documents read in Python before DuckDB is asked: shapes DuckDB would refuse, dotted keys.
 SAMPLE_LINES = 2_000
 # Times a file refused by DuckDB is learned from and read again before the general ingest.
@@ -156,6 +161,37 @@ def check_plain(document: Any) -> None:
         raise NotColumnar("dotted field names")
 
 
+@contextlib.contextmanager
+def chunks(path: str) -> Iterator[Iterator[str]]:
+    """The file itself if it is small, else copies of consecutive whole-line pieces of it
+    of about CHUNK_BYTES (one at a time, in a temporary folder)."""
+    size = CHUNK_BYTES
+    total = os.path.getsize(path)
+    if total <= size:
+        yield iter([path])
+        return
+    with tempfile.TemporaryDirectory(prefix="lanner-chunks-") as folder:
+        yield _pieces(path, os.path.join(folder, "piece.ndjson"), size, total)
+
+
+def _pieces(path: str, piece: str, size: int, total: int) -> Iterator[str]:
+    with open(path, "rb") as raw:
+        start = 0
+        while start < total:
+            raw.seek(start + size)
+            raw.readline()  # to the end of the line the boundary falls in
+            end = min(raw.tell(), total)
+            raw.seek(start)
+            with open(piece, "wb") as out:
+                remaining = end - start
+                while remaining:
+                    block = raw.read(min(remaining, 16 << 20))
+                    out.write(block)
+                    remaining -= len(block)
+            yield piece
+            start = end
+
+
 def stage_sql(path: str, shape: Shape) -> str:
     """The statement that reads the file into the staging table, one JSON column per field."""
     columns = shape.columns()
@@ -177,6 +213,8 @@ def stage(con: duckdb.DuckDBPyConnection, path: str, shape: Shape) -> None:
         except duckdb.Error as error:
             found = _LINE_OF_ERROR.search(str(error))
             document = _document_at(path, int(found.group(1))) if found else None
+            if document is not None:
+                check_plain(document)
             if document is None or not shape.learn(document):
                 raise NotColumnar(f"DuckDB refused it: {str(error).splitlines()[0]}") from None
     raise NotColumnar("DuckDB refused it after learning its shapes")

@@ -493,53 +493,76 @@ class EventStore:
 
     def _load_columnar(self, path: str, index: str | None,
                        wanted: tuple[str, ...]) -> IngestReport:
-        """One plain NDJSON file: staged by DuckDB, typed in SQL, the odd documents through
-        the general row code; `_doc` numbers keep file order (a skipped line leaves a gap)."""
+        """One plain NDJSON file, chunk by chunk so that memory stays bounded: staged by
+        DuckDB, typed in SQL, the odd documents through the general row code. `_doc` numbers
+        keep file order (a skipped line leaves a gap); a file that turns out not to be
+        columnar after all leaves no row behind."""
         shape = columnar.Shape(wanted)
         columnar.sample(path, shape)
-        columnar.stage(self.con, path, shape)
+        file = len(self._files)
+        self._files.append(path)
+        base = self._next_doc
         report = IngestReport(files=[path])
+        first = 0  # ordinal of the chunk's first document in the file
         try:
-            found = self._execute("SELECT " + ", ".join(
+            with columnar.chunks(path) as parts:
+                for part in parts:
+                    staged, part_report = self._load_chunk(part, path, index, shape, file,
+                                                           base, first)
+                    report += part_report
+                    first += staged
+                    self._execute("CHECKPOINT")  # compressed, the rows take far less memory
+        except columnar.NotColumnar:
+            self._execute("DELETE FROM events WHERE _file = ?", [file])
+            self._next_doc = base
+            raise
+        self._next_doc = base + first
+        return report
+
+    def _load_chunk(self, part: str, path: str, index: str | None, shape: columnar.Shape,
+                    file: int, base: int, first: int) -> tuple[int, IngestReport]:
+        """One chunk of a file: (documents staged, what was stored)."""
+        columnar.stage(self.con, part, shape)
+        report = IngestReport()
+        try:
+            wanted = shape.fields
+            found = self._execute("SELECT count(*), " + ", ".join(
                 f"count({quote(name)}), "
                 f"coalesce(bool_or(starts_with(CAST({quote(name)} AS VARCHAR), '[')), false)"
                 for name in wanted) + " FROM _lanner_stage").fetchone()
-            present = dict(zip(wanted, found[0::2], strict=True))
-            arrays = found[1::2]
+            staged = found[0]
+            present = dict(zip(wanted, found[1::2], strict=True))
+            arrays = found[2::2]
             typed = []
             for name, is_array in zip(wanted, arrays, strict=True):
                 if not present[name]:
-                    continue  # no value in this file: nothing to type
+                    continue  # no value in this chunk: nothing to type
                 existing = self._columns.get(name)
                 es_type = existing.es_type if existing else self._schema.type_of(name)
                 is_list = bool(is_array) or (existing is not None and existing.is_list)
                 typed.append(columnar.typed(name, es_type, is_list))
             self._stage_index(index)
-            odd = " OR ".join(f"({t.odd})" for t in typed)
+            odd = " OR ".join(f"({t.odd})" for t in typed) or "false"
+            digest = ", ".join(f"s.{quote(name)}" for name in wanted)  # alike in every chunk
             self._execute(
-                "CREATE OR REPLACE TEMP TABLE _lanner_typed AS SELECT s.rowid AS _ord, "
-                "i._index, CAST(hash(" + ", ".join(f"s.{quote(t.name)}" for t in typed)
-                + ") >> 1 AS BIGINT) AS _hash, coalesce(" + odd + ", false) AS _odd, "
-                + ", ".join(f"{t.value} AS {quote(t.name)}" for t in typed)
+                f"CREATE OR REPLACE TEMP TABLE _lanner_typed AS SELECT {int(first)} + s.rowid "
+                f"AS _ord, i._index, CAST(hash({digest}) >> 1 AS BIGINT) AS _hash, "
+                f"coalesce({odd}, false) AS _odd"
+                + "".join(f", {t.value} AS {quote(t.name)}" for t in typed)
                 + " FROM _lanner_stage s JOIN _lanner_index i ON "
                 + " AND ".join(f"s.{quote(n)} IS NOT DISTINCT FROM i.{quote(n)}"
                                for n in _index_keys(index)) + (" TRUE" if index else ""))
             self._execute("DROP TABLE _lanner_stage")
-            file = len(self._files)
-            self._files.append(path)
-            base = self._next_doc
             report.events, report.without_index = self._insert_typed(typed, present, file, base)
             odd_rows = self._execute(
                 "SELECT _ord, _hash FROM _lanner_typed WHERE _odd ORDER BY _ord").fetchall()
             if odd_rows:
                 report += self._ingest_odd(path, index, file, base, odd_rows)
-            last = self._execute("SELECT max(_ord) FROM _lanner_typed").fetchone()[0]
-            self._next_doc = base + (last if last is not None else -1) + 1
         finally:
             self._execute("DROP TABLE IF EXISTS _lanner_stage")
             self._execute("DROP TABLE IF EXISTS _lanner_typed")
             self._execute("DROP TABLE IF EXISTS _lanner_index")
-        return report
+        return staged, report
 
     def _stage_index(self, index: str | None) -> None:
         """`_lanner_index`: the index of each combination of the fields it is told by."""
@@ -589,8 +612,9 @@ class EventStore:
         """Documents with a value SQL does not type: the general row code, whole documents."""
         report = IngestReport()
         hashes = dict(odd_rows)
-        lines = LineIndex(path)
-        self._files[file] = lines
+        lines = self._files[file]
+        if not isinstance(lines, LineIndex):
+            lines = self._files[file] = LineIndex(path)
         numbered = {number: ordinal for ordinal, number, _ in lines.lines(hashes)}
         rows, sources = [], []
         for item in read_lines(((number, text) for _, number, text in lines.lines(hashes)),

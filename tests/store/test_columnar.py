@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from lanner.store import columnar
 from lanner.store.columnar import SAMPLE_LINES
 from lanner.store.events import EventStore
 from lanner.store.mappings import StoreError
@@ -167,3 +168,27 @@ def test_a_store_on_disk_reads_every_field(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "events.duckdb")
     store.ingest_files([path], fields={"process.name"})
     assert store.column("user.name") is not None  # the general ingest: everything kept
+
+
+def test_a_file_read_in_chunks_gives_the_same_store(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 1_000)  # a few documents per chunk
+    path = _write(tmp_path / "events.ndjson", TRICKY * 3, blank_lines=True)
+    columnar_store, general, report_c, report_g = _both(path)
+    assert columnar_store.general_files == []
+    assert report_c.events == report_g.events == 3 * len(TRICKY)
+    _assert_same(columnar_store, general, FIELDS)
+
+
+def test_a_chunk_that_is_not_columnar_leaves_no_row_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 5_000)
+    path = _write(tmp_path / "events.ndjson", [_doc(n) for n in range(SAMPLE_LINES + 5)])
+    with path.open("ab") as out:
+        out.write(b"[1, 2]\n")  # not an object: DuckDB refuses the last chunk
+    columnar_store, general, report_c, report_g = _both(path)
+    assert [name for name, _ in columnar_store.general_files] == [str(path)]
+    assert columnar_store.count() == general.count() == SAMPLE_LINES + 5
+    assert [bad.message for bad in report_c.bad_lines] == [
+        bad.message for bad in report_g.bad_lines]
+    _assert_same(columnar_store, general, FIELDS)
