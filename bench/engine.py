@@ -1,6 +1,6 @@
 """Benchmark Lanner's ingest and the seed rules' EQL queries on a generated endpoint corpus.
 
-    .venv/bin/python bench/engine.py [--events 1000000] [--runs 3] [--seed 0] [--shared ../shared]
+    .venv/bin/python -m bench.engine [--events 1000000] [--runs 3] [--seed 0] [--shared ../shared]
 
 The corpus comes from bench/generate.py (made once into bench/data/, then reused): realistic
 Elastic Defend and Sysmon documents with the events that make each seed rule fire planted in
@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import generate
 import orjson
-from parse import command_line, cpu_model, time_runs
 
 import lanner
+from bench import generate
+from bench.parse import command_line, cpu_model, time_runs
 from lanner.engine.client import Lanner
 from lanner.rules import Rule, load_rule_file
 from lanner.store import IngestReport

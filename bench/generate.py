@@ -49,13 +49,19 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 
 # Bump when the output for given arguments changes, so that cached corpora are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_EVENTS = 1_000_000
 DEFAULT_SEED = 0
 DEFAULT_DURATION = timedelta(hours=24)
 DEFAULT_START = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)
 # Fewer events than this leave too little background around the planted ones.
 MIN_EVENTS = 1_000
+# The shortest range: one scheduled rule window (most prebuilt rules run every 5 minutes).
+MIN_DURATION = timedelta(minutes=5)
+# Plants start this long after the range starts and end this long before it ends: a plant's
+# events reach up to 8 s before its instant and 55 s after it, and must stay inside the range.
+PLANT_LEAD_MS = 10_000
+PLANT_TAIL_MS = 60_000
 
 # Fleet: (os, Sysmon instead of Defend, server, how many hosts).
 FLEET = (("windows", False, False, 65), ("windows", False, True, 15), ("windows", True, False, 20),
@@ -1819,16 +1825,18 @@ def generate(path: str | Path, events: int = DEFAULT_EVENTS, seed: int = DEFAULT
     rng = Random(seed)
     start_ms = int(start.timestamp() * 1000)
     span_ms = int(duration.total_seconds() * 1000)
-    if span_ms < 60 * 60 * 1000:
-        raise ValueError("duration must be at least 1h, for plants to have room")
+    if duration < MIN_DURATION:
+        raise ValueError(f"duration must be at least {duration_label(MIN_DURATION)}, "
+                         "for plants to have room")
     world = World(rng, start_ms)
     planter = Planter(world, Random(f"{seed}:plants"))
     instances: list[tuple[Plant, Planted]] = []
     queue: list[tuple[int, int, PlantedEvent]] = []
     for plant in plants:
-        slot = span_ms // plant.count
+        slot = (span_ms - PLANT_LEAD_MS - PLANT_TAIL_MS) // plant.count
         for nth in range(plant.count):
-            at = start_ms + nth * slot + planter.rng.randrange(slot // 8, slot - slot // 8)
+            at = (start_ms + PLANT_LEAD_MS + nth * slot
+                  + planter.rng.randrange(slot // 8, slot - slot // 8))
             planted = plant.make(planter, at, nth)
             instances.append((plant, planted))
             for event in planted.events:

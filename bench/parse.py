@@ -197,11 +197,14 @@ def cpu_model() -> str:
 
 
 def command_line() -> str:
-    """How this run was started, with the interpreter relative to the current folder."""
+    """How this run was started, with the interpreter relative to the current folder, and
+    `-m module` for a module run (whose sys.argv[0] is the file's full path)."""
     python = os.path.relpath(sys.executable)
     if python.startswith(".."):
         python = sys.executable
-    return shlex.join([python, *sys.argv])
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    script = ["-m", spec.name] if spec is not None else sys.argv[:1]
+    return shlex.join([python, *script, *sys.argv[1:]])
 
 
 @dataclass(frozen=True, slots=True)

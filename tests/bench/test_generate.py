@@ -185,3 +185,24 @@ def test_every_active_corpus_rule_runs_over_the_benchmark_corpus(
     for report in seeds:
         shown = [a for a in report.alerts if "kibana.alert.group.index" not in a]
         assert len(shown) == len(corpus.planted_hits(report.rule.rule_id)), report.rule.name
+
+
+def test_a_five_minute_corpus_keeps_plants_inside_and_fires_the_seed_rules(
+        tmp_path: Path) -> None:
+    """The scheduled-window benchmark hunts one 5-minute rule window: every planted event must
+    fall inside it, so each seed rule still returns exactly what was planted."""
+    require_shared()
+    window = generate(tmp_path / "w.ndjson", events=2_000, seed=4, duration=parse_duration("5m"))
+    with open(window.path, "rb") as file:
+        stamps = [orjson.loads(line)["@timestamp"] for line in file]
+    assert (window.manifest["start"], window.manifest["end"]) == (
+        "2025-03-03T06:00:00.000Z", "2025-03-03T06:05:00.000Z")
+    assert window.manifest["start"] <= min(stamps) and max(stamps) <= window.manifest["end"]
+    es = lanner.connect()
+    es.ingest_file(window.path)
+    for rule_file in sorted((SHARED / "rules" / "seed").glob("*.toml")):
+        rule = load_rule_file(rule_file)
+        response = es.eql.search(index=list(rule.index), query=rule.query, size=1_000)
+        assert sorted(response_hits(response)) == sorted(window.planted_hits(rule.rule_id))
+    with pytest.raises(ValueError, match="at least 5m"):
+        generate(tmp_path / "short.ndjson", events=2_000, duration=parse_duration("4m"))
