@@ -24,9 +24,11 @@ from lanner.rules import Rule
 ALWAYS_READ = frozenset({"@timestamp", "event.category", "host.os.type", "host.os.name"})
 
 
-def fields_read(rules: Iterable[Rule], exceptions: ExceptionLists | None = None) -> set[str]:
+def fields_read(rules: Iterable[Rule],
+                exceptions: ExceptionLists | None = None) -> set[str] | None:
     """Every field the rules' queries, timestamps, tiebreakers, categories and exception items
-    (from the loaded lists and the rules' own files) refer to."""
+    (from the loaded lists and the rules' own files) refer to; None when an exception item has
+    a `nested` entry, which reads each document's `_source` (so every field must be kept)."""
     fields = set(ALWAYS_READ)
     for rule in rules:
         try:
@@ -41,6 +43,8 @@ def fields_read(rules: Iterable[Rule], exceptions: ExceptionLists | None = None)
             with contextlib.suppress(LannerError):  # the rule reports it when it runs
                 items.extend(load_rule_exceptions(rule.path))
         for item in items:
+            if any(entry.type == "nested" for entry in item.entries):
+                return None
             fields.update(_entry_fields(item.entries))
     return fields
 
