@@ -20,15 +20,29 @@ Where the DSL differs from EQL, it follows Elasticsearch:
   that exist only as dotted keys above it (`{"a.b.c": 1}` for path `a.b`) are not seen. The
   store keeps no nested mappings, so the path is not checked to be `nested` (ES refuses other
   paths), and a path without objects matches nothing (as with `ignore_unmapped`).
+
+The SQL is written in the compiler's dialect, with the same meaning on DuckDB and Spark. Two
+things differ in how: the standard analyzer's regexes (RE2 and Java name Unicode scripts
+differently), and `nested`. DuckDB reads the objects with its JSON functions inside lambdas;
+Spark runs no Python UDF inside a lambda, so one UDF per event (spark_sql.eql_nested) hands
+over, per object, the values of the fields the inner leaves test, and the leaves are lambdas
+over those.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from lanner.engine.backends.sql import SqlCompiler, sql_literal
+from lanner.engine.backends.spark_sql import (
+    MAX_NESTED_DEPTH,
+    SparkDialect,
+    nested_function,
+    spark_identifier,
+)
+from lanner.engine.backends.sql import SqlCompiler, SqlDialect, sql_literal
 from lanner.engine.values import ip_sort_key, parse_number
 from lanner.eql import ast
 from lanner.errors import LannerError
@@ -42,11 +56,11 @@ _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long",
                             "float", "half_float", "scaled_float"})
 # The standard tokenizer, approximated: CJK ideographs and hiragana are one word each; other
 # words are letters, digits and `_`, joined across a `.` or an apostrophe (cmd.exe, can't).
-_CJK_SPLIT = r"([\p{Han}\p{Hiragana}])"
 _WORD = r"[\p{L}\p{N}\p{M}_]+(?:[.'’][\p{L}\p{N}\p{M}_]+)*"
 # Nested paths are looked up under every split of their dotted name into object keys; past
 # this many segments the dotted spellings are too many to try.
 _MAX_PATH_SEGMENTS = 12
+_SOURCE = "_source"
 
 
 class QueryDslError(LannerError):
@@ -54,14 +68,71 @@ class QueryDslError(LannerError):
 
 
 def filter_condition(query: Mapping[str, Any], compiler: SqlCompiler) -> str:
-    """SQL that is TRUE exactly for the events the Query DSL `query` matches."""
-    return _Translator(_Columns(compiler, itertools.count(1))).query(query)
+    """SQL that is TRUE exactly for the events the Query DSL `query` matches, in the
+    compiler's dialect."""
+    spelling = (_SparkSpelling(compiler.dialect) if isinstance(compiler.dialect, SparkDialect)
+                else _Spelling(compiler.dialect))
+    return _Translator(_Columns(compiler, spelling, itertools.count(1))).query(query)
+
+
+class _Spelling:
+    """DuckDB's spelling of the SQL the DSL writes besides the compiler's (lists, words)."""
+
+    # one ideograph or hiragana (RE2 names scripts bare), and the replacement spacing it out
+    cjk_split = r"([\p{Han}\p{Hiragana}])"
+
+    def __init__(self, dialect: SqlDialect) -> None:
+        self.dialect = dialect
+
+    def literal(self, value: object) -> str:
+        return self.dialect.literal(value)
+
+    def any(self, values: str, variable: str, predicate: str) -> str:
+        """TRUE when `predicate` holds for some element of `values` bound to `variable`
+        (FALSE or NULL otherwise: callers coalesce)."""
+        return f"list_bool_or(list_transform({values}, lambda {variable}: {predicate}))"
+
+    def words(self, text_sql: str) -> str:
+        """SQL list of the words of a text, as the standard analyzer indexes them."""
+        spaced = f"regexp_replace({text_sql}, {self.literal(self.cjk_split)}, ' \\1 ', 'g')"
+        return f"regexp_extract_all(lower({spaced}), {self.literal(_WORD)})"
+
+    def shares_any(self, left: str, right: str) -> str:
+        return f"list_has_any({left}, {right})"
+
+    def joined(self, words: str) -> str:
+        return f"array_to_string({words}, ' ')"
+
+    def size(self, values: str) -> str:
+        return f"len({values})"
+
+
+class _SparkSpelling(_Spelling):
+    """Spark SQL's: higher-order functions, and Java's regexes (`IsHan`, `$1`)."""
+
+    cjk_split = r"([\p{IsHan}\p{IsHiragana}])"
+
+    def any(self, values: str, variable: str, predicate: str) -> str:
+        return f"exists({values}, {variable} -> {predicate})"
+
+    def words(self, text_sql: str) -> str:
+        spaced = f"regexp_replace({text_sql}, {self.literal(self.cjk_split)}, ' $1 ')"
+        return f"regexp_extract_all(lower({spaced}), {self.literal(_WORD)}, 0)"
+
+    def shares_any(self, left: str, right: str) -> str:
+        return f"arrays_overlap({left}, {right})"
+
+    def joined(self, words: str) -> str:
+        return f"array_join({words}, ' ')"
+
+    def size(self, values: str) -> str:
+        return f"size({values})"
 
 
 class _Translator:
     """Compound queries; leaves are the context's (event columns, or one nested object)."""
 
-    def __init__(self, leaves: _Columns | _Objects) -> None:
+    def __init__(self, leaves: _Columns) -> None:
         self.leaves = leaves
 
     def query(self, query: Mapping[str, Any]) -> str:
@@ -77,7 +148,9 @@ class _Translator:
         if kind == "constant_score":
             return self.query(body["filter"])
         if kind == "nested":
-            return self._nested(body)
+            if not isinstance(body, Mapping) or "path" not in body or "query" not in body:
+                raise QueryDslError("[nested] takes a path and a query")
+            return self.leaves.nested(_name(body["path"]), body["query"])
         if kind == "exists":
             return self.leaves.exists(_name(body.get("field") if isinstance(body, Mapping)
                                             else None))
@@ -130,23 +203,13 @@ class _Translator:
         parts.extend(f"(NOT {clause})" for clause in excluded)
         return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
 
-    def _nested(self, body: Any) -> str:
-        if not isinstance(body, Mapping) or "path" not in body or "query" not in body:
-            raise QueryDslError("[nested] takes a path and a query")
-        path = _name(body["path"])
-        variable = self.leaves.new_name()
-        inner = _Translator(_Objects(self.leaves.compiler, self.leaves.names, path, variable))
-        condition = inner.query(body["query"])
-        objects = self.leaves.objects(path)
-        return f"coalesce(list_bool_or(list_transform({objects}, lambda {variable}: "\
-               f"{condition})), FALSE)"
-
 
 class _Columns:
     """Leaf queries over the event's columns, typed by the EQL compiler."""
 
-    def __init__(self, compiler: SqlCompiler, names: Iterator[int]) -> None:
+    def __init__(self, compiler: SqlCompiler, spelling: _Spelling, names: Iterator[int]) -> None:
         self.compiler = compiler
+        self.spelling = spelling
         self.names = names
 
     def new_name(self) -> str:
@@ -191,24 +254,34 @@ class _Columns:
         return self._eql(ast.Comparison(ast.ComparisonOp.NEQ, field, ast.Null()))
 
     def words(self, name: str, value: object, *, phrase: bool) -> str:
-        return self._each_value(name, lambda text: _words_match(text, value, phrase=phrase))
+        return self._each_value(name, lambda text: _words_match(self.spelling, text, value,
+                                                                phrase=phrase))
 
     def wildcard(self, name: str, pattern: str, insensitive: bool) -> str:
         es_type = self.es_type(name)
         if es_type is None:
             return "FALSE"
         _check_wildcard_type(name, es_type)
-        return self._each_value(name, lambda text: _wildcard_match(
-            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES,
-            new_name=self.new_name))
+        return self._each_value(name, lambda text: self._wildcard_match(
+            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES))
 
     def prefix(self, name: str, value: str, insensitive: bool) -> str:
         call = ast.FunctionCall("startsWith", (ast.Field(name, optional=True), ast.String(value)),
                                 insensitive=insensitive)
         return self._eql(call)
 
-    def objects(self, path: str) -> str:
-        return _objects_at('"_source"', path, self.new_name)
+    def nested(self, path: str, query: Mapping[str, Any]) -> str:
+        """The `nested` query over the objects at `path` in the event's `_source`."""
+        variable = self.new_name()
+        if isinstance(self.spelling, _SparkSpelling):
+            spark_leaves = _SparkObjects(self, path, _key_paths(path), variable)
+            condition = _Translator(spark_leaves).query(query)
+            objects = spark_leaves.extraction(spark_identifier(_SOURCE))
+        else:
+            json_leaves = _JsonObjects(self, path, variable)
+            condition = _Translator(json_leaves).query(query)
+            objects = _json_objects_at(f'"{_SOURCE}"', path, self.new_name)
+        return f"coalesce({self.spelling.any(objects, variable, condition)}, FALSE)"
 
     def _eql(self, expr: ast.Expr) -> str:
         return f"coalesce({self.compiler.condition(expr)}, FALSE)"
@@ -221,118 +294,224 @@ class _Columns:
         if not resolved.is_list:
             return f"coalesce({predicate(resolved.sql)}, FALSE)"
         variable = self.new_name()
-        return (f"coalesce(list_bool_or(list_transform({resolved.sql}, "
-                f"lambda {variable}: {predicate(variable)})), FALSE)")
+        return f"coalesce({self.spelling.any(resolved.sql, variable, predicate(variable))}, FALSE)"
+
+    def _wildcard_match(self, text_sql: str, pattern: str, *, insensitive: bool,
+                        text_field: bool) -> str:
+        """ES `wildcard` on one value: the whole value, or on a text field any of its words."""
+        spelling = self.spelling
+        if text_field:
+            like = spelling.literal(lucene_wildcard_to_like(pattern.lower()))
+            variable = self.new_name()
+            return spelling.any(spelling.words(text_sql), variable,
+                                spelling.dialect.like(variable, like))
+        like = spelling.literal(lucene_wildcard_to_like(pattern))
+        if insensitive:
+            return spelling.dialect.like(f"lower({text_sql})", f"lower({like})")
+        return spelling.dialect.like(text_sql, like)
 
 
 class _Objects(_Columns):
-    """Leaf queries inside a `nested` query: over one object of the array (JSON in SQL
-    variable `variable`), the fields named in full (`path.sub`) as in Elasticsearch. Values
-    compare as the event column of the same name is typed."""
+    """Leaf queries inside a `nested` query: over one object of the array at `path` (bound
+    to the SQL variable `variable`), the fields named in full (`path.sub`) as in
+    Elasticsearch. Values compare as the event column of the same name is typed. How an
+    object's values are read is the engine's (_JsonObjects, _SparkObjects)."""
 
-    def __init__(self, compiler: SqlCompiler, names: Iterator[int], path: str,
-                 variable: str) -> None:
-        super().__init__(compiler, names)
+    def __init__(self, outer: _Columns, path: str, variable: str) -> None:
+        super().__init__(outer.compiler, outer.spelling, outer.names)
         self.path = path
         self.variable = variable
 
     def term(self, name: str, value: object, insensitive: bool) -> str:
         es_type = self.es_type(name)
-        return self._any(name, lambda text: _equals(text, es_type, value, insensitive))
+        return self._any(name, lambda text: self._equals(text, es_type, value, insensitive),
+                         keyed=es_type == "ip")
 
     def terms(self, name: str, values: list[object]) -> str:
         es_type = self.es_type(name)
         return self._any(name, lambda text: "(" + " OR ".join(
-            _equals(text, es_type, value, insensitive=False) for value in values) + ")")
+            self._equals(text, es_type, value, insensitive=False) for value in values) + ")",
+            keyed=es_type == "ip")
 
     def range(self, name: str, options: Mapping[str, Any]) -> str:
         raise QueryDslError(f"a range query inside [nested] ([{name}]) is not supported")
 
-    def exists(self, name: str) -> str:
-        scalars = self._scalars(name)
-        return "FALSE" if scalars is None else f"(len({scalars}) > 0)"
-
     def words(self, name: str, value: object, *, phrase: bool) -> str:
-        return self._any(name, lambda text: _words_match(text, value, phrase=phrase))
+        return self._any(name, lambda text: _words_match(self.spelling, text, value,
+                                                         phrase=phrase))
 
     def wildcard(self, name: str, pattern: str, insensitive: bool) -> str:
         es_type = self.es_type(name) or "keyword"
         _check_wildcard_type(name, es_type)
-        return self._any(name, lambda text: _wildcard_match(
-            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES,
-            new_name=self.new_name))
+        return self._any(name, lambda text: self._wildcard_match(
+            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES))
 
     def prefix(self, name: str, value: str, insensitive: bool) -> str:
+        literal = self.spelling.literal(value)
+        call = self.spelling.dialect.call
         if insensitive:
-            return self._any(name, lambda text: f"starts_with(lower({text}), "
-                                                f"lower({sql_literal(value)}))")
-        return self._any(name, lambda text: f"starts_with({text}, {sql_literal(value)})")
-
-    def objects(self, path: str) -> str:
-        relative = self._relative(path)
-        if relative is None:
-            return "CAST([] AS JSON[])"
-        return _objects_at(self.variable, relative, self.new_name)
+            return self._any(name, lambda text: call("starts_with", f"lower({text})",
+                                                     f"lower({literal})"))
+        return self._any(name, lambda text: call("starts_with", text, literal))
 
     def _relative(self, name: str) -> str | None:
         """The field's path inside the object; None for a field outside the nested path."""
         prefix = self.path + "."
         return name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
 
+    def _any(self, name: str, predicate: Callable[[str], str], *, keyed: bool = False) -> str:
+        """TRUE when some value of the field in the object meets `predicate` (given the
+        value's text; with `keyed`, an ip field's values as ip sort keys)."""
+        raise NotImplementedError
+
+    def _ip_key(self, text_sql: str) -> str:
+        """The ip sort key of a value `_any(..., keyed=True)` handed to its predicate."""
+        raise NotImplementedError
+
+    def _equals(self, text_sql: str, es_type: str | None, value: object,
+                insensitive: bool) -> str:
+        """A value's text equal to a term, compared as the field's type indexes it."""
+        spelling = self.spelling
+        if es_type in _TEXT_TYPES:
+            return _words_match(spelling, text_sql, value, phrase=True)
+        if es_type == "boolean":
+            if value not in (True, False, "true", "false"):
+                raise QueryDslError(f"Can't parse boolean value [{value}], expected [true] or "
+                                    f"[false]")
+            return f"({text_sql} = {spelling.literal(_text_of(value))})"
+        if es_type in _NUMERIC_TYPES:
+            number = value if isinstance(value, int | float) and not isinstance(value, bool) \
+                else parse_number(_text_of(value), 10)
+            if number is None:
+                raise QueryDslError(f"[{value}] is not a number")
+            return f"(TRY_CAST({text_sql} AS DOUBLE) = {spelling.literal(float(number))})"
+        if es_type == "ip":
+            key = ip_sort_key(_text_of(value))
+            if key is None:
+                raise QueryDslError(f"'{value}' is not an IP string literal.")
+            return f"({self._ip_key(text_sql)} = {spelling.literal(key)})"
+        literal = spelling.literal(_text_of(value))
+        if insensitive:
+            return f"(lower({text_sql}) = lower({literal}))"
+        return f"({text_sql} = {literal})"
+
+
+class _JsonObjects(_Objects):
+    """DuckDB: the object is JSON, its values read with the JSON functions."""
+
+    def exists(self, name: str) -> str:
+        scalars = self._scalars(name)
+        return "FALSE" if scalars is None else f"({self.spelling.size(scalars)} > 0)"
+
+    def nested(self, path: str, query: Mapping[str, Any]) -> str:
+        variable = self.new_name()
+        condition = _Translator(_JsonObjects(self, path, variable)).query(query)
+        relative = self._relative(path)
+        if relative is None:
+            return "FALSE"
+        objects = _json_objects_at(self.variable, relative, self.new_name)
+        return f"coalesce({self.spelling.any(objects, variable, condition)}, FALSE)"
+
     def _scalars(self, name: str) -> str | None:
         """SQL list of the field's non-null JSON values in the object (an array's elements)."""
         relative = self._relative(name)
         if relative is None:
             return None
-        value = _first_at(self.variable, relative, self.new_name)
+        value = _json_first_at(self.variable, relative, self.new_name)
         bound, element = self.new_name(), self.new_name()
         spread = (f"list_transform([{value}], lambda {bound}: CASE json_type({bound}) "
                   f"WHEN 'ARRAY' THEN json_extract({bound}, '$[*]') ELSE [{bound}] END)[1]")
         return f"list_filter({spread}, lambda {element}: json_type({element}) <> 'NULL')"
 
-    def _any(self, name: str, predicate: Callable[[str], str]) -> str:
+    def _any(self, name: str, predicate: Callable[[str], str], *, keyed: bool = False) -> str:
         scalars = self._scalars(name)
         if scalars is None:
             return "FALSE"
         variable = self.new_name()
         text = f"json_extract_string({variable}, '$')"
-        return (f"coalesce(list_bool_or(list_transform({scalars}, "
-                f"lambda {variable}: {predicate(text)})), FALSE)")
+        return f"coalesce({self.spelling.any(scalars, variable, predicate(text))}, FALSE)"
+
+    def _ip_key(self, text_sql: str) -> str:
+        return f"eql_ip_key({text_sql})"
+
+
+class _SparkObjects(_Objects):
+    """Spark: the object is a row of spark_sql.eql_nested, `v` holding the values of each
+    field the inner leaves test (registered here as they are written), `n` the objects of
+    each inner `nested` query. `pointers` spell the path relative to the enclosing object."""
+
+    def __init__(self, outer: _Columns, path: str, pointers: list[str], variable: str) -> None:
+        super().__init__(outer, path, variable)
+        self.pointers = pointers
+        self.fields: dict[tuple[str, bool], int] = {}
+        self.children: list[_SparkObjects] = []
+
+    @property
+    def depth(self) -> int:
+        return 1 + max((child.depth for child in self.children), default=0)
+
+    def spec(self) -> dict[str, Any]:
+        """What eql_nested extracts for this level (see its docstring)."""
+        return {"path": self.pointers,
+                "fields": [[_key_paths(relative), keyed] for relative, keyed in self.fields],
+                "nested": [child.spec() for child in self.children]}
+
+    def extraction(self, source_sql: str) -> str:
+        """The UDF call giving this level's objects from the JSON text `source_sql`."""
+        if self.depth > MAX_NESTED_DEPTH:
+            raise QueryDslError(f"[nested] queries nest at most {MAX_NESTED_DEPTH} deep on Spark")
+        spec = json.dumps(self.spec(), separators=(",", ":"))
+        return f"{nested_function(self.depth)}({source_sql}, {self.spelling.literal(spec)})"
+
+    def exists(self, name: str) -> str:
+        values = self._values(name, keyed=False)
+        return "FALSE" if values is None else f"({self.spelling.size(values)} > 0)"
+
+    def nested(self, path: str, query: Mapping[str, Any]) -> str:
+        variable = self.new_name()
+        relative = self._relative(path)
+        child = _SparkObjects(self, path, _key_paths(relative) if relative else [], variable)
+        condition = _Translator(child).query(query)
+        if relative is None:
+            return "FALSE"
+        self.children.append(child)
+        objects = f"{self.variable}.n[{len(self.children) - 1}]"
+        return f"coalesce({self.spelling.any(objects, variable, condition)}, FALSE)"
+
+    def _values(self, name: str, *, keyed: bool) -> str | None:
+        relative = self._relative(name)
+        if relative is None:
+            return None
+        slot = self.fields.setdefault((relative, keyed), len(self.fields))
+        return f"{self.variable}.v[{slot}]"
+
+    def _any(self, name: str, predicate: Callable[[str], str], *, keyed: bool = False) -> str:
+        values = self._values(name, keyed=keyed)
+        if values is None:
+            return "FALSE"
+        variable = self.new_name()
+        return f"coalesce({self.spelling.any(values, variable, predicate(variable))}, FALSE)"
+
+    def _ip_key(self, text_sql: str) -> str:
+        return text_sql  # the values were handed over keyed
 
 
 # -- SQL pieces ---------------------------------------------------------------------------
 
 
-def _words(text_sql: str) -> str:
-    """SQL list of the words of a text, as the standard analyzer indexes them."""
-    spaced = f"regexp_replace({text_sql}, {sql_literal(_CJK_SPLIT)}, ' \\1 ', 'g')"
-    return f"regexp_extract_all(lower({spaced}), {sql_literal(_WORD)})"
-
-
-def _words_match(text_sql: str, value: object, *, phrase: bool) -> str:
+def _words_match(spelling: _Spelling, text_sql: str, value: object, *, phrase: bool) -> str:
     """`match_phrase` (the query's words in a row) or `match` (any word) on a text value.
     A query without words matches nothing (ES's zero_terms_query default)."""
-    query = _words(sql_literal(_text_of(value)))
+    query = spelling.words(spelling.literal(_text_of(value)))
+    words = spelling.words(text_sql)
     if not phrase:
-        return f"list_has_any({_words(text_sql)}, {query})"
+        return spelling.shares_any(words, query)
+
     def spaced(words: str) -> str:  # words can hold no space: the phrase is a substring
-        return f"(' ' || array_to_string({words}, ' ') || ' ')"
+        return f"(' ' || {spelling.joined(words)} || ' ')"
 
-    return f"(len({query}) > 0 AND contains({spaced(_words(text_sql))}, {spaced(query)}))"
-
-
-def _wildcard_match(text_sql: str, pattern: str, *, insensitive: bool, text_field: bool,
-                    new_name: Callable[[], str]) -> str:
-    """ES `wildcard` on one value: the whole value, or on a text field any of its words."""
-    if text_field:
-        like = sql_literal(lucene_wildcard_to_like(pattern.lower()))
-        variable = new_name()
-        return (f"list_bool_or(list_transform({_words(text_sql)}, "
-                f"lambda {variable}: {variable} LIKE {like} ESCAPE '\\'))")
-    like = sql_literal(lucene_wildcard_to_like(pattern))
-    if insensitive:
-        return f"(lower({text_sql}) LIKE lower({like}) ESCAPE '\\')"
-    return f"({text_sql} LIKE {like} ESCAPE '\\')"
+    return (f"({spelling.size(query)} > 0 AND "
+            f"{spelling.dialect.call('contains', spaced(words), spaced(query))})")
 
 
 def lucene_wildcard_to_like(pattern: str) -> str:
@@ -361,31 +540,6 @@ def _check_wildcard_type(name: str, es_type: str) -> None:
                             f"[{name}] which is of type [{es_type}]")
 
 
-def _equals(text_sql: str, es_type: str | None, value: object, insensitive: bool) -> str:
-    """A JSON value's text equal to a term, compared as the field's type indexes it."""
-    if es_type in _TEXT_TYPES:
-        return _words_match(text_sql, value, phrase=True)
-    if es_type == "boolean":
-        if value not in (True, False, "true", "false"):
-            raise QueryDslError(f"Can't parse boolean value [{value}], expected [true] or [false]")
-        return f"({text_sql} = {sql_literal(_text_of(value))})"
-    if es_type in _NUMERIC_TYPES:
-        number = value if isinstance(value, int | float) and not isinstance(value, bool) \
-            else parse_number(_text_of(value), 10)
-        if number is None:
-            raise QueryDslError(f"[{value}] is not a number")
-        return f"(TRY_CAST({text_sql} AS DOUBLE) = {sql_literal(float(number))})"
-    if es_type == "ip":
-        key = ip_sort_key(_text_of(value))
-        if key is None:
-            raise QueryDslError(f"'{value}' is not an IP string literal.")
-        return f"(eql_ip_key({text_sql}) = {sql_literal(key)})"
-    literal = sql_literal(_text_of(value))
-    if insensitive:
-        return f"(lower({text_sql}) = lower({literal}))"
-    return f"({text_sql} = {literal})"
-
-
 def _key_paths(path: str) -> list[str]:
     """JSON pointers for every way a dotted name can be spelled as object keys in a source
     (`a.b.c`, `{"a.b": {"c"}}`, …), the fully nested one first."""
@@ -407,7 +561,7 @@ def _key_paths(path: str) -> list[str]:
     return pointers
 
 
-def _first_at(json_sql: str, path: str, new_name: Callable[[], str]) -> str:
+def _json_first_at(json_sql: str, path: str, new_name: Callable[[], str]) -> str:
     """The first non-null JSON value at `path` in a JSON document, under any spelling."""
     pointers = ", ".join(sql_literal(pointer) for pointer in _key_paths(path))
     variable = new_name()
@@ -415,9 +569,9 @@ def _first_at(json_sql: str, path: str, new_name: Callable[[], str]) -> str:
             f"lambda {variable}: json_type({variable}) <> 'NULL')[1]")
 
 
-def _objects_at(json_sql: str, path: str, new_name: Callable[[], str]) -> str:
+def _json_objects_at(json_sql: str, path: str, new_name: Callable[[], str]) -> str:
     """SQL list of the objects at `path` (an array's objects, or the one object)."""
-    value = _first_at(json_sql, path, new_name)
+    value = _json_first_at(json_sql, path, new_name)
     bound, element = new_name(), new_name()
     spread = (f"list_transform([{value}], lambda {bound}: CASE json_type({bound}) "
               f"WHEN 'ARRAY' THEN json_extract({bound}, '$[*]') "

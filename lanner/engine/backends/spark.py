@@ -11,6 +11,15 @@ is independent per key (pending sequences, `until`, missing events and samples a
 key), and all events of a key land in one partition whatever their time, so `maxspan` never
 meets a partition boundary. The driver merges the partitions' matches in ES result order.
 
+Event queries: one ordered `LIMIT` job fetches the matching `_doc`s when there are at most
+EVENT_PREFETCH of them, which gives the count and the window at once (a single-stage job,
+where `count(*)` alone needs a shuffle); only above that are the count and the window
+separate jobs. Most rules of a hunt match nothing, so this is most of a hunt's work.
+
+The backend is safe to share between threads: searches of independent rules can run from
+several driver threads at once, and Spark schedules their jobs side by side (the store,
+whose DuckDB connection is not, is only touched under a lock).
+
 pyspark is imported lazily: `pip install lanner` works without it, and asking for the Spark
 engine then raises SparkUnavailableError naming the extra.
 """
@@ -22,7 +31,9 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -54,6 +65,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_MASTER = "local[*]"
+# An event query fetching at most this many `_doc`s answers count and window in one job.
+EVENT_PREFETCH = 10_000
+# Prefetched answers kept for the window() that follows their count() (one per search).
+_PREFETCHED_KEPT = 64
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long", "double",
                             "float", "half_float", "scaled_float"})
@@ -134,6 +149,8 @@ class SparkBackend:
         self._view = f"lanner_events_{id(self):x}"
         self._exported: tuple[object, ...] | None = None
         self._exports = 0
+        self._store_lock = threading.RLock()
+        self._prefetched: OrderedDict[tuple[str, SearchScope], list[int]] = OrderedDict()
         _prepare(session)
 
     def close(self) -> None:
@@ -146,7 +163,8 @@ class SparkBackend:
 
     def indices(self, patterns: str | Sequence[str]) -> tuple[str, ...]:
         """Stored index names selected by ES multi-target syntax (see DuckDBBackend)."""
-        return self._local.indices(patterns)
+        with self._store_lock:
+            return self._local.indices(patterns)
 
     def compiler(self, scope: SearchScope) -> SqlCompiler:
         """The DuckDB backend's compiler for this scope, writing Spark SQL."""
@@ -159,21 +177,47 @@ class SparkBackend:
     # -- event queries ----------------------------------------------------------------------
 
     def count(self, where: str, scope: SearchScope) -> int:
+        """How many events meet `where`: the first EVENT_PREFETCH of them in ES order are
+        fetched, and kept for window(), unless there are more (then counted apart)."""
+        docs = self._ordered_docs(where, scope, 0, EVENT_PREFETCH + 1)
+        if len(docs) <= EVENT_PREFETCH:
+            if docs:
+                self._keep_prefetched((where, scope), docs)
+            return len(docs)
         sql = f"SELECT count(*) FROM {self._events()} WHERE {self._where(where, scope)}"
         return int(self._collect(sql)[0][0])
 
     def window(self, where: str, scope: SearchScope, offset: int, limit: int) -> list[Document]:
         """Events meeting `where` in ES order, from `offset`, at most `limit` of them."""
-        order = ", ".join(self._order(scope))
-        sql = (f"SELECT _doc FROM {self._events()} WHERE {self._where(where, scope)} "
-               f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}")
-        docs = [row[0] for row in self._collect(sql)]
-        found = self.store.documents(docs)
+        self._events()  # a changed store drops what was prefetched before the change
+        with self._store_lock:
+            prefetched = self._prefetched.pop((where, scope), None)
+        if prefetched is not None:
+            docs = prefetched[offset:offset + limit]
+        else:
+            docs = self._ordered_docs(where, scope, offset, limit)
+        found = self.documents(docs)
         return [found[doc] for doc in docs]
 
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
         """The stored documents with these `_doc` numbers, told by the store as on DuckDB."""
-        return self.store.documents(docs)
+        with self._store_lock:
+            return self.store.documents(docs)
+
+    def _ordered_docs(self, where: str, scope: SearchScope, offset: int,
+                      limit: int) -> list[int]:
+        order = ", ".join(self._order(scope))
+        sql = (f"SELECT _doc FROM {self._events()} WHERE {self._where(where, scope)} "
+               f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}")
+        return [row[0] for row in self._collect(sql)]
+
+    def _keep_prefetched(self, key: tuple[str, SearchScope], docs: list[int]) -> None:
+        """Keep a count's documents for its window(); the oldest go first (a search whose
+        pipes select nothing never asks for its window)."""
+        with self._store_lock:
+            self._prefetched[key] = docs
+            while len(self._prefetched) > _PREFETCHED_KEPT:
+                self._prefetched.popitem(last=False)
 
     # -- sequences and samples, matched per join key ------------------------------------------
 
@@ -182,6 +226,8 @@ class SparkBackend:
         """Every sequence the shared matcher completes, in ES result order (ordinal of the last
         event, then key); at most `size` per partition in `direction`, which is all the
         first slice of select_results can keep."""
+        if not self._every_stage_found(plan, compiler, scope, timed=True):
+            return []
         sources = tuple(stage.source for stage in plan.stages)
         until = plan.until.source if plan.until is not None else None
         run = functools.partial(_match_sequences, spec, sources, until, size, direction)
@@ -192,12 +238,27 @@ class SparkBackend:
                        max_samples_per_key: int, limit: int) -> list[SampleMatch]:
         """Samples in ascending key order, at most `limit` (each partition returns its first
         `limit`, which holds every sample of its keys that can be among the first `limit`)."""
-        if limit <= 0:
+        if limit <= 0 or not self._every_stage_found(plan, compiler, scope, timed=False):
             return []
         sources = tuple(stage.source for stage in plan.stages)
         run = functools.partial(_match_samples, sources, max_samples_per_key, limit)
         matches = self._keyed(plan, compiler, scope, timed=False).mapPartitions(run).collect()
         return sorted(matches, key=lambda match: key_order(match.key))[:limit]
+
+    def _every_stage_found(self, plan: Plan, compiler: SqlCompiler, scope: SearchScope, *,
+                           timed: bool) -> bool:
+        """Whether every stage that must match (all but missing-event stages) has some
+        candidate: one small aggregate, where the keyed match is a Python job with a shuffle.
+        Most rules of a hunt match nothing, and most of those fail here."""
+        needed = {stage.source: stage for stage in plan.stages if not stage.missing}
+        if not needed:
+            return True
+        found = ", ".join(
+            f"max(CASE WHEN {self._candidate_where(stage, compiler, scope, timed=timed)} "
+            f"THEN 1 ELSE 0 END)" for stage in needed.values())
+        (row,) = self._collect(f"SELECT {found} FROM {self._events()} "
+                               f"WHERE {self._where('TRUE', scope)}")
+        return all(row)
 
     def _keyed(self, plan: Plan, compiler: SqlCompiler, scope: SearchScope, *,
                timed: bool) -> Any:
@@ -216,16 +277,21 @@ class SparkBackend:
 
     def _candidate_frame(self, stage: StageFilter, compiler: SqlCompiler, scope: SearchScope,
                          *, timed: bool) -> DataFrame:
-        where = compiler.filter(stage.category, stage.condition)
-        timestamp = self._timestamp(scope)
-        if timed:
-            where = f"({where}) AND ({timestamp}) IS NOT NULL"
+        where = self._candidate_where(stage, compiler, scope, timed=timed)
         keys = [f"{self.key_sql(compiler, key)} AS _k{index}"
                 for index, key in enumerate(stage.keys)]
-        columns = ", ".join(["_doc", f"coalesce({timestamp}, 0) AS _ts",
+        columns = ", ".join(["_doc", f"coalesce({self._timestamp(scope)}, 0) AS _ts",
                              f"{self._tiebreaker(scope)} AS _tb", *keys])
         return self._sql(f"SELECT {columns} FROM {self._events()} "
                          f"WHERE {self._where(where, scope)}")
+
+    def _candidate_where(self, stage: StageFilter, compiler: SqlCompiler, scope: SearchScope,
+                         *, timed: bool) -> str:
+        """A stage's filter; a sequence's events need a timestamp besides."""
+        where = compiler.filter(stage.category, stage.condition)
+        if timed:
+            where = f"({where}) AND ({self._timestamp(scope)}) IS NOT NULL"
+        return where
 
     def key_sql(self, compiler: SqlCompiler, key: ast.Field) -> str:
         """A join-key column as the matcher compares it: dates as epoch nanoseconds."""
@@ -281,15 +347,18 @@ class SparkBackend:
         return [*order, "_doc"]
 
     def _events(self) -> str:
-        """The view of the events, exported again first if the store changed."""
-        con = self.store.con
-        count, last = con.execute("SELECT count(*), max(_doc) FROM events").fetchone()
-        described = tuple(con.execute("DESCRIBE events").fetchall())
-        state = (count, last, described)
-        if state != self._exported:
-            self._export(described)
-            self._exported = state
-        return self._view
+        """The view of the events, exported again first if the store changed (which also
+        forgets prefetched answers)."""
+        with self._store_lock:
+            con = self.store.con
+            count, last = con.execute("SELECT count(*), max(_doc) FROM events").fetchone()
+            described = tuple(con.execute("DESCRIBE events").fetchall())
+            state = (count, last, described)
+            if state != self._exported:
+                self._export(described)
+                self._exported = state
+                self._prefetched.clear()
+            return self._view
 
     def _export(self, described: tuple[tuple[Any, ...], ...]) -> None:
         """Write the events table as Parquet Spark reads with the same values: dates as epoch

@@ -16,12 +16,22 @@ things are written. Spark-side differences it absorbs:
 * The `eql_*` helpers (Java-faithful between/indexOf/substring/number, ip and version order,
   Java's Double.toString) are Python functions registered as UDFs (SPARK_FUNCTIONS), written
   after the DuckDB macros and checked against them by tests/engine/spark/.
+* A Query DSL `nested` filter reads the objects of `_source` in one UDF per event
+  (`eql_nested_<depth>`): Spark runs no Python UDF inside a lambda, so the values every inner
+  leaf tests are extracted up front, per object, and the leaves are native lambdas over them.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
 
 from lanner.engine.backends.sql import SqlDialect, render_literal
 from lanner.engine.values import DECIMAL_TEXT, ip_sort_key, java_double, version_sort_key
@@ -249,8 +259,124 @@ def eql_version_key(text: str | None) -> str | None:
     return None if text is None else version_sort_key(text)
 
 
+# -- nested objects of `_source`, for the Query DSL `nested` query (engine/querydsl.py) ------
+
+# How deeply `nested` queries may nest on Spark: one UDF per depth, each with its row type.
+MAX_NESTED_DEPTH = 4
+_DIGITS_ONLY = re.compile("[0-9]+")
+
+
+def nested_function(depth: int) -> str:
+    """The UDF that extracts objects for a `nested` query with `depth` levels of nesting."""
+    return f"eql_nested_{depth}"
+
+
+def _nested_type(depth: int) -> str:
+    """Objects, each a struct of `v` (per requested field, its values as text) and, below
+    the innermost level, `n` (per inner `nested` query, its objects)."""
+    values = "v: array<array<string>>"
+    if depth == 1:
+        return f"array<struct<{values}>>"
+    return f"array<struct<{values}, n: array<{_nested_type(depth - 1)}>>>"
+
+
+@functools.lru_cache(maxsize=256)
+def _nested_spec(text: str) -> dict[str, Any]:
+    return json.loads(text)
+
+
+def _at_pointer(value: Any, pointer: str) -> Any:
+    """The value at a JSON pointer, as DuckDB's json_extract reads it (digits index arrays)."""
+    for raw in pointer.split("/")[1:]:
+        key = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and _DIGITS_ONLY.fullmatch(key):
+            index = int(key)
+            value = value[index] if index < len(value) else None
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+def _first_at(value: Any, pointers: list[str]) -> Any:
+    """The first non-null value under any of the pointers (every spelling of a dotted path)."""
+    for pointer in pointers:
+        found = _at_pointer(value, pointer)
+        if found is not None:
+            return found
+    return None
+
+
+def _json_text(value: Any) -> str:
+    """A JSON value's text as DuckDB's json_extract_string gives it (objects and arrays
+    compact, as orjson writes them)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    return orjson.dumps(value).decode()
+
+
+def _float_text(value: float) -> str:
+    """A double as DuckDB's yyjson writes it: the shortest digits, in plain notation from
+    1e-6 up to 1e21 (`100.0`, `0.0000025`), else as `1.5e300`, `1e-7`."""
+    if value == 0 or not math.isfinite(value):
+        return repr(value)
+    shortest = repr(value)
+    if 1e-6 <= abs(value) < 1e21:
+        plain = format(Decimal(shortest), "f")
+        return plain if "." in plain else plain + ".0"
+    mantissa, exponent = shortest.split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _objects_at(value: Any, pointers: list[str]) -> list[dict[str, Any]]:
+    found = _first_at(value, pointers)
+    if isinstance(found, list):
+        return [item for item in found if isinstance(item, dict)]
+    return [found] if isinstance(found, dict) else []
+
+
+def _values_at(value: Any, pointers: list[str], keyed: bool) -> list[str | None]:
+    """The non-null values of a field of one object (an array's elements), as text; `keyed`:
+    as ip sort keys (None where a value is no address)."""
+    found = _first_at(value, pointers)
+    items = found if isinstance(found, list) else [found]
+    texts = [_json_text(item) for item in items if item is not None]
+    return [ip_sort_key(text) for text in texts] if keyed else texts
+
+
+def _nested_row(document: dict[str, Any], spec: dict[str, Any], depth: int) -> tuple:
+    values = [_values_at(document, pointers, keyed) for pointers, keyed in spec["fields"]]
+    if depth == 1:
+        return (values,)
+    inner = [[_nested_row(item, child, depth - 1) for item in _objects_at(document, child["path"])]
+             for child in spec["nested"]]
+    return (values, inner)
+
+
+def eql_nested(depth: int, source: str | None, spec: str) -> list[tuple] | None:
+    """The objects at a path of `_source` with the values a `nested` query's leaves test.
+    `spec` (JSON): {"path": [pointers], "fields": [[pointers, keyed], …], "nested": [spec, …]},
+    the path and fields spelled as every JSON pointer of their dotted names."""
+    if source is None:
+        return None
+    parsed = _nested_spec(spec)
+    return [_nested_row(item, parsed, depth) for item in _objects_at(json.loads(source),
+                                                                     parsed["path"])]
+
+
 # name -> (function, Spark return type): registered on the session by backends/spark.py
 SPARK_FUNCTIONS: dict[str, tuple[Callable[..., object], str]] = {
+    **{nested_function(depth): (functools.partial(eql_nested, depth), _nested_type(depth))
+       for depth in range(1, MAX_NESTED_DEPTH + 1)},
     "eql_between": (eql_between, "string"),
     "eql_index_of": (eql_index_of, "bigint"),
     "eql_substring": (eql_substring, "string"),

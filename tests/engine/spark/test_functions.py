@@ -1,4 +1,5 @@
-"""The Python eql_* helpers Spark runs as UDFs give what the DuckDB macros give, NULLs too."""
+"""The Python eql_* helpers Spark runs as UDFs give what the DuckDB macros give, NULLs too;
+the `nested` extraction reads JSON as DuckDB's JSON functions do."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import duckdb
 import pytest
 
 from lanner.engine.backends.spark_sql import (
+    MAX_NESTED_DEPTH,
     SPARK_FUNCTIONS,
     eql_between,
     eql_double_str,
     eql_index_of,
     eql_ip_key,
+    eql_nested,
     eql_number,
     eql_substring,
     eql_version_key,
@@ -43,7 +46,9 @@ def _agree(name: str, function: Callable[..., object], *args: object) -> None:
 
 
 def test_every_udf_has_a_macro_of_its_name() -> None:
-    for name in SPARK_FUNCTIONS:
+    nested = {f"eql_nested_{depth}" for depth in range(1, MAX_NESTED_DEPTH + 1)}
+    assert nested <= set(SPARK_FUNCTIONS)  # they stand for DuckDB's JSON functions
+    for name in set(SPARK_FUNCTIONS) - nested:
         assert _macros().execute(
             "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name]
         ).fetchone()[0] > 0, name
@@ -93,3 +98,36 @@ def test_ip_key_agrees_with_the_macro(text: str | None) -> None:
                                   "not.a.version"])
 def test_version_key_agrees_with_the_macro(text: str | None) -> None:
     _agree("eql_version_key", eql_version_key, text)
+
+
+def test_nested_values_are_read_as_duckdb_reads_json() -> None:
+    """Every value at a path, under each spelling of the path, as json_extract_string gives
+    it: numbers, booleans, nested arrays and objects, nulls left out, digits indexing arrays."""
+    values = ('[1, 1.0, 1e5, 1.5e300, 1E-7, -0.0, 2.5e-6, 1e20, 1.23e21, 0.1, -7.25e-9, '
+              '12345678901234567890123, true, false, null, "x", "", {"k": [1, "é"]}, [1, [2]]]')
+    source = ('{"o": [{"f": ' + values + ', "g": "one"}, {"f": null}, '
+              '{"g.h": 2, "g": {"h": 3}}, 7], "p": {"q": 1}}')
+    con = duckdb.connect()
+    expected = con.execute(
+        "SELECT list_transform(list_filter(json_extract(CAST(? AS JSON), '$.o[0].f[*]'), "
+        "lambda v: json_type(v) <> 'NULL'), lambda v: json_extract_string(v, '$'))",
+        [source]).fetchone()[0]
+    spec = ('{"path": ["/o"], "fields": [[["/f"], false], [["/g/h", "/g.h"], false], '
+            '[["/f/0"], false], [["/g"], false]], "nested": []}')
+    rows = eql_nested(1, source, spec)
+    assert rows is not None and len(rows) == 3  # the three objects; 7 is not one
+    assert rows[0] == ([expected, [], ["1"], ["one"]],)
+    assert rows[1] == ([[], [], [], []],)
+    assert rows[2] == ([[], ["3"], [], ['{"h":3}']],)
+    assert eql_nested(1, '{"p": {"q": 1}}', spec.replace('"/o"', '"/p"')) == [([[]] * 4,)]
+    assert eql_nested(1, None, spec) is None
+
+
+def test_nested_levels_hold_the_objects_of_each_inner_path() -> None:
+    spec = ('{"path": ["/s"], "fields": [[["/ip"], true]], "nested": ['
+            '{"path": ["/in"], "fields": [[["/t"], false]], "nested": []}]}')
+    source = '{"s": [{"ip": ["10.0.0.1", "nope"], "in": [{"t": "x"}, {"t": "y"}]}, {"in": {}}]}'
+    assert eql_nested(2, source, spec) == [
+        ([[eql_ip_key("10.0.0.1"), None]], [[([["x"]],), ([["y"]],)]]),
+        ([[]], [[([[]],)]]),
+    ]
