@@ -931,9 +931,23 @@ def render(suite: Suite) -> str:
         lines += window_section(suite.window)
     if len(suite.growth_hunts()) > 1 or suite.few_rules:
         lines += growth_section(suite)
+    lines += SPARK_SECTION
     lines += ["## Checks", ""]
     lines += [f"- {problem}" for problem in suite.problems] or ["- all checks passed"]
     return "\n".join(lines) + "\n"
+
+
+# Spark is measured by its own script (a JVM per engine and master); this says where.
+SPARK_SECTION = [
+    "## On Apache Spark",
+    "",
+    "`python -m bench.spark` times the same hunt on DuckDB and on Spark `local[1]` and "
+    "`local[2]`, and `python -m bench.spark --compare` checks that all 1,024 rules give "
+    "identical alert ids on both engines; its figures are in `bench/results/spark.md`. How the "
+    "Spark backend spreads over a cluster (what is shuffled, by which key, and the memory each "
+    "executor needs per join key) is in `docs/spark.md`.",
+    "",
+]
 
 
 # -- the command -------------------------------------------------------------------------------
