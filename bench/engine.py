@@ -30,7 +30,6 @@ import itertools
 import multiprocessing
 import os
 import platform
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ import orjson
 
 import lanner
 from bench import generate
-from bench.parse import command_line, cpu_model, time_runs
+from bench.parse import Runs, command_line, cpu_model, time_runs
 from lanner.engine.client import Lanner
 from lanner.rules import Rule, load_rule_file
 from lanner.store import IngestReport
@@ -55,19 +54,12 @@ RANGES_PER_CORE = 8
 
 
 @dataclass(frozen=True, slots=True)
-class Timing:
+class Timing(Runs):
     """Timed runs of one measurement over the whole corpus."""
 
     label: str
     times: list[float]
 
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def best(self) -> float:
-        return min(self.times)
 
 
 @dataclass(frozen=True, slots=True)

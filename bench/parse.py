@@ -46,14 +46,12 @@ RESULTS = BENCH / "results" / "parse.md"
 BAR_SECONDS = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """The timed runs of one measurement, each over `count` items (files or queries)."""
+class Runs:
+    """The median and best of a measurement's timed runs: what every benchmark's record of
+    one measurement reports (`times` is the record's own field)."""
 
-    label: str
+    __slots__ = ()
     times: list[float]
-    count: int
-    unit: str = "queries"
 
     @property
     def median(self) -> float:
@@ -62,6 +60,17 @@ class Timing:
     @property
     def best(self) -> float:
         return min(self.times)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing(Runs):
+    """The timed runs of one measurement, each over `count` items (files or queries)."""
+
+    label: str
+    times: list[float]
+    count: int
+    unit: str = "queries"
+
 
     @property
     def per_item(self) -> float:

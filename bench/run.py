@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ import orjson
 import lanner
 from bench import generate
 from bench.engine import floor_duckdb, floor_orjson, memory_total, read_through
-from bench.parse import PEER_PYTHON, command_line, cpu_model, ensure_peer_venv, run
+from bench.parse import PEER_PYTHON, Runs, command_line, cpu_model, ensure_peer_venv, run
 from lanner.detection.hunt import select_rules
 from lanner.engine.client import Lanner
 from lanner.rules import Rule, load_rules
@@ -195,7 +194,7 @@ def checked(result: ProcessRun, what: str, allowed: Sequence[int] = (0,)) -> Pro
 
 
 @dataclass(frozen=True, slots=True)
-class Figure:
+class Figure(Runs):
     """The runs of one measurement over `events` events: seconds, and peak bytes per run when
     a process was measured."""
 
@@ -204,13 +203,6 @@ class Figure:
     times: list[float]
     peaks: list[int] = field(default_factory=list)
 
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def best(self) -> float:
-        return min(self.times)
 
     @property
     def rate(self) -> float:
