@@ -373,6 +373,13 @@ def _rule_lists(refs: Iterable[RuleListRef]) -> Iterator[tuple[str, str]]:
 
 # -- loading ------------------------------------------------------------------------------
 
+# A line that may declare the top-level `exceptions` key, in any TOML spelling: `[[exceptions]]`,
+# `[exceptions]`, `exceptions = …`, `exceptions.x = …`, quoted or not. A file without one has
+# no rule exceptions (a match inside a string only costs the parse it would have cost anyway).
+_DECLARES_EXCEPTIONS = re.compile(
+    r"""^[ \t]*(?:\[\[?[ \t]*)?(?:exceptions|"exceptions"|'exceptions')[ \t]*[\].=]""",
+    re.MULTILINE)
+
 
 def load_exception_lists(paths: Iterable[str | Path]) -> ExceptionLists:
     """Lists and items from Kibana exports (`.ndjson`: exception list exports, and rule
@@ -391,7 +398,10 @@ def load_rule_exceptions(path: str | Path) -> list[ExceptionItem]:
     """The `[[exceptions]]` written in a rule's TOML file (they apply to that rule only);
     raises ExceptionLoadError naming the file and line of the first bad item."""
     path = Path(path)
-    document, text = _toml_document(path)
+    text = _read_text(path)
+    if not _DECLARES_EXCEPTIONS.search(text):  # most rules have none: skip parsing the file
+        return []
+    document, text = _toml_document(path, text)
     found = ExceptionLists()
     _read_toml_items(document, text, str(path), found, default_list_id=RULE_LIST_ID)
     if found.problems:
@@ -632,9 +642,10 @@ def _read_toml_items(document: Mapping[str, Any], text: str, path: str, loaded: 
         loaded.add_item(item)
 
 
-def _toml_document(path: Path) -> tuple[dict[str, Any], str]:
+def _toml_document(path: Path, text: str | None = None) -> tuple[dict[str, Any], str]:
     """The parsed file and its text (for the lines of its tables)."""
-    text = _read_text(path)
+    if text is None:
+        text = _read_text(path)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as error:

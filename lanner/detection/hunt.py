@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from lanner.detection.run import Detector, RunReport
+from lanner.detection.run import Detector, Invocation, RunReport
 from lanner.detection.schedule import invocations
 from lanner.rules import Rule
 
@@ -53,29 +53,34 @@ def hunt(detector: Detector, rules: Sequence[Rule], *, max_signals: int | None =
          progress: ProgressCallback | None = None, since: datetime.datetime | None = None,
          until: datetime.datetime | None = None) -> list[RunReport]:
     """Every rule over all the data, or over the events between `since` and `until` (on each
-    rule's timestamp, as a rule's window); one report per rule, in rule order."""
-    started_at = started_at or datetime.datetime.now(datetime.UTC)
-    reports = []
-    for rule in rules:
-        report = detector.hunt(rule, started_at=started_at, max_signals=max_signals,
-                               since=since, until=until)
-        reports.append(report)
-        if progress:
+    rule's timestamp, as a rule's window); one report per rule, in rule order. The rules run
+    as one round, so `progress` hears of them when all are done."""
+    reports = detector.hunt_many(rules, started_at=started_at, max_signals=max_signals,
+                                 since=since, until=until)
+    if progress:
+        for rule, report in zip(rules, reports, strict=True):
             progress(rule, report)
     return reports
 
 
 def replay(detector: Detector, rules: Sequence[Rule], *, start: datetime.datetime,
            end: datetime.datetime, progress: ProgressCallback | None = None) -> list[RunReport]:
-    """Each rule's schedule over [start, end]: one report per invocation, rule by rule."""
-    reports = []
-    for rule in rules:
+    """Each rule's schedule over [start, end]: one report per invocation, rule by rule.
+
+    The rules due at the same moment run as one round, moment after moment, so each rule
+    still sees its own runs in order (the previous run's alerts de-duplicate the next's)."""
+    due: dict[datetime.datetime, list[tuple[int, Invocation]]] = {}
+    for position, rule in enumerate(rules):
         previous = None
         for started_at in invocations(start=start, end=end, interval=rule.interval):
-            report = detector.run(rule, started_at=started_at, previous_started_at=previous,
-                                  execution_type="manual")
-            reports.append(report)
+            due.setdefault(started_at, []).append(
+                (position, Invocation(rule, started_at, previous, execution_type="manual")))
             previous = started_at
+    ran: list[list[RunReport]] = [[] for _ in rules]
+    for moment in sorted(due):
+        positions, round_ = zip(*due[moment], strict=True)
+        for position, report in zip(positions, detector.run_many(round_), strict=True):
+            ran[position].append(report)
             if progress:
-                progress(rule, report)
-    return reports
+                progress(rules[position], report)
+    return [report for reports in ran for report in reports]

@@ -34,11 +34,12 @@ from lanner.detection.exceptions import (
 )
 from lanner.detection.schedule import RuleWindow, rule_windows
 from lanner.detection.suppression import SuppressionResult, suppress
-from lanner.engine.backends.base import Backend
+from lanner.engine.backends.base import Backend, IndexNames
 from lanner.engine.backends.duckdb import Document, SearchScope
+from lanner.engine.backends.sql import SqlCompiler
 from lanner.engine.plan import QueryKind
 from lanner.engine.querydsl import filter_condition
-from lanner.engine.search import SearchRequest, SearchResult, search
+from lanner.engine.search import SearchRequest, SearchResult, search_many
 from lanner.errors import LannerError
 from lanner.rules import Rule
 from lanner.store.alerts import AlertStore
@@ -100,12 +101,26 @@ class RunReport:
                      if a["kibana.alert.uuid"] in created}.values())
 
 
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One scheduled execution of a rule: when it starts, and when its previous run did."""
+
+    rule: Rule
+    started_at: datetime.datetime
+    previous_started_at: datetime.datetime | None = None
+    execution_type: str = "scheduled"
+
+
 class Detector:
     """Runs rules over an event store and keeps their alerts.
 
     `backend` searches the events; `alerts` (optional) de-duplicates and keeps alerts across
     runs; `exceptions` holds the exception lists rules refer to, `value_lists` the values of
     the value lists their items use.
+
+    Many rules run as one round (`hunt_many`, `run_many`): every search of the round goes to
+    the backend at once, which may evaluate them in a few passes over the events; each rule's
+    report is the one it would get running alone.
     """
 
     def __init__(self, backend: Backend, alerts: AlertStore | None = None,
@@ -121,37 +136,99 @@ class Detector:
             previous_started_at: datetime.datetime | None = None,
             execution_type: str = "scheduled") -> RunReport:
         """A scheduled execution: the main window and Kibana's catch-up windows."""
-        plan = rule_windows(from_=rule.from_, to=rule.to, interval=rule.interval,
-                            max_signals=rule.max_signals, started_at=started_at,
-                            previous_started_at=previous_started_at)
-        report = self._execute(rule, plan.windows, started_at, execution_type)
-        report.warnings.extend(plan.warnings)
-        if plan.gap_message:
-            report.error = plan.gap_message
+        (report,) = self.run_many([Invocation(rule, started_at, previous_started_at,
+                                              execution_type)])
         return report
+
+    def run_many(self, invocations: Sequence[Invocation]) -> list[RunReport]:
+        """Scheduled executions of many rules as one round; one report each, in order."""
+        executions = []
+        for invocation in invocations:
+            rule = invocation.rule
+            plan = rule_windows(from_=rule.from_, to=rule.to, interval=rule.interval,
+                                max_signals=rule.max_signals, started_at=invocation.started_at,
+                                previous_started_at=invocation.previous_started_at)
+            executions.append(_Execution(rule, plan.windows, invocation.started_at,
+                                         invocation.execution_type, plan.warnings,
+                                         plan.gap_message))
+        return self._execute(executions)
 
     def hunt(self, rule: Rule, *, started_at: datetime.datetime | None = None,
              max_signals: int | None = None, since: datetime.datetime | None = None,
              until: datetime.datetime | None = None) -> RunReport:
         """All the data at once: no time window unless `since`/`until` bound one, and no cap
         unless one is given."""
+        (report,) = self.hunt_many([rule], started_at=started_at, max_signals=max_signals,
+                                   since=since, until=until)
+        return report
+
+    def hunt_many(self, rules: Sequence[Rule], *, started_at: datetime.datetime | None = None,
+                  max_signals: int | None = None, since: datetime.datetime | None = None,
+                  until: datetime.datetime | None = None) -> list[RunReport]:
+        """`hunt` for many rules as one round; one report per rule, in order."""
         started_at = started_at or datetime.datetime.now(datetime.UTC)
         window = _Window(since, until, max_signals)
-        return self._execute(rule, [window], started_at, "manual")
+        return self._execute([_Execution(rule, (window,), started_at, "manual")
+                              for rule in rules])
 
-    # -- one execution ----------------------------------------------------------------------
+    # -- one round of executions ------------------------------------------------------------
 
-    def _execute(self, rule: Rule, windows: Sequence[RuleWindow | _Window],
-                 started_at: datetime.datetime, execution_type: str) -> RunReport:
+    def _execute(self, executions: Sequence[_Execution]) -> list[RunReport]:
+        """Searches of every execution in one call to the backend, then each rule's alerts,
+        de-duplication, suppression and storage, as Kibana's executor does for one."""
+        round_ = _Round(self.backend)
+        requests: list[SearchRequest] = []
+        for execution in executions:
+            clock = time.perf_counter()
+            execution.first_request = len(requests)
+            execution.requests = self._requests(execution, round_)
+            requests.extend(r for r in execution.requests if isinstance(r, SearchRequest))
+            execution.took += time.perf_counter() - clock
         clock = time.perf_counter()
-        report = RunReport(rule, started_at, execution_type)
-        context = AlertContext(rule, started_at, execution_type, str(uuid.uuid4()))
+        outcomes = search_many(self.backend, requests)
+        share = (time.perf_counter() - clock) / max(len(requests), 1)
+        return [self._finish(execution, outcomes, share) for execution in executions]
+
+    def _requests(self, execution: _Execution,
+                  round_: _Round) -> list[SearchRequest | LannerError]:
+        """The execution's search per window, in order, up to the first that cannot be made
+        (its error)."""
+        rule, report = execution.rule, execution.report
+        requests: list[SearchRequest | LannerError] = []
         try:
-            exceptions = self._exception_query(rule, started_at, report)
-            for window in windows:
-                report.windows.append(self._window(rule, window, exceptions, context))
+            exceptions = self._exception_query(rule, execution.started_at, report)
+            for window in execution.windows:
+                filters = [f for f in (_time_filter(rule, window), exceptions) if f]
+                size = window.max_signals if window.max_signals is not None else UNLIMITED
+                query_filter = {"bool": {"filter": filters}} if filters else None
+                requests.append(SearchRequest(rule.query, round_.scope(rule, query_filter),
+                                              size))
         except LannerError as error:
-            report.error = str(error)
+            requests.append(error)
+        return requests
+
+    def _finish(self, execution: _Execution, outcomes: list[SearchResult | Exception],
+                share: float) -> RunReport:
+        clock = time.perf_counter()
+        rule, report = execution.rule, execution.report
+        position = execution.first_request
+        for window, request in zip(execution.windows, execution.requests, strict=False):
+            if isinstance(request, LannerError):
+                report.error = str(request)
+                break
+            outcome = outcomes[position]
+            position += 1
+            if isinstance(outcome, LannerError):
+                report.error = str(outcome)
+                break
+            if isinstance(outcome, Exception):
+                raise outcome
+            try:
+                report.windows.append(self._window(rule, window, outcome, execution.context,
+                                                   share))
+            except LannerError as error:
+                report.error = str(error)
+                break
         for result in report.windows:
             if result.reached_max_signals:
                 report.warnings.append(
@@ -163,10 +240,15 @@ class Detector:
             known = self.alerts.existing(a["kibana.alert.uuid"] for a in fresh)
             fresh = [a for a in fresh if a["kibana.alert.uuid"] not in known]
             report.duplicates = len(report.alerts) - len(fresh)
-        outcome = suppress(rule, fresh, self.alerts, started_at,
+        windows = execution.windows
+        outcome = suppress(rule, fresh, self.alerts, execution.started_at,
                            windows[0].start if windows else None)
         self._store(report, outcome)
-        report.took = time.perf_counter() - clock
+        report.warnings.extend(execution.plan_warnings)
+        if execution.gap_message:
+            report.error = execution.gap_message
+        searched = share * sum(isinstance(r, SearchRequest) for r in execution.requests)
+        report.took = execution.took + searched + time.perf_counter() - clock
         return report
 
     def _store(self, report: RunReport, outcome: SuppressionResult) -> None:
@@ -207,12 +289,10 @@ class Detector:
             self._rule_exceptions[path] = load_rule_exceptions(path)
         return self._rule_exceptions[path]
 
-    def _window(self, rule: Rule, window: RuleWindow | _Window,
-                exceptions: Mapping[str, Any] | None, context: AlertContext) -> WindowResult:
+    def _window(self, rule: Rule, window: RuleWindow | _Window, result: SearchResult,
+                context: AlertContext, searched: float) -> WindowResult:
+        """The alerts of one window's hits (a rule never fires on its own alerts)."""
         clock = time.perf_counter()
-        filters = [f for f in (_time_filter(rule, window), exceptions) if f]
-        size = window.max_signals if window.max_signals is not None else UNLIMITED
-        result = self._search(rule, {"bool": {"filter": filters}} if filters else None, size)
         alerts: list[dict[str, Any]] = []
         if result.kind is QueryKind.EVENT:
             for document in result.events:
@@ -227,17 +307,66 @@ class Detector:
                     alerts.extend(sequence_alerts(events, context))
             hits = len(result.sequences)
         return WindowResult(window.start, window.end, window.max_signals, hits, alerts,
-                            time.perf_counter() - clock)
+                            searched + time.perf_counter() - clock)
 
-    def _search(self, rule: Rule, query_filter: Mapping[str, Any] | None,
-                size: int) -> SearchResult:
-        scope = SearchScope(self.backend.indices(list(rule.index or DEFAULT_INDEX)),
-                            rule.timestamp_field or "@timestamp", rule.tiebreaker_field,
-                            rule.category_field)
-        if query_filter and scope.indices:
-            scope = replace(scope, filter_sql=filter_condition(
-                query_filter, self.backend.compiler(scope)))
-        return search(self.backend, SearchRequest(rule.query, scope, size))
+
+@dataclass(slots=True)
+class _Execution:
+    """One rule execution of a round, from its windows to its report."""
+
+    rule: Rule
+    windows: Sequence[RuleWindow | _Window]
+    started_at: datetime.datetime
+    execution_type: str
+    plan_warnings: Sequence[str] = ()
+    gap_message: str | None = None
+    requests: list[SearchRequest | LannerError] = field(default_factory=list)
+    first_request: int = 0
+    took: float = 0.0
+    report: RunReport = field(init=False)
+    context: AlertContext = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = RunReport(self.rule, self.started_at, self.execution_type)
+        self.context = AlertContext(self.rule, self.started_at, self.execution_type,
+                                    str(uuid.uuid4()))
+
+
+class _Round:
+    """What the searches of one round share: the store does not change during a round, so
+    each index pattern list is resolved, each scope's compiler built and each request filter
+    compiled once."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._names = backend.index_names() if isinstance(backend, IndexNames) else None
+        self._indices: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._compilers: dict[tuple[object, ...], SqlCompiler] = {}
+        self._filters: dict[tuple[object, ...], str] = {}
+
+    def scope(self, rule: Rule, query_filter: Mapping[str, Any] | None) -> SearchScope:
+        patterns = tuple(rule.index or DEFAULT_INDEX)
+        indices = self._indices.get(patterns)
+        if indices is None:
+            indices = self._indices[patterns] = self._resolve(list(patterns))
+        scope = SearchScope(indices, rule.timestamp_field or "@timestamp",
+                            rule.tiebreaker_field, rule.category_field)
+        if not query_filter or not scope.indices:
+            return scope
+        compiled = (indices, scope.category_field)
+        key = (*compiled, orjson.dumps(query_filter))
+        sql = self._filters.get(key)
+        if sql is None:
+            compiler = self._compilers.get(compiled)
+            if compiler is None:
+                compiler = self._compilers[compiled] = self.backend.compiler(scope)
+            sql = self._filters[key] = filter_condition(query_filter, compiler)
+        return replace(scope, filter_sql=sql)
+
+    def _resolve(self, patterns: list[str]) -> tuple[str, ...]:
+        if isinstance(self.backend, IndexNames):
+            return self.backend.indices(patterns, self._names)
+        return self.backend.indices(patterns)
 
 
 @dataclass(frozen=True, slots=True)

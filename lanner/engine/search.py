@@ -1,16 +1,30 @@
-"""One EQL search from query text to results: parse, plan, run filters, match, select.
+"""EQL searches from query text to results: parse, plan, run filters, match, select.
 
 The backend evaluates filters; ordering, matching and selection are the matcher's, and the
 join keys are rendered here the way Elasticsearch prints them (§8.2, §9 of the spec).
+
+`search_many` answers many requests as `search` answers each alone. A backend that evaluates
+many filters at once (ManyFilters) gets every filter of every request in one call, so a hunt
+with a thousand rules reads the events a few times rather than a thousand; any other backend
+runs one request after the other.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lanner import eql
-from lanner.engine.backends.base import Backend, KeyedMatching, LocalMatching
+from lanner.engine.backends.base import (
+    Backend,
+    FilterJob,
+    FilterOutcome,
+    KeyedMatching,
+    LocalMatching,
+    ManyFilters,
+)
 from lanner.engine.backends.duckdb import Document, SearchScope
 from lanner.engine.backends.sql import SqlCompiler
 from lanner.engine.matcher import (
@@ -57,22 +71,149 @@ class SearchResult:
     sequences: list[SequenceHit] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)
+def prepare(query: str) -> Plan:
+    """The plan of a query text, parsed and planned once: scheduled rules run the same text
+    again and again. Raises the syntax and verification errors of the parser."""
+    return make_plan(eql.parse(query))
+
+
 def search(backend: Backend, request: SearchRequest) -> SearchResult:
     """Run one request; raises the EQL errors (syntax, verification) Elasticsearch raises."""
+    (outcome,) = search_many(backend, [request])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def search_many(backend: Backend,
+                requests: Sequence[SearchRequest]) -> list[SearchResult | Exception]:
+    """Each request's result, or the error that `search` would raise for it, in order: one
+    failing request fails alone."""
+    if not isinstance(backend, ManyFilters):
+        return [_attempt(backend, request) for request in requests]
+    compilers: dict[tuple[object, ...], SqlCompiler] = {}
+    searches: list[_Search | SearchResult | Exception] = []
+    jobs: list[FilterJob] = []
+    for request in requests:
+        try:
+            prepared = _prepare(backend, request, compilers)
+        except Exception as error:  # the request's own failure, as search() raises it
+            searches.append(error)
+            continue
+        if isinstance(prepared, _Search):
+            prepared.first_job = len(jobs)
+            jobs.extend(prepared.jobs())
+        searches.append(prepared)
+    found = backend.filter_many(jobs) if jobs else []
+    selected = [_select(item, found) if isinstance(item, _Search) else item
+                for item in searches]
+    documents = backend.documents(doc for item in selected if isinstance(item, _Selected)
+                                  for doc in item.docs())
+    return [item.result(documents) if isinstance(item, _Selected) else item
+            for item in selected]
+
+
+def _attempt(backend: Backend, request: SearchRequest) -> SearchResult | Exception:
+    try:
+        return _search_one(backend, request)
+    except Exception as error:  # the request's own failure, as search() raises it
+        return error
+
+
+@dataclass(slots=True)
+class _Search:
+    """A request planned and verified, and its filters (jobs from `first_job` on)."""
+
+    request: SearchRequest
+    plan: Plan
+    compiler: SqlCompiler
+    filters: tuple[StageFilter, ...]
+    first_job: int = 0
+
+    def jobs(self) -> list[FilterJob]:
+        kind = self.plan.kind
+        return [FilterJob(stage, self.compiler, self.request.scope,
+                          keyed=kind is not QueryKind.EVENT, timed=kind is QueryKind.SEQUENCE)
+                for stage in self.filters]
+
+
+@dataclass(slots=True)
+class _Selected:
+    """A request's results before its documents are read: the picked event documents, or the
+    matches."""
+
+    search: _Search
+    events: list[int] = field(default_factory=list)
+    matches: Sequence[SequenceMatch | SampleMatch] = ()
+
+    def docs(self) -> list[int]:
+        if self.search.plan.kind is QueryKind.EVENT:
+            return self.events
+        return [event.doc for match in self.matches for event in match.events if event]
+
+    def result(self, documents: dict[int, Document]) -> SearchResult:
+        plan = self.search.plan
+        if plan.kind is QueryKind.EVENT:
+            return SearchResult(plan.kind, events=[documents[doc] for doc in self.events])
+        return _sequence_result(plan, self.search.compiler, self.matches, documents)
+
+
+def _prepare(backend: Backend, request: SearchRequest,
+             compilers: dict[tuple[object, ...], SqlCompiler]) -> _Search | SearchResult:
+    """Plan and verify a request, with one compiler per scope; a scope without indices has
+    no hits, as in ES."""
     if request.result_position not in ("head", "tail"):
         raise ValueError(f"result_position must be head or tail, not {request.result_position!r}")
-    query = eql.parse(request.query)
-    plan = make_plan(query)
+    plan = prepare(request.query)
     scope = request.scope
-    if not scope.indices:  # a pattern that matches no index: no hits, as in ES
+    if not scope.indices:
         return SearchResult(plan.kind)
-    compiler = backend.compiler(scope)
-    compiler.verify([query])
+    key = (scope.indices, scope.category_field)
+    compiler = compilers.get(key)
+    if compiler is None:
+        compiler = compilers[key] = backend.compiler(scope)
+    compiler.verify([plan.query])
+    filters = plan.stages if plan.kind is QueryKind.EVENT else plan.distinct_filters()
+    return _Search(request, plan, compiler, filters)
+
+
+def _select(search: _Search, found: list[FilterOutcome]) -> _Selected | Exception:
+    """What the request keeps of its filters' outcomes (the first failed filter's error if
+    one failed, as the filters run in order one by one)."""
+    outcomes = found[search.first_job:search.first_job + len(search.filters)]
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            return outcome
+    plan, request = search.plan, search.request
+    if plan.kind is QueryKind.EVENT:
+        docs = outcomes[0]
+        return _Selected(search, events=select_results(docs, request.size,
+                                                       request.result_position, plan.pipes))
+    candidates = {stage.source: outcome for stage, outcome in zip(search.filters, outcomes,
+                                                                   strict=True)}
+    if plan.kind is QueryKind.SEQUENCE:
+        return _Selected(search, matches=_match_sequences(plan, request, candidates))
+    return _Selected(search, matches=_match_samples(plan, request, candidates))
+
+
+# -- one request at a time ------------------------------------------------------------------
+
+
+def _search_one(backend: Backend, request: SearchRequest) -> SearchResult:
+    prepared = _prepare(backend, request, {})
+    if isinstance(prepared, SearchResult):
+        return prepared
+    plan, compiler = prepared.plan, prepared.compiler
     if plan.kind is QueryKind.EVENT:
         return _events(backend, compiler, plan, request)
     if plan.kind is QueryKind.SEQUENCE:
-        return _sequences(backend, compiler, plan, request)
-    return _samples(backend, compiler, plan, request)
+        matches: Sequence[SequenceMatch | SampleMatch] = _sequence_matches(
+            backend, compiler, plan, request)
+    else:
+        matches = _sample_matches(backend, compiler, plan, request)
+    documents = backend.documents(e.doc for match in matches for e in match.events if e)
+    return _sequence_result(plan, compiler, matches, documents)
 
 
 def _events(backend: Backend, compiler: SqlCompiler, plan: Plan,
@@ -95,44 +236,19 @@ def _candidates(backend: LocalMatching, compiler: SqlCompiler, plan: Plan,
             for stage in plan.distinct_filters()}
 
 
-def _sequences(backend: Backend, compiler: SqlCompiler, plan: Plan,
-               request: SearchRequest) -> SearchResult:
-    spec = SequenceSpec(len(plan.stages), tuple(stage.missing for stage in plan.stages),
-                        plan.maxspan_ns, plan.until is not None)
-    matches = _sequence_matches(backend, compiler, plan, request, spec)
-    selected = select_results(matches, request.size, request.result_position, plan.pipes)
-    render = _KeyRenderer(compiler, plan.stages, sample=False)
-    documents = backend.documents(e.doc for match in selected for e in match.events if e)
-    return SearchResult(plan.kind, sequences=[
-        SequenceHit(render(match.key),
-                    [documents[e.doc] if e is not None else None for e in match.events])
-        for match in selected
-    ])
-
-
-def _samples(backend: Backend, compiler: SqlCompiler, plan: Plan,
-             request: SearchRequest) -> SearchResult:
-    matches = _sample_matches(backend, compiler, plan, request)
-    render = _KeyRenderer(compiler, plan.stages, sample=True)
-    documents = backend.documents(e.doc for match in matches for e in match.events)
-    return SearchResult(plan.kind, sequences=[
-        SequenceHit(render(match.key), [documents[e.doc] for e in match.events])
-        for match in matches
-    ])
-
-
 def _sequence_matches(backend: Backend, compiler: SqlCompiler, plan: Plan,
-                      request: SearchRequest, spec: SequenceSpec) -> list[SequenceMatch]:
-    """Completed sequences in result order: matched here, or per join key by the backend."""
+                      request: SearchRequest) -> list[SequenceMatch]:
+    """Completed sequences, selected by size and pipes, in result order: matched here, or
+    per join key by the backend."""
     if isinstance(backend, KeyedMatching):
         direction = plan.pipes[0][0] if plan.pipes else request.result_position
-        return backend.sequence_matches(plan, compiler, request.scope, spec, request.size,
-                                        direction)
+        matches = backend.sequence_matches(plan, compiler, request.scope, _spec(plan),
+                                           request.size, direction)
+        return select_results(matches, request.size, request.result_position, plan.pipes)
     if not isinstance(backend, LocalMatching):
         raise TypeError(f"{type(backend).__name__} cannot match sequences")
-    found = _candidates(backend, compiler, plan, request, timed=True)
-    until = found[plan.until.source] if plan.until is not None else ()
-    return match_sequences(spec, [found[stage.source] for stage in plan.stages], until)
+    return _match_sequences(plan, request,
+                            _candidates(backend, compiler, plan, request, timed=True))
 
 
 def _sample_matches(backend: Backend, compiler: SqlCompiler, plan: Plan,
@@ -143,9 +259,44 @@ def _sample_matches(backend: Backend, compiler: SqlCompiler, plan: Plan,
                                       request.max_samples_per_key, request.size)
     if not isinstance(backend, LocalMatching):
         raise TypeError(f"{type(backend).__name__} cannot match samples")
-    found = _candidates(backend, compiler, plan, request, timed=False)
+    return _match_samples(plan, request,
+                          _candidates(backend, compiler, plan, request, timed=False))
+
+
+# -- matching and results, whichever way the candidates came ---------------------------------
+
+
+def _spec(plan: Plan) -> SequenceSpec:
+    return SequenceSpec(len(plan.stages), tuple(stage.missing for stage in plan.stages),
+                        plan.maxspan_ns, plan.until is not None)
+
+
+def _match_sequences(plan: Plan, request: SearchRequest,
+                     found: dict[int, list[Event]]) -> list[SequenceMatch]:
+    """Completed sequences, selected by size and pipes, in result order."""
+    until = found[plan.until.source] if plan.until is not None else ()
+    matches = match_sequences(_spec(plan), [found[stage.source] for stage in plan.stages],
+                              until)
+    return select_results(matches, request.size, request.result_position, plan.pipes)
+
+
+def _match_samples(plan: Plan, request: SearchRequest,
+                   found: dict[int, list[Event]]) -> list[SampleMatch]:
     return match_samples([found[stage.source] for stage in plan.stages],
                          request.max_samples_per_key, limit=request.size)
+
+
+def _sequence_result(plan: Plan, compiler: SqlCompiler,
+                     matches: Sequence[SequenceMatch | SampleMatch],
+                     documents: dict[int, Document]) -> SearchResult:
+    """Sequences or samples with their join keys as ES prints them and their documents
+    (None for a missing-event stage)."""
+    render = _KeyRenderer(compiler, plan.stages, sample=plan.kind is QueryKind.SAMPLE)
+    return SearchResult(plan.kind, sequences=[
+        SequenceHit(render(match.key),
+                    [documents[e.doc] if e is not None else None for e in match.events])
+        for match in matches
+    ])
 
 
 class _KeyRenderer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from lanner.engine.backends.duckdb import Document, SearchScope
@@ -46,3 +47,49 @@ class KeyedMatching(Protocol):
 
     def sample_matches(self, plan: Plan, compiler: SqlCompiler, scope: SearchScope,
                        max_samples_per_key: int, limit: int) -> list[SampleMatch]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FilterJob:
+    """One stage filter of one search, handed with many others to a backend that can evaluate
+    them together (ManyFilters).
+
+    `keyed`: the stage's candidates as matcher Events with their join keys (sequences and
+    samples); otherwise the numbers of the matching documents. `timed`: only events with a
+    timestamp (sequences need one). Either way in ES order: timestamp, tiebreaker, `_doc`.
+    """
+
+    stage: StageFilter
+    compiler: SqlCompiler
+    scope: SearchScope
+    keyed: bool = False
+    timed: bool = False
+
+    def identity(self) -> tuple[object, ...]:
+        """What makes two jobs one: rules often repeat a stage (`process where event.type ==
+        "start"`), and positions in their queries do not change what it finds."""
+        return (id(self.compiler), self.scope, self.stage.category, self.stage.condition,
+                self.stage.keys if self.keyed else (), self.keyed, self.timed)
+
+
+FilterOutcome = list[int] | list[Event] | Exception
+
+
+@runtime_checkable
+class ManyFilters(Protocol):
+    """A backend that evaluates the filters of many searches at once (one pass over the events
+    for many of them), instead of one query per filter; a failing filter fails alone: its
+    outcome is the exception, the others' are their results."""
+
+    def filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]: ...
+
+
+@runtime_checkable
+class IndexNames(Protocol):
+    """A backend whose stored index names can be read once and resolved against many pattern
+    lists (a round of rules has hundreds of them)."""
+
+    def index_names(self) -> tuple[str, ...]: ...
+
+    def indices(self, patterns: str | Sequence[str],
+                names: Sequence[str] | None = None) -> tuple[str, ...]: ...

@@ -433,6 +433,8 @@ _SQL_OPS = {
     ast.ComparisonOp.LTE: "<=", ast.ComparisonOp.GT: ">", ast.ComparisonOp.GTE: ">=",
 }
 _DEFAULT_DATES = date_parser(None)
+# Types whose comparisons go through a sort key or a parsed value, never the stored text.
+_KEYED_TYPES = frozenset({"ip", "version", "date", "date_nanos"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +469,13 @@ class _Scope:
     def wrap(self, predicate: str, dialect: SqlDialect) -> str:
         for variable, values in reversed(self.bindings):
             predicate = dialect.any_value(variable, values, predicate)
+        return predicate
+
+    def wrap_present(self, predicate: str) -> str:
+        """DuckDB: `predicate` for some present value, for a predicate that is NULL on a
+        NULL value (so testing a list without values once, with NULL, is not needed)."""
+        for variable, values in reversed(self.bindings):
+            predicate = f"list_bool_or(list_transform({values}, lambda {variable}: {predicate}))"
         return predicate
 
 
@@ -598,8 +607,15 @@ class SqlCompiler:
         """One query or script: TRUE when some binding of its fields' values makes the
         predicate true, else FALSE, NULL included (left as NULL here: `_negation` and the
         WHERE clause both read NULL as FALSE). Folded when it reads no mapped field."""
+        membership = self._list_membership(expr)
+        if membership is not None:
+            return membership
         scope = _Scope()
-        predicate = scope.wrap(self._predicate(expr, scope), self.dialect)
+        predicate = self._predicate(expr, scope)
+        if self.dialect is DUCKDB and self._tests_one_string(expr):
+            predicate = scope.wrap_present(predicate)
+        else:
+            predicate = scope.wrap(predicate, self.dialect)
         if not self._reads_no_field(expr):
             return predicate
         if self.dialect is not DUCKDB:
@@ -608,6 +624,51 @@ class SqlCompiler:
             predicate = constant.wrap(folder._predicate(expr, constant), DUCKDB)
         value = _fold(predicate, expr)
         return None if value is None else bool(value)
+
+    def _list_membership(self, expr: ast.Expr) -> str | None:
+        """`f == "v"` and `f in ("v", …)` on a list of strings as a search of the list: the
+        same events as a lambda over its values (a leaf's NULL reads as FALSE), spelt in a
+        fraction of the SQL, which DuckDB binds and runs much faster. None: not that shape."""
+        if isinstance(expr, ast.Comparison) and expr.op is ast.ComparisonOp.EQ:
+            field_, value = expr.left, expr.right
+            if isinstance(field_, ast.Literal):
+                field_, value = value, field_
+            values: tuple[ast.Expr, ...] = (value,)
+        elif isinstance(expr, ast.In) and not expr.negated and not expr.insensitive:
+            field_, values = expr.expr, expr.values
+        else:
+            return None
+        if not isinstance(field_, ast.Field) or not values or not all(
+                isinstance(v, ast.Literal) and v.value is not None for v in values):
+            return None
+        resolved = self.resolve(field_)
+        if (not resolved.is_list or resolved.kind is not Kind.STRING
+                or resolved.es_type in _KEYED_TYPES):
+            return None
+        tests = [self.dialect.list_contains(resolved.sql,
+                                            self.dialect.literal(java_string(v.value)))
+                 for v in values if isinstance(v, ast.Literal)]
+        return tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")"
+
+    def _tests_one_string(self, expr: ast.Expr) -> bool:
+        """A comparison, match or membership of one string field against literals: NULL
+        whenever the field's value is NULL, so a list's missing and null values need no
+        testing (they could only give NULL, which a leaf reads as FALSE)."""
+        if isinstance(expr, ast.Comparison):
+            operands = (expr.left, expr.right)
+            field_ = next((o for o in operands if isinstance(o, ast.Field)), None)
+            literals = [o for o in operands if o is not field_]
+        elif isinstance(expr, ast.Match):
+            field_, literals = expr.expr, list(expr.patterns)
+        elif isinstance(expr, ast.In) and not expr.negated:
+            field_, literals = expr.expr, list(expr.values)
+        else:
+            return False
+        if not isinstance(field_, ast.Field) or not all(
+                isinstance(v, ast.Literal) and v.value is not None for v in literals):
+            return False
+        resolved = self.resolve(field_)
+        return resolved.kind is Kind.STRING and resolved.es_type not in _KEYED_TYPES
 
     def _reads_no_field(self, expr: ast.Expr) -> bool:
         """Nothing but literals and unmapped optional fields: ES folds it to a constant."""
@@ -702,7 +763,9 @@ class SqlCompiler:
 
     def _match(self, node: ast.Match, scope: _Scope) -> str:
         subject = self._string(self._scalar(node.expr, scope))
+        value = f"lower({subject})" if node.kind.insensitive else subject
         tests = []
+        equal = []  # plain patterns: one IN list
         for pattern in node.patterns:
             if not isinstance(pattern, ast.String):
                 raise CompileError(f"the pattern of '{node.kind.value}' must be a string",
@@ -712,15 +775,24 @@ class SqlCompiler:
                 regex = ("(?i)" if node.kind.insensitive else "") + lucene_to_re2(text)
                 tests.append(self.dialect.regex_search(subject, regex))
                 continue
-            literal = self.dialect.literal(text if is_plain(text) else wildcard_to_like(text))
-            value = subject
-            if node.kind.insensitive:
-                value, literal = f"lower({subject})", f"lower({literal})"
-            if is_plain(text):
-                tests.append(f"({value} = {literal})")
+            plain = is_plain(text)
+            text = text if plain else wildcard_to_like(text)
+            literal = self._lowered(text) if node.kind.insensitive else self.dialect.literal(text)
+            if plain:
+                equal.append(literal)
             else:
                 tests.append(self.dialect.like(value, literal))
+        if equal:
+            tests.insert(0, f"({value} = {equal[0]})" if len(equal) == 1
+                         else f"({value} IN ({', '.join(equal)}))")
         return tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")"
+
+    def _lowered(self, text: str) -> str:
+        """A literal folded to lower case as the engine's lower() folds it: ASCII here (the
+        same in every engine), anything else by the engine."""
+        if text.isascii():
+            return self.dialect.literal(text.lower())
+        return f"lower({self.dialect.literal(text)})"
 
     def _in(self, node: ast.In, scope: _Scope) -> str:
         """Membership, never wildcards; `in~` folds case. The caller applies `not`."""
@@ -729,7 +801,7 @@ class SqlCompiler:
             return "NULL"
         if node.insensitive:
             subject = f"lower({self._string(value)})"
-            members = [f"lower({self.dialect.literal(java_string(v.value))})"
+            members = [self._lowered(java_string(v.value))
                        for v in node.values if not isinstance(v, ast.Null)]
         elif isinstance(node.expr, ast.Field) and value.es_type in ("ip", "version", "date",
                                                                      "date_nanos"):

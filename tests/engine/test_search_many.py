@@ -1,0 +1,116 @@
+"""search_many: many requests answered as search() answers each alone, their filters
+evaluated together by a backend that can (DuckDB's filter_many), each failure its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pytest
+
+from lanner.engine.backends.base import FilterJob
+from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
+from lanner.engine.backends.sql import UnknownFieldError
+from lanner.engine.search import SearchRequest, SearchResult, prepare, search, search_many
+from lanner.store import EventStore
+
+EVENTS = [  # (timestamp second, category, user, name, args)
+    (1, "process", "alice", "cmd.exe", ["/c", "whoami"]),
+    (2, "file", "alice", "a.txt", []),
+    (2, "process", "bob", "POWERSHELL.EXE", ["-enc", "abc"]),
+    (3, "network", "bob", None, None),
+    (4, "process", "alice", "whoami.exe", ["/all"]),
+    (5, "file", "bob", "b.txt", None),
+    (6, "process", "bob", "cmd.exe", []),
+]
+QUERIES = [
+    'process where true',
+    'process where process.name : ("cmd.exe", "powershell.exe")',
+    'process where process.args == "/all" or process.args in ("-enc", "x")',
+    'any where user.name == "bob" | head 2',
+    'any where user.name == "bob" | tail 2',
+    'file where true | tail 5 | head 1',
+    'sequence by user.name [process where true] [file where true]',
+    'sequence by user.name with maxspan=2s [process where true] [any where true] | tail 1',
+    'sequence [process where user.name == "alice"] [process where user.name == "bob"] '
+    'until [network where true]',
+    'sample by user.name [process where true] [file where true]',
+]
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[DuckDBBackend]:
+    with EventStore() as store:
+        docs: list[dict[str, Any]] = []
+        for second, category, user, name, args in EVENTS:
+            doc: dict[str, Any] = {"@timestamp": f"2024-01-01T00:00:0{second}Z",
+                                   "event": {"category": [category]}, "user": {"name": user}}
+            if name is not None:
+                doc["process"] = {"name": name, "args": args}
+            docs.append(doc)
+        store.ingest(docs, index="logs-test")
+        yield DuckDBBackend(store)
+
+
+def request(backend: DuckDBBackend, query: str, size: int = 10,
+            position: str = "tail") -> SearchRequest:
+    return SearchRequest(query, SearchScope(backend.indices("logs-*")), size, position)
+
+
+def ids(result: SearchResult) -> list[object]:
+    if result.events:
+        return [document.id for document in result.events]
+    return [(hit.join_keys, [d.id if d else None for d in hit.events])
+            for hit in result.sequences]
+
+
+def test_many_requests_get_what_each_gets_alone(backend: DuckDBBackend) -> None:
+    requests = [request(backend, query, size, position) for query in QUERIES
+                for size, position in ((10, "tail"), (2, "head"), (1, "tail"))]
+    together = search_many(backend, requests)
+    alone = [search(backend, r) for r in requests]
+    assert [ids(r) for r in together if isinstance(r, SearchResult)] == [ids(r) for r in alone]
+    first = together[QUERIES.index(QUERIES[1]) * 3]
+    assert isinstance(first, SearchResult)
+    assert [d.source.count("cmd.exe") for d in first.events] == [1, 0, 1]  # names fold case
+
+
+def test_a_failing_request_fails_alone_with_the_error_search_raises(
+        backend: DuckDBBackend) -> None:
+    bad = request(backend, 'process where no.such.field == 1')
+    good = request(backend, 'process where user.name == "bob"')
+    outcomes = search_many(backend, [bad, good, request(backend, 'process where (')])
+    with pytest.raises(UnknownFieldError) as raised:
+        search(backend, bad)
+    assert isinstance(outcomes[0], UnknownFieldError)
+    assert str(outcomes[0]) == str(raised.value)
+    assert isinstance(outcomes[1], SearchResult) and len(outcomes[1].events) == 2
+    assert "(" in str(outcomes[2])
+
+
+def test_repeated_filters_run_once(backend: DuckDBBackend) -> None:
+    scope = SearchScope(backend.indices("logs-*"))
+    compiler = backend.compiler(scope)
+    first = prepare('sequence by user.name [process where true] [file where true]')
+    second = prepare('sequence by user.name [file where true] [process where true]')
+    jobs = [FilterJob(stage, compiler, scope, keyed=True, timed=True)
+            for plan in (first, second) for stage in plan.stages]
+    outcomes = backend.filter_many(jobs)
+    assert outcomes[0] is outcomes[3] and outcomes[1] is outcomes[2]  # positions differ
+    assert [event.doc for event in outcomes[0]] == [1, 3, 5, 7]
+    assert [event.keys for event in outcomes[1]] == [(("alice",),), (("bob",),)]
+
+
+def test_a_pass_that_fails_in_duckdb_fails_only_its_own_filters(
+        backend: DuckDBBackend) -> None:
+    indices = backend.indices("logs-*")
+    broken = SearchScope(indices, filter_sql="no_such_column = 1")
+    fine = SearchScope(indices)
+    compiler = backend.compiler(fine)
+    stages = [prepare(q).stages[0] for q in ('process where true', 'file where true')]
+    jobs = [FilterJob(stage, compiler, scope) for scope in (broken, fine) for stage in stages]
+    outcomes = backend.filter_many(jobs)
+    assert all(isinstance(outcome, duckdb.BinderException) for outcome in outcomes[:2])
+    assert "no_such_column" in str(outcomes[0])
+    assert outcomes[2:] == [[1, 3, 5, 7], [2, 6]]
