@@ -553,7 +553,7 @@ class EventStore:
                 + " AND ".join(f"s.{quote(n)} IS NOT DISTINCT FROM i.{quote(n)}"
                                for n in _index_keys(index)) + (" TRUE" if index else ""))
             self._execute("DROP TABLE _lanner_stage")
-            report.events, report.without_index = self._insert_typed(typed, present, file, base)
+            report.events, report.without_index = self._insert_typed(typed, file, base)
             odd_rows = self._execute(
                 "SELECT _ord, _hash FROM _lanner_typed WHERE _odd ORDER BY _ord").fetchall()
             if odd_rows:
@@ -579,7 +579,7 @@ class EventStore:
             marks = ", ".join(["?"] * (len(INDEX_FIELDS) + 1))
             self.con.executemany(f"INSERT INTO _lanner_index VALUES ({marks})", values)
 
-    def _insert_typed(self, typed: list[columnar.Typed], present: dict[str, int], file: int,
+    def _insert_typed(self, typed: list[columnar.Typed], file: int,
                       base: int) -> tuple[int, int]:
         """The documents SQL typed whole, into the events table; (stored, without index).
         A field with a value anywhere gets its column now, as the general ingest would."""
@@ -615,10 +615,10 @@ class EventStore:
         lines = self._files[file]
         if not isinstance(lines, LineIndex):
             lines = self._files[file] = LineIndex(path)
-        numbered = {number: ordinal for ordinal, number, _ in lines.lines(hashes)}
+        found = list(lines.lines(hashes))  # read once: the odd lines are few
+        numbered = {number: ordinal for ordinal, number, _ in found}
         rows, sources = [], []
-        for item in read_lines(((number, text) for _, number, text in lines.lines(hashes)),
-                               path):
+        for item in read_lines(((number, text) for _, number, text in found), path):
             if isinstance(item, BadLine):
                 report.bad_lines.append(item)
                 continue
