@@ -316,9 +316,10 @@ DateParser = Callable[[str], int | None]  # None: this format does not match the
 _ISO = re.compile(
     r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
     r"(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?)?"
-    r"(Z|[+-]\d{2}(?::?\d{2})?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.ASCII,  # Java's date parsers read ASCII digits only; Python's \d reads every script's
 )
-_EPOCH = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
+_EPOCH = re.compile(r"(-?)(\d+)(?:\.(\d+))?", re.ASCII)
 
 
 def _nanos(
@@ -468,7 +469,7 @@ def date_parser(date_format: str | None) -> Callable[[str], int]:
 def _pattern_parser(pattern: str) -> DateParser:
     """A Java DateTimeFormatter pattern (`dd-MM-yyyy`, `yyyy-MM-dd'T'HH:mm:ss.SSSXXX`)."""
     regex, kinds = _pattern_regex(pattern)
-    compiled = re.compile(regex)
+    compiled = re.compile(regex, re.ASCII)  # Java reads ASCII digits in dates
 
     def parse(text: str) -> int | None:
         match = compiled.fullmatch(text)

@@ -108,10 +108,17 @@ def test_default_date_format(text: str, expected: int) -> None:
     assert date_parser(None)(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2020-13-01", "2020-02-30", "2020-10-05T24:00:00Z", "soon", ""])
+@pytest.mark.parametrize("text", ["2020-13-01", "2020-02-30", "2020-10-05T24:00:00Z", "soon", "",
+                                  "\u0662\u0660\u0662\u0660-10-05", "\u0661\u0665\u0661\u0666"])
 def test_default_date_format_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="failed to parse date"):
         date_parser(None)(text)
+
+
+def test_custom_date_formats_read_ascii_digits_only() -> None:
+    """Java's formatters read ASCII digits; Python's `\\d` alone would take Arabic-Indic ones."""
+    with pytest.raises(ValueError):
+        date_parser("yyyy-MM-dd")("\u0662\u0660\u0662\u0662-12-17")
 
 
 def test_custom_date_formats_of_the_sample_indices() -> None:
