@@ -814,7 +814,7 @@ def hunt_section(suite: Suite) -> list[str]:
     return lines
 
 
-def peer_section(found: Peer, runs: int) -> list[str]:
+def peer_section(found: Peer, runs: int, floor_a: Figure | None) -> list[str]:
     stages = Counter(failure["stage"] for failure in found.failures)
     reasons = Counter(failure["error"] for failure in found.failures).most_common(5)
     left_out = ", ".join(f"{count} at {stage}" for stage, count in sorted(stages.items()))
@@ -830,6 +830,10 @@ def peer_section(found: Peer, runs: int) -> list[str]:
         f"{found.lanner.figure.best:.2f} | {found.lanner.figure.rate:,.0f} |",
         "",
         f"- Lanner / eql, events per second: **{times(found.ratio)}**",
+        *([f"- floor A / eql, events per second: {times(floor_a.rate / found.figure.rate)}: "
+           "what an engine that only read the NDJSON into DuckDB, and ran no rule, would "
+           "reach; the most any hunt that reads its input can reach on this machine"]
+          if floor_a else []),
         f"- eql's sample: the first {found.figure.events:,} events of the corpus, turned into "
         "eql events (type = first `event.category`, time = `@timestamp` in ms) before timing; "
         f"all rules loaded into one `PythonEngine`, the sample streamed through it {runs} "
@@ -918,7 +922,7 @@ def render(suite: Suite) -> str:
     lines.append("")
     lines += hunt_section(suite)
     if suite.peer:
-        lines += peer_section(suite.peer, suite.options.runs)
+        lines += peer_section(suite.peer, suite.options.runs, suite.floor_a)
     if suite.window:
         lines += window_section(suite.window)
     if len(suite.growth_hunts()) > 1 or suite.few_rules:
