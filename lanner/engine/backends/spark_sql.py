@@ -16,6 +16,10 @@ things are written. Spark-side differences it absorbs:
 * The `eql_*` helpers (Java-faithful between/indexOf/substring/number, ip and version order,
   Java's Double.toString) are Python functions registered as UDFs (SPARK_FUNCTIONS), written
   after the DuckDB macros and checked against them by tests/engine/spark/.
+* Python UDFs cannot run inside a higher-order function's lambda, which is where the compiler
+  binds a multi-valued field. Inside `any_value` every `eql_*` call is therefore rewritten to
+  a native Spark SQL version of the same helper (`native_helpers`): the DuckDB macros again,
+  in Spark's functions, checked against the macros input by input.
 * A Query DSL `nested` filter reads the objects of `_source` in one UDF per event
   (`eql_nested_<depth>`): Spark runs no Python UDF inside a lambda, so the values every inner
   leaf tests are extracted up front, per object, and the leaves are native lambdas over them.
@@ -34,7 +38,15 @@ from typing import Any
 import orjson
 
 from lanner.engine.backends.sql import SqlDialect, render_literal
-from lanner.engine.values import DECIMAL_TEXT, ip_sort_key, java_double, version_sort_key
+from lanner.engine.values import (
+    DECIMAL_TEXT,
+    LEGAL_BUILD,
+    LEGAL_MAIN,
+    LEGAL_PRERELEASE,
+    ip_sort_key,
+    java_double,
+    version_sort_key,
+)
 from lanner.eql import ast
 from lanner.store.events import Column
 
@@ -88,9 +100,11 @@ class SparkDialect(SqlDialect):
         return f"CAST(NULL AS {SPARK_TYPES.get(es_type, 'STRING')})"
 
     def any_value(self, variable: str, values: str, predicate: str) -> str:
+        """`exists` over the values; the predicate's helpers in native SQL, as Spark runs no
+        Python UDF inside a lambda."""
         present = f"filter({values}, _e -> _e IS NOT NULL)"
         each = f"if(size({present}) > 0, {present}, array(NULL))"
-        return f"exists({each}, {variable} -> {predicate})"
+        return f"exists({each}, {variable} -> {native_helpers(predicate, variable)})"
 
     def list_contains(self, values: str, value: str) -> str:
         return f"array_contains({values}, {value})"
@@ -143,6 +157,330 @@ class SparkDialect(SqlDialect):
 
 
 SPARK = SparkDialect()
+
+
+# ------------------------------------------------------------------------------------------
+# The eql_* helpers in native Spark SQL, for inside lambdas: each is its DuckDB macro in
+# Spark's functions (Java regexes anchored with \A…\z, RE2's `.` spelt [^\n]).
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+# A call of a helper: its name, then its arguments up to the matching parenthesis.
+_HELPER_CALL = re.compile(r"(?<![\w`])eql_(\w+)\(")
+_LINE = r"[^\n]"  # RE2's `.`: Java's also stops at \r and other line terminators
+_SPLIT_DOT = "'\\\\.'"  # the regex \. as a Spark literal
+_EMBEDDED_V6 = f"{_LINE}*:[0-9.]+"
+_V6_HEAD = r"\A(" + _LINE + "*:)"
+_V4_TAIL = r"([0-9.]+)\z"
+_FULL_MATCH = r"\A(?:{})\z"  # Java's `$` also matches before a final line break
+
+
+class _Native:
+    """Writes native helper calls; lambda variables are `<prefix>n<count>`, unique within the
+    predicate (the prefix is the compiler's variable, unique within the query)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.count = 0
+
+    def name(self) -> str:
+        self.count += 1
+        return f"{self.prefix}n{self.count}"
+
+    def let(self, values: list[str], body: Callable[..., str]) -> str:
+        """`body` of the values, each evaluated once (a one-element lambda over a struct)."""
+        variable = self.name()
+        fields = ", ".join(f"'a{index}', {value}" for index, value in enumerate(values))
+        refs = [f"{variable}.a{index}" for index in range(len(values))]
+        return f"transform(array(named_struct({fields})), {variable} -> {body(*refs)})[0]"
+
+    def full_match(self, subject: str, regex: str) -> str:
+        return f"({subject} RLIKE {spark_literal(_FULL_MATCH.format(regex))})"
+
+    # -- the helpers, by name: arguments are SQL evaluated once each ------------------------
+
+    def index_of(self, text: str, sub: str, start: str) -> str:
+        def found(start: str) -> str:
+            at = f"locate({sub}, {text}, CAST({start} + 1 AS INT))"
+            return (f"CASE WHEN {sub} = '' THEN least({start}, CAST(length({text}) AS BIGINT)) "
+                    f"WHEN {start} >= length({text}) OR {at} = 0 THEN NULL "
+                    f"ELSE CAST({at} - 1 AS BIGINT) END")
+        return (f"CASE WHEN {text} IS NULL OR {sub} IS NULL THEN CAST(NULL AS BIGINT) "
+                f"ELSE {self.let([f'greatest(coalesce({start}, 0), 0)'], found)} END")
+
+    def substring(self, text: str, start: str, end: str) -> str:
+        def within(start: str, end: str) -> str:
+            return (f"CASE WHEN {start} >= {end} THEN '' "
+                    f"ELSE substr({text}, CAST({start} + 1 AS INT), CAST({end} - {start} AS INT))"
+                    " END")
+
+        def bounded(length: str, end: str) -> str:
+            start_at = (f"CASE WHEN {start} < 0 THEN greatest({start} + {length}, 0) "
+                        f"ELSE {start} END")
+            end_at = (f"CASE WHEN {end} < 0 THEN greatest({end} + {length}, 0) "
+                      f"WHEN {end} > {length} THEN {length} ELSE {end} END")
+            return self.let([start_at, end_at], within)
+        sliced = self.let([f"CAST(length({text}) AS BIGINT)",
+                           f"coalesce({end}, CAST(length({text}) AS BIGINT))"], bounded)
+        return f"CASE WHEN {text} = '' THEN {text} ELSE {sliced} END"
+
+    def between(self, source: str, searched: str, left: str, right: str, greedy: str) -> str:
+        def slice_(start: str, end: str) -> str:
+            return (f"CASE WHEN {end} < {start} THEN '' "
+                    f"ELSE substr({source}, {start} + 1, {end} - {start}) END")
+
+        def last_index(text: str, sub: str) -> str:
+            at = f"instr(reverse({text}), reverse({sub}))"
+            return (f"CASE WHEN {at} = 0 THEN -1 "
+                    f"ELSE length({text}) - {at} - length({sub}) + 1 END")
+
+        def after(start: str) -> str:
+            at = f"instr(substr({searched}, {start} + 1), {right})"
+            return (f"CASE WHEN coalesce({greedy}, FALSE) "
+                    f"THEN {slice_(start, last_index(searched, right))} "
+                    f"WHEN {at} = 0 THEN '' ELSE {slice_(start, f'{start} + {at} - 1')} END")
+        start = f"instr({searched}, {left}) - 1 + length({left})"
+        return (f"CASE WHEN {source} IS NULL THEN NULL "
+                f"WHEN {source} = '' OR coalesce({left}, '') = '' OR coalesce({right}, '') = '' "
+                f"THEN {source} WHEN instr({searched}, {left}) = 0 THEN '' "
+                f"ELSE {self.let([start], after)} END")
+
+    def number(self, text: str, base: str) -> str:
+        def parsed(text: str) -> str:
+            hexadecimal = f"startswith({text}, '0x')"
+            decimal = (f"CASE WHEN {self.full_match(text, DECIMAL_TEXT)} "
+                       f"THEN CAST({text} AS DOUBLE) END")
+            return (f"CASE WHEN coalesce({base}, CASE WHEN {hexadecimal} THEN 16 ELSE 10 END) = 10"
+                    f" THEN {decimal} WHEN coalesce({base}, 16) = 16 AND {hexadecimal} "
+                    f"THEN {self._radix(f'substr({text}, 3)', '16')} "
+                    f"ELSE {self._radix(text, base)} END")
+        return self.let([f"trim({text})"], parsed)
+
+    def _radix(self, text: str, base: str) -> str:
+        def signed(text: str) -> str:
+            unsigned = self._unsigned(f"substr({text}, 2)", base)
+            return (f"CASE WHEN {base} < 2 OR {base} > 36 THEN CAST(NULL AS DOUBLE) "
+                    f"WHEN startswith({text}, '-') THEN -{unsigned} "
+                    f"WHEN startswith({text}, '+') THEN {unsigned} "
+                    f"ELSE {self._unsigned(text, base)} END")
+        return self.let([text], signed)
+
+    def _unsigned(self, text: str, base: str) -> str:
+        char, digit, total = self.name(), self.name(), self.name()
+        characters = f"regexp_extract_all(lower({text}), {spark_literal('(?s).')}, 0)"
+        digits = (f"transform({characters}, "
+                  f"{char} -> instr({spark_literal(_ALPHABET)}, {char}) - 1)")
+
+        def value(text: str, digits: str) -> str:
+            valid = f"forall({digits}, {digit} -> {digit} >= 0 AND {digit} < {base})"
+            return (f"CASE WHEN {text} = '' OR NOT {valid} THEN CAST(NULL AS DOUBLE) "
+                    f"ELSE aggregate({digits}, CAST(0 AS DOUBLE), "
+                    f"({total}, {digit}) -> {total} * {base} + {digit}) END")
+        return self.let([text, digits], value)
+
+    def double_str(self, value: str) -> str:
+        """Java's Double.toString from the shortest `%.<p>e` text that reads back as the value
+        (Spark's own cast prints the JVM's digits, which before Java 19 are not the shortest)."""
+        precision, text = self.name(), self.name()
+        candidates = (f"transform(sequence(0, 16), {precision} -> format_string("
+                      f"concat('%.', {precision}, 'e'), abs({value})))")
+        shortest = f"filter({candidates}, {text} -> CAST({text} AS DOUBLE) = abs({value}))[0]"
+
+        def printed(digits: str, exponent: str) -> str:
+            whole = (f"rpad(substr({digits}, 1, {exponent} + 1), {exponent} + 1, '0') || '.' || "
+                     f"coalesce(nullif(substr({digits}, {exponent} + 2), ''), '0')")
+            fraction = f"'0.' || repeat('0', -{exponent} - 1) || {digits}"
+            scientific = (f"substr({digits}, 1, 1) || '.' || "
+                          f"coalesce(nullif(substr({digits}, 2), ''), '0') || 'E' || "
+                          f"CAST({exponent} AS STRING)")
+            return (f"CASE WHEN {exponent} < -3 OR {exponent} > 6 THEN {scientific} "
+                    f"WHEN {exponent} >= 0 THEN {whole} ELSE {fraction} END")
+        parts = self.let([shortest], lambda found: self.let(
+            [f"replace(split_part({found}, 'e', 1), '.', '')",
+             f"CAST(split_part({found}, 'e', 2) AS INT)"], printed))
+        return (f"CASE WHEN {value} IS NULL THEN CAST(NULL AS STRING) "
+                f"WHEN isnan({value}) THEN 'NaN' "
+                f"WHEN {value} = CAST('Infinity' AS DOUBLE) THEN 'Infinity' "
+                f"WHEN {value} = CAST('-Infinity' AS DOUBLE) THEN '-Infinity' "
+                f"WHEN {value} = 0 THEN '0.0' "
+                f"ELSE CASE WHEN {value} < 0 THEN '-' ELSE '' END || {parts} END")
+
+    def ip_key(self, text: str) -> str:
+        address = self._embedded(f"lower(split_part({text}, '%', 1))")
+        return (f"CASE WHEN contains({text}, ':') THEN {self._ipv6(address)} "
+                f"ELSE {self._ipv4(text)} END")
+
+    def _ipv4(self, text: str) -> str:
+        octet = self.name()
+
+        def hexadecimal(text: str) -> str:
+            octets = (f"transform(split({text}, {_SPLIT_DOT}), "
+                      f"{octet} -> format_string('%02x', CAST({octet} AS INT)))")
+            return (f"CASE WHEN {self.full_match(text, _IPV4)} "
+                    f"THEN '00000000000000000000ffff' || array_join({octets}, '') END")
+        return self.let([text], hexadecimal)
+
+    def _embedded(self, text: str) -> str:
+        """An IPv6 address ending in dotted IPv4, its last 32 bits as two hextets."""
+        def tail(text: str) -> str:
+            head = f"regexp_extract({text}, {spark_literal(_V6_HEAD)}, 1)"
+            v4 = self._ipv4(f"regexp_extract({text}, {spark_literal(_V4_TAIL)}, 1)")
+            hextets = self.let([v4], lambda v4: (f"substr({v4}, 25, 4) || ':' || "
+                                                 f"substr({v4}, 29, 4)"))
+            return (f"CASE WHEN {self.full_match(text, _EMBEDDED_V6)} "
+                    f"AND contains({text}, '.') THEN {head} || {hextets} ELSE {text} END")
+        return self.let([text], tail)
+
+    def _ipv6(self, text: str) -> str:
+        def hexadecimal(text: str) -> str:
+            def hextets(part: str) -> str:
+                return (f"CASE WHEN {part} = '' THEN CAST(array() AS ARRAY<STRING>) "
+                        f"ELSE split({part}, ':') END")
+            expanded = self.let([hextets(f"split_part({text}, '::', 1)"),
+                                 hextets(f"split_part({text}, '::', 2)")], self._expand)
+            return (f"CASE WHEN NOT {self.full_match(text, '[0-9a-f:]+')} THEN NULL "
+                    f"WHEN length({text}) - length(replace({text}, '::', '')) > 2 THEN NULL "
+                    f"WHEN contains({text}, '::') THEN {expanded} "
+                    f"ELSE {self._join(f'split({text}, {chr(39)}:{chr(39)})')} END")
+        return self.let([text], hexadecimal)
+
+    def _expand(self, head: str, tail: str) -> str:
+        zeros = f"array_repeat('0', 8 - size({head}) - size({tail}))"
+        return (f"CASE WHEN size({head}) + size({tail}) > 7 THEN NULL "
+                f"ELSE {self._join(f'concat({head}, {zeros}, {tail})')} END")
+
+    def _join(self, groups: str) -> str:
+        group = self.name()
+
+        def joined(groups: str) -> str:
+            return (f"CASE WHEN size({groups}) = 8 AND forall({groups}, "
+                    f"{group} -> length({group}) BETWEEN 1 AND 4) THEN array_join(transform("
+                    f"{groups}, {group} -> lpad({group}, 4, '0')), '') END")
+        return self.let([groups], joined)
+
+    def version_key(self, text: str) -> str:
+        def split_build(text: str, plus: str) -> str:
+            build = f"CASE WHEN {plus} > 1 THEN substr({text}, {plus}) ELSE '' END"
+            rest = f"CASE WHEN {plus} > 1 THEN substr({text}, 1, {plus} - 1) ELSE {text} END"
+            return self.let([build, rest], lambda build, rest: self.let(
+                [f"instr({rest}, '-')"], lambda dash: self.let(
+                    [f"CASE WHEN {dash} > 1 THEN substr({rest}, 1, {dash} - 1) ELSE {rest} END",
+                     f"CASE WHEN {dash} > 1 THEN substr({rest}, {dash}) END"],
+                    lambda main, pre: self._encode(text, build, main, pre))))
+        return self.let([text, f"instr({text}, '+')"], split_build)
+
+    def _encode(self, text: str, build: str, main: str, pre: str) -> str:
+        part = self.name()
+        pre_parts = (f"array_join(transform(split(substr({pre}, 2), {_SPLIT_DOT}),"
+                     f" {part} -> CASE WHEN {self.full_match(part, '[0-9]+')} "
+                     f"THEN {self._digit_groups(part)} ELSE {part} END), '.')")
+        legal = (f"{self.full_match(main, LEGAL_MAIN)} AND ({pre} IS NULL OR "
+                 f"{self.full_match(pre, LEGAL_PRERELEASE)}) AND ({build} = '' OR "
+                 f"{self.full_match(build, LEGAL_BUILD)})")
+        return (f"CASE WHEN {legal} THEN {self._digit_groups(main)} || CASE WHEN {pre} IS NULL "
+                f"THEN chr(3) ELSE chr(2) || '-' || {pre_parts} END || {build} "
+                f"WHEN {text} = '' THEN chr(3) ELSE {text} END")
+
+    def _digit_groups(self, text: str) -> str:
+        """Each run of digits prefixed by its length, so that numbers order by value."""
+        group = self.name()
+        runs = f"regexp_extract_all({text}, {spark_literal('[0-9]+|[^0-9]+')}, 0)"
+        return (f"array_join(transform({runs}, {group} -> CASE WHEN "
+                f"{self.full_match(group, '[0-9]+')} THEN chr(1) || "
+                f"format_string('%c', 128 + length({group})) || {group} ELSE {group} END), '')")
+
+
+# helper name -> (the Spark types of its arguments, its writer)
+_NATIVE_HELPERS: dict[str, tuple[tuple[str, ...], Callable[..., str]]] = {
+    "between": (("STRING", "STRING", "STRING", "STRING", "BOOLEAN"), _Native.between),
+    "index_of": (("STRING", "STRING", "BIGINT"), _Native.index_of),
+    "substring": (("STRING", "BIGINT", "BIGINT"), _Native.substring),
+    "number": (("STRING", "BIGINT"), _Native.number),
+    "double_str": (("DOUBLE",), _Native.double_str),
+    "ip_key": (("STRING",), _Native.ip_key),
+    "version_key": (("STRING",), _Native.version_key),
+}
+
+
+def native_call(name: str, args: list[str], prefix: str = "_h") -> str:
+    """The native Spark SQL of helper `eql_<name>` applied to `args` (SQL, each read once)."""
+    types, write = _NATIVE_HELPERS[name]
+    if len(args) != len(types):
+        raise ValueError(f"eql_{name} takes {len(types)} arguments, not {len(args)}")
+    native = _Native(prefix)
+    typed = [f"CAST({arg} AS {sql_type})" for arg, sql_type in zip(args, types, strict=True)]
+    return native.let(typed, lambda *refs: write(native, *refs))
+
+
+def native_helpers(sql: str, prefix: str) -> str:
+    """`sql` with every eql_* helper call written natively (inner calls first). String
+    literals and quoted identifiers are skipped; `prefix` keeps the lambda variables apart
+    from the predicate's own."""
+    out: list[str] = []
+    position = 0
+    calls = 0
+    while position < len(sql):
+        char = sql[position]
+        if char in "'`":
+            end = _quoted_end(sql, position)
+            out.append(sql[position:end])
+            position = end
+            continue
+        found = _HELPER_CALL.match(sql, position)
+        if found is None or found.group(1) not in _NATIVE_HELPERS:
+            out.append(char)
+            position += 1
+            continue
+        args, position = _arguments(sql, found.end())
+        calls += 1
+        inner = f"{prefix}c{calls}"
+        out.append(native_call(found.group(1), [native_helpers(arg, inner) for arg in args],
+                               inner))
+    return "".join(out)
+
+
+def _quoted_end(sql: str, start: int) -> int:
+    """The position after the literal ('…', backslash escapes) or identifier (`…`, doubled
+    back-quotes) that starts at `start`."""
+    quote_char = sql[start]
+    position = start + 1
+    while position < len(sql):
+        if quote_char == "'" and sql[position] == "\\":
+            position += 2
+            continue
+        if sql[position] == quote_char:
+            if quote_char == "`" and sql.startswith("``", position):
+                position += 2
+                continue
+            return position + 1
+        position += 1
+    raise ValueError(f"unterminated {quote_char} in generated SQL")
+
+
+def _arguments(sql: str, start: int) -> tuple[list[str], int]:
+    """The top-level, comma-separated arguments of a call whose `(` ends before `start`,
+    and the position after its `)`."""
+    args: list[str] = []
+    depth = 0
+    begin = position = start
+    while position < len(sql):
+        char = sql[position]
+        if char in "'`":
+            position = _quoted_end(sql, position)
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                args.append(sql[begin:position].strip())
+                return [arg for arg in args if arg], position + 1
+            depth -= 1
+        elif char == "," and depth == 0:
+            args.append(sql[begin:position].strip())
+            begin = position + 1
+        position += 1
+    raise ValueError("unbalanced parentheses in generated SQL")
 
 
 # ------------------------------------------------------------------------------------------
