@@ -2,6 +2,7 @@
 
     es = lanner.connect()                       # or lanner.connect("events.duckdb")
     es = connect(engine="spark", spark_master="local[2]")   # the same, searched on Spark
+    es = connect(engine="spark", paths=["s3a://lake/events/"])  # files Spark reads itself
     es.indices.create(index="logs", mappings={...})
     es.bulk(operations=[{"index": {"_index": "logs"}}, {...}, ...])
     resp = es.eql.search(index="logs*", query='process where process.name == "cmd.exe"')
@@ -17,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,12 +30,27 @@ from lanner.engine.search import SearchRequest, SearchResult, search
 from lanner.errors import LannerError
 from lanner.store import EventStore, IngestReport, StoreError
 
+if TYPE_CHECKING:
+    from lanner.engine.backends.spark_lake import SparkLakeBackend
+
 ENGINES = ("duckdb", "spark")
 DEFAULT_SPARK_MASTER = "local[*]"
 
 
 class UnknownEngineError(LannerError):
     """An engine name other than those in ENGINES."""
+
+
+class NotStoredError(LannerError):
+    """A client that searches files Spark reads (a lake) was asked to store or map events."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}: this client searches the files Spark reads; add files with "
+                         "add_paths()")
+
+
+class NoLakeError(LannerError):
+    """A client over the store (made without `paths`) was asked to read paths with Spark."""
 
 
 def make_backend(store: EventStore, engine: str = "duckdb",
@@ -49,28 +65,63 @@ def make_backend(store: EventStore, engine: str = "duckdb",
     raise UnknownEngineError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
 
 
+def read_lake(paths: Iterable[str | Path], spark_master: str = DEFAULT_SPARK_MASTER, *,
+              index: str | None = None, workdir: str | None = None) -> SparkLakeBackend:
+    """A Spark backend over NDJSON/Parquet files or folders (any Hadoop URI), read and typed by
+    Spark itself; its `report` tells what was read (events, bad lines with file and line)."""
+    from lanner.engine.backends.spark import spark_session
+    from lanner.engine.backends.spark_lake import SparkLakeBackend
+
+    return SparkLakeBackend(spark_session(spark_master), [str(path) for path in paths],
+                            index=index, workdir=workdir)
+
+
 class Lanner:
     """An event store and the EQL search over it, spoken to like an Elasticsearch client.
 
     `engine` runs the searches: "duckdb" in this process, or "spark" on the Spark cluster at
-    `spark_master` (events are typed by the store, then searched on Spark).
+    `spark_master` (events are typed by the store, then searched on Spark). With `paths`
+    (Spark only), Spark reads and types NDJSON/Parquet files itself and the client searches
+    those (a data lake): `add_paths` reads more; nothing is stored or mapped through it.
     """
 
     def __init__(self, path: str | Path | None = None, *, engine: str = "duckdb",
-                 spark_master: str = DEFAULT_SPARK_MASTER) -> None:
+                 spark_master: str = DEFAULT_SPARK_MASTER,
+                 paths: Iterable[str | Path] | None = None, index: str | None = None) -> None:
         if engine not in ENGINES:
             raise UnknownEngineError(f"unknown engine {engine!r}: expected one of "
                                      f"{', '.join(ENGINES)}")
+        if paths is not None and engine != "spark":
+            raise UnknownEngineError(f"the {engine} engine reads no paths itself: "
+                                     "paths need engine='spark'")
         self.store = EventStore(path)
-        self.backend = make_backend(self.store, engine, spark_master)
+        self.lake = read_lake(paths, spark_master, index=index) if paths is not None else None
+        self.backend: Backend = self.lake if self.lake is not None else make_backend(
+            self.store, engine, spark_master)
         self.indices = IndicesClient(self)
         self.eql = EqlClient(self)
+
+    def add_paths(self, paths: Iterable[str | Path], index: str | None = None) -> IngestReport:
+        """Have Spark read more files into the lake this client searches (one ingest, after
+        the files read before); the report tells what was read and every bad line."""
+        if self.lake is None:
+            raise NoLakeError("add_paths reads files with Spark: make the client with "
+                              "connect(engine='spark', paths=[...]); a store-backed client "
+                              "reads files with client.store.ingest_files()")
+        return self.lake.add_paths([str(path) for path in paths], index)
+
+    def _stored(self, what: str) -> EventStore:
+        """The store, for a client that searches it."""
+        if self.lake is not None:
+            raise NotStoredError(what)
+        return self.store
 
     def bulk(self, operations: Iterable[Any] | None = None, *, index: str | None = None,
              body: Iterable[Any] | None = None, **_ignored: Any) -> dict[str, Any]:
         """Index documents given as bulk action/document pairs (`operations`, or `body`)."""
         started = time.perf_counter()
-        report = self.store.bulk(operations if operations is not None else body or [], index)
+        report = self._stored("bulk").bulk(operations if operations is not None else body or [],
+                                           index)
         return _bulk_response(report, started)
 
     def index(self, index: str, document: Mapping[str, Any] | None = None, *,
@@ -79,7 +130,7 @@ class Lanner:
         """Index one document."""
         source = dict(document if document is not None else body or {})
         action: dict[str, Any] = {"_index": index, **({"_id": id} if id is not None else {})}
-        report = self.store.bulk([{"index": action}, source])
+        report = self._stored("index").bulk([{"index": action}, source])
         if report.bad_lines:
             raise StoreError(str(report.bad_lines[0]))
         (stored_id,) = self.store.con.execute(
@@ -90,7 +141,7 @@ class Lanner:
     def ingest_file(self, path: str | Path, index: str | None = None) -> IngestReport:
         """Load a file of events (NDJSON, JSON array, ES export; gzip too). Not in
         elasticsearch-py: the report says what was loaded and which lines were bad."""
-        return self.store.ingest_file(path, index)
+        return self._stored("ingest_file").ingest_file(path, index)
 
     def close(self) -> None:
         close_backend = getattr(self.backend, "close", None)
@@ -115,14 +166,14 @@ class IndicesClient:
                body: Mapping[str, Any] | None = None, **_ignored: Any) -> dict[str, Any]:
         """Create an index, with its explicit mapping if one is given."""
         mapping = mappings if mappings is not None else (body or {}).get("mappings")
-        self._client.store.put_mapping(index, mapping or {})
+        self._client._stored("indices.create").put_mapping(index, mapping or {})
         return {"acknowledged": True, "shards_acknowledged": True, "index": index}
 
     def put_mapping(self, index: str, properties: Mapping[str, Any] | None = None, *,
                     body: Mapping[str, Any] | None = None, **_ignored: Any) -> dict[str, Any]:
         """Add fields to an index's mapping."""
         mapping = {"properties": properties} if properties is not None else body or {}
-        self._client.store.put_mapping(index, mapping)
+        self._client._stored("indices.put_mapping").put_mapping(index, mapping)
         return {"acknowledged": True}
 
     def exists(self, index: str, **_ignored: Any) -> bool:
@@ -208,7 +259,10 @@ def _millis(started: float) -> int:
 
 
 def connect(path: str | Path | None = None, *, engine: str = "duckdb",
-            spark_master: str = DEFAULT_SPARK_MASTER) -> Lanner:
+            spark_master: str = DEFAULT_SPARK_MASTER,
+            paths: Iterable[str | Path] | None = None, index: str | None = None) -> Lanner:
     """A client over an in-memory store, or over a DuckDB file that keeps events across runs;
-    `engine="spark"` searches them on Spark (`spark_master`, default all local cores)."""
-    return Lanner(path, engine=engine, spark_master=spark_master)
+    `engine="spark"` searches them on Spark (`spark_master`, default all local cores). With
+    `paths` (NDJSON/Parquet files or folders, any Hadoop URI), Spark reads and types the
+    files itself and the client searches those; `index` puts documents without one there."""
+    return Lanner(path, engine=engine, spark_master=spark_master, paths=paths, index=index)

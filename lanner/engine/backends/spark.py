@@ -140,7 +140,6 @@ class SparkBackend:
         self.session = session
         self.partitions = partitions or int(session.conf.get("spark.sql.shuffle.partitions")
                                             or 4)
-        self._local = DuckDBBackend(store)  # index names and mappings: metadata, not events
         self._dir = Path(workdir) if workdir is not None else Path(
             tempfile.mkdtemp(prefix="lanner-spark-"))
         # the exports of a temporary folder go with the backend, closed or not
@@ -152,6 +151,22 @@ class SparkBackend:
         self._store_lock = threading.RLock()
         self._prefetched: OrderedDict[tuple[str, SearchScope], list[int]] = OrderedDict()
         _prepare(session)
+
+    @classmethod
+    def from_paths(cls, session: SparkSession, paths: Iterable[str], *,
+                   index: str | None = None, workdir: str | None = None,
+                   partitions: int | None = None) -> SparkBackend:
+        """A backend over NDJSON and Parquet files (or folders, any Hadoop URI) that Spark
+        reads and types itself, on its executors: see backends/spark_lake.py."""
+        from lanner.engine.backends.spark_lake import SparkLakeBackend
+
+        return SparkLakeBackend(session, paths, index=index, workdir=workdir,
+                                partitions=partitions)
+
+    @functools.cached_property
+    def _local(self) -> DuckDBBackend:
+        """Index names of the store: metadata, not events (made on first use)."""
+        return DuckDBBackend(self.store)
 
     def close(self) -> None:
         """Forget the exported events (the session stays: it may be shared)."""
