@@ -15,7 +15,7 @@ from lanner.detection.exceptions import (
     ExceptionLists,
     load_rule_exceptions,
 )
-from lanner.eql import ast
+from lanner.engine.search import prepare
 from lanner.errors import LannerError
 from lanner.rules import Rule
 
@@ -32,10 +32,10 @@ def fields_read(rules: Iterable[Rule],
     fields = set(ALWAYS_READ)
     for rule in rules:
         try:
-            query = eql.parse(rule.query)
+            plan = prepare(rule.query)  # parsed once: the hunt that follows plans it again
         except eql.EqlError:
             continue  # the rule fails with this error when it runs
-        fields.update(node.name for node in query.find_all(ast.Field))
+        fields.update(plan.fields)
         fields.update(name for name in (rule.timestamp_override, rule.tiebreaker_field,
                                         rule.category_field) if name)
         items = list(exceptions.items_for(rule.exceptions_list)) if exceptions else []

@@ -236,7 +236,7 @@ class Detector:
                     "Some alerts were not created.")
                 break
         fresh = report.alerts
-        if self.alerts is not None:  # known alerts are dropped first, as Kibana does
+        if self.alerts is not None and fresh:  # known alerts are dropped first, as Kibana does
             known = self.alerts.existing(a["kibana.alert.uuid"] for a in fresh)
             fresh = [a for a in fresh if a["kibana.alert.uuid"] not in known]
             report.duplicates = len(report.alerts) - len(fresh)
@@ -252,8 +252,9 @@ class Detector:
         return report
 
     def _store(self, report: RunReport, outcome: SuppressionResult) -> None:
+        """Keep the new alerts; a run without any (most of a round's) asks the store nothing."""
         report.suppressed = outcome.suppressed
-        if self.alerts is None:
+        if self.alerts is None or not outcome.alerts:
             report.created = [a["kibana.alert.uuid"] for a in outcome.alerts]
             return
         added = self.alerts.add(outcome.alerts)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lanner.detection.alerts import rule_uuid
-from lanner.detection.run import Detector, RunReport
+from lanner.detection.run import Detector, Invocation, RunReport
 from lanner.detection.schedule import RuleSchedule
 from lanner.rules import Rule
 from lanner.store import IngestReport
@@ -51,8 +51,10 @@ class DetectionService:
         self._last: dict[str, datetime.datetime | None] = {}
 
     def tick(self, now: datetime.datetime) -> Tick:
-        """Ingest new events, then run the rules that are due at `now`."""
+        """Ingest new events, then run the rules that are due at `now`, as one round (their
+        filters evaluated together, as a hunt's)."""
         tick = Tick(now, self.watch.poll() if self.watch else IngestReport())
+        due_now: list[tuple[str, Invocation]] = []
         for rule in self.rules:
             key = rule_uuid(rule)
             schedule = RuleSchedule.every(rule.interval)
@@ -62,12 +64,15 @@ class DetectionService:
             due = self._next.get(key) or schedule.next_run_at(now=now, last_started_at=last)
             if now < due:
                 continue
-            report = self.detector.run(rule, started_at=now, previous_started_at=last)
-            self.log.record(RunRecord(key, rule.rule_id, now, report.status,
-                                      len(report.created), report.error))
+            due_now.append((key, Invocation(rule, now, last)))
             self._last[key] = now
             self._next[key] = schedule.next_run_at(now=now, last_started_at=now,
                                                    last_scheduled_at=due)
+        reports = (self.detector.run_many([invocation for _, invocation in due_now])
+                   if due_now else [])
+        for (key, invocation), report in zip(due_now, reports, strict=True):
+            self.log.record(RunRecord(key, invocation.rule.rule_id, now, report.status,
+                                      len(report.created), report.error))
             tick.runs.append(report)
         return tick
 

@@ -6,7 +6,9 @@ join keys are rendered here the way Elasticsearch prints them (§8.2, §9 of the
 `search_many` answers many requests as `search` answers each alone. A backend that evaluates
 many filters at once (ManyFilters) gets every filter of every request in one call, so a hunt
 with a thousand rules reads the events a few times rather than a thousand; any other backend
-runs one request after the other.
+runs one request after the other. One that reads join keys later (KeyedLater) first finds the
+documents of every stage, and reads candidates only for the sequences and samples whose every
+required stage found some.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lanner import eql
 from lanner.engine.backends.base import (
     Backend,
     FilterJob,
     FilterOutcome,
+    KeyedLater,
     KeyedMatching,
     LocalMatching,
     ManyFilters,
@@ -92,6 +95,7 @@ def search_many(backend: Backend,
     failing request fails alone."""
     if not isinstance(backend, ManyFilters):
         return [_attempt(backend, request) for request in requests]
+    keys_later = isinstance(backend, KeyedLater)
     compilers: dict[tuple[object, ...], SqlCompiler] = {}
     searches: list[_Search | SearchResult | Exception] = []
     jobs: list[FilterJob] = []
@@ -103,9 +107,12 @@ def search_many(backend: Backend,
             continue
         if isinstance(prepared, _Search):
             prepared.first_job = len(jobs)
-            jobs.extend(prepared.jobs())
+            jobs.extend(prepared.jobs(keys_later=keys_later))
         searches.append(prepared)
     found = backend.filter_many(jobs) if jobs else []
+    if isinstance(backend, KeyedLater):
+        _read_keys(backend, [item for item in searches if isinstance(item, _Search)], jobs,
+                   found)
     selected = [_select(item, found) if isinstance(item, _Search) else item
                 for item in searches]
     documents = backend.documents(doc for item in selected if isinstance(item, _Selected)
@@ -131,11 +138,22 @@ class _Search:
     filters: tuple[StageFilter, ...]
     first_job: int = 0
 
-    def jobs(self) -> list[FilterJob]:
+    def jobs(self, *, keys_later: bool = False) -> list[FilterJob]:
         kind = self.plan.kind
-        return [FilterJob(stage, self.compiler, self.request.scope,
-                          keyed=kind is not QueryKind.EVENT, timed=kind is QueryKind.SEQUENCE)
+        keyed = kind is not QueryKind.EVENT
+        return [FilterJob(stage, self.compiler, self.request.scope, keyed=keyed,
+                          timed=kind is QueryKind.SEQUENCE, keys_later=keyed and keys_later)
                 for stage in self.filters]
+
+    def can_match(self, outcomes: Sequence[FilterOutcome]) -> bool:
+        """Whether stages with these documents can make a match: a sequence needs every
+        positive stage, a sample every stage (one with `max_samples_per_key` below 1 goes on,
+        to fail as it fails alone)."""
+        found = {stage.source: bool(outcome) for stage, outcome in zip(self.filters, outcomes,
+                                                                         strict=True)}
+        if self.plan.kind is QueryKind.SEQUENCE:
+            return all(found[stage.source] for stage in self.plan.stages if not stage.missing)
+        return self.request.max_samples_per_key < 1 or all(found.values())
 
 
 @dataclass(slots=True)
@@ -176,6 +194,33 @@ def _prepare(backend: Backend, request: SearchRequest,
     compiler.verify([plan.query])
     filters = plan.stages if plan.kind is QueryKind.EVENT else plan.distinct_filters()
     return _Search(request, plan, compiler, filters)
+
+
+def _read_keys(backend: KeyedLater, searches: list[_Search], jobs: list[FilterJob],
+               found: list[FilterOutcome]) -> None:
+    """Turn, in `found`, the documents of each sequence or sample stage into matcher Events:
+    read for the searches that can still match, none for the others. A search with a failed
+    filter keeps its error."""
+    wanted: list[int] = []
+    for search in searches:
+        if search.plan.kind is QueryKind.EVENT:
+            continue
+        span = range(search.first_job, search.first_job + len(search.filters))
+        outcomes = [found[position] for position in span]
+        if any(isinstance(outcome, Exception) for outcome in outcomes):
+            continue
+        if search.can_match(outcomes):
+            wanted.extend(span)
+        else:
+            for position in span:
+                found[position] = []
+    if not wanted:
+        return
+    docs = [found[position] for position in wanted]
+    events = backend.key_events([replace(jobs[position], keys_later=False)
+                                 for position in wanted], docs)
+    for position, outcome in zip(wanted, events, strict=True):
+        found[position] = outcome
 
 
 def _select(search: _Search, found: list[FilterOutcome]) -> _Selected | Exception:

@@ -12,6 +12,7 @@ import pytest
 from bench.generate import generate
 from lanner.detection.hunt import hunt, replay, select_rules
 from lanner.detection.run import Detector, RunReport
+from lanner.detection.serve import DetectionService
 from lanner.engine.backends.base import LocalMatching, ManyFilters
 from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
 from lanner.engine.backends.sql import SqlCompiler
@@ -117,3 +118,17 @@ def test_a_rule_that_fails_fails_alone_with_its_own_error(
     assert reports[0].error == reports[2].error == alone.error
     assert alone.error is not None and "no.such.field" in alone.error
     assert reports[1].error is None and reports[1].created
+
+
+def test_a_service_tick_runs_the_due_rules_as_one_round_with_their_own_reports(
+        store: EventStore, rules: list[Rule]) -> None:
+    planted = [rule for rule in rules if rule.name in PLANTED]
+    (first,) = [r for r in hunt(Detector(DuckDBBackend(store)), planted[:1], started_at=STARTED)]
+    fired_at = datetime.datetime.fromisoformat(
+        first.alerts[0]["kibana.alert.original_time"].replace("Z", "+00:00"))
+    now = fired_at + datetime.timedelta(minutes=1)
+    chosen = list({rule.rule_id: rule for rule in rules[:20] + planted}.values())  # one each
+    tick = DetectionService(Detector(DuckDBBackend(store)), chosen).tick(now)
+    alone = Detector(OneQueryEach(DuckDBBackend(store)))
+    assert outcome(tick.runs) == outcome([alone.run(rule, started_at=now) for rule in chosen])
+    assert planted[0].name in {r.rule.name for r in tick.runs if r.created}

@@ -3,15 +3,17 @@ evaluated together by a backend that can (DuckDB's filter_many), each failure it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
 import pytest
 
-from lanner.engine.backends.base import FilterJob
+from lanner.engine.backends.base import FilterJob, KeyedLater
 from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
 from lanner.engine.backends.sql import UnknownFieldError
+from lanner.engine.matcher import Event
+from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult, prepare, search, search_many
 from lanner.store import EventStore
 
@@ -36,6 +38,14 @@ QUERIES = [
     'sequence [process where user.name == "alice"] [process where user.name == "bob"] '
     'until [network where true]',
     'sample by user.name [process where true] [file where true]',
+    'sequence by user.name [process where user.name == "nobody"] [file where true]',
+    'sequence by user.name with maxspan=10s [process where true] '
+    '![network where user.name == "nobody"] '
+    '[file where true]',
+    'sample by user.name [process where true] [network where user.name == "alice"]',
+    # repeated column calls are computed once per pass, never inside a string
+    'process where process.name : "cmd.exe" or process.name : "whoami.exe" or '
+    'process.name == "lower(\\"process.name\\")"',
 ]
 
 
@@ -114,3 +124,61 @@ def test_a_pass_that_fails_in_duckdb_fails_only_its_own_filters(
     assert all(isinstance(outcome, duckdb.BinderException) for outcome in outcomes[:2])
     assert "no_such_column" in str(outcomes[0])
     assert outcomes[2:] == [[1, 3, 5, 7], [2, 6]]
+
+
+class KeysRead(DuckDBBackend):
+    """The DuckDB backend, noting the categories of the stages it reads join keys for."""
+
+    def __init__(self, store: EventStore) -> None:
+        super().__init__(store)
+        self.read: list[str | None] = []
+
+    def key_events(self, jobs: Sequence[FilterJob],
+                   docs: Sequence[list[int]]) -> list[list[Event] | Exception]:
+        self.read.extend(job.stage.category for job in jobs)
+        return super().key_events(jobs, docs)
+
+
+def test_keys_are_read_only_for_searches_that_can_still_match(
+        backend: DuckDBBackend) -> None:
+    reading = KeysRead(backend.store)
+    assert isinstance(reading, KeyedLater)
+    empty = request(reading, 'sequence by user.name [process where user.name == "nobody"] '
+                             '[network where true]')
+    sample = request(reading, 'sample by user.name [network where user.name == "nobody"] '
+                              '[file where true]')
+    missing = request(reading, 'sequence by user.name with maxspan=5s '
+                               '[file where user.name == "bob"] '
+                               '![process where user.name == "nobody"] [process where true]')
+    together = search_many(reading, [empty, sample, missing])
+    assert [ids(r) for r in together if isinstance(r, SearchResult)] == [
+        ids(search(backend, r)) for r in (empty, sample, missing)]
+    assert [r.sequences for r in together[:2] if isinstance(r, SearchResult)] == [[], []]
+    (hit,) = together[2].sequences if isinstance(together[2], SearchResult) else ()
+    assert hit.join_keys == ["bob"] and [d is None for d in hit.events] == [False, True, False]
+    assert reading.read == ["file", "process", "process"]  # the last sequence's stages only
+
+
+def test_a_bad_join_key_fails_even_when_a_stage_matches_nothing(
+        backend: DuckDBBackend) -> None:
+    bad = request(backend, 'sequence by no.such.field [process where user.name == "nobody"] '
+                           '[file where true]')
+    (outcome,) = search_many(backend, [bad])
+    with pytest.raises(UnknownFieldError) as raised:
+        search(backend, bad)
+    assert isinstance(outcome, UnknownFieldError) and str(outcome) == str(raised.value)
+
+
+def test_requests_with_different_filters_share_a_pass_and_keep_their_own_filter(
+        backend: DuckDBBackend) -> None:
+    indices = backend.indices("logs-*")
+    compiler = backend.compiler(SearchScope(indices))
+    scopes = [SearchScope(indices)] + [
+        SearchScope(indices, filter_sql=filter_condition({"term": {"user.name": user}}, compiler))
+        for user in ("alice", "bob")]
+    requests = [SearchRequest(query, scope) for scope in scopes for query in (
+        'process where true', 'sequence by user.name [process where true] [file where true]')]
+    together = search_many(backend, requests)
+    assert [ids(r) for r in together if isinstance(r, SearchResult)] == [
+        ids(search(backend, r)) for r in requests]
+    assert [len(r.events) for r in together[::2] if isinstance(r, SearchResult)] == [4, 2, 2]

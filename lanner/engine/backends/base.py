@@ -57,6 +57,8 @@ class FilterJob:
     `keyed`: the stage's candidates as matcher Events with their join keys (sequences and
     samples); otherwise the numbers of the matching documents. `timed`: only events with a
     timestamp (sequences need one). Either way in ES order: timestamp, tiebreaker, `_doc`.
+    `keys_later` (only for a KeyedLater backend): a keyed job's join keys are checked, but
+    the documents' numbers come back, and their Events only when asked (`key_events`).
     """
 
     stage: StageFilter
@@ -64,12 +66,13 @@ class FilterJob:
     scope: SearchScope
     keyed: bool = False
     timed: bool = False
+    keys_later: bool = False
 
     def identity(self) -> tuple[object, ...]:
         """What makes two jobs one: rules often repeat a stage (`process where event.type ==
         "start"`), and positions in their queries do not change what it finds."""
         return (id(self.compiler), self.scope, self.stage.category, self.stage.condition,
-                self.stage.keys if self.keyed else (), self.keyed, self.timed)
+                self.stage.keys if self.keyed else (), self.keyed, self.timed, self.keys_later)
 
 
 FilterOutcome = list[int] | list[Event] | Exception
@@ -82,6 +85,19 @@ class ManyFilters(Protocol):
     outcome is the exception, the others' are their results."""
 
     def filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]: ...
+
+
+@runtime_checkable
+class KeyedLater(Protocol):
+    """A ManyFilters backend that reads join keys in a second step: most stages of a round's
+    sequences match nothing or belong to a sequence with an empty stage, so only the stages of
+    searches that can still match pay for their candidates' keys and matcher Events."""
+
+    def key_events(self, jobs: Sequence[FilterJob],
+                   docs: Sequence[list[int]]) -> list[list[Event] | Exception]:
+        """Each keyed job's Events for its documents (as `filter_many` found them, in ES
+        order), as filter_many would have returned them."""
+        ...
 
 
 @runtime_checkable

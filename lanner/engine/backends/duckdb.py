@@ -6,14 +6,15 @@ join-key values) rows that become matcher Events, so all sequence logic stays in
 lanner.engine.matcher.
 
 Many searches at once (`filter_many`, a hunt or a scheduled round of rules): the filters that
-share an event category, a timestamp field and a request filter are evaluated in one pass over
-the events, each tagging the rows it matches, so the table is read once per group rather than
-once per rule.
+share an event category and a timestamp field are evaluated in one pass over the events, each
+tagging the rows it matches, so the table is read once per group rather than once per rule.
+A pass returns document numbers only; join keys and matcher Events are read afterwards
+(`key_events`) for the stages of the sequences that can still match, which in a round of
+corpus rules are few.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,11 @@ _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long",
 # stays a size DuckDB plans quickly (some corpus rules compile to 100k characters of SQL).
 _FILTERS_PER_PASS = 128
 _SQL_PER_PASS = 400_000
+# Calls on one column that a pass's conditions repeat (`lower("process.name")` in hundreds of
+# them): DuckDB does not share them between CASE branches, so a pass computes each once per
+# row. Pure functions of one value only, so computing them for every row changes nothing.
+_HOISTED_CALL = re.compile(r'\b(lower|eql_ip_key)\(("(?:[^"]|"")+")\)')
+_SQL_STRING = re.compile(r"('(?:[^']|'')*')")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,27 +170,57 @@ class DuckDBBackend:
 
     def filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]:
         """Every job's documents or candidates, the same as one query each would find, from one
-        pass per group of filters sharing a category, timestamp and request filter. Identical
-        filters run once; a filter that does not compile, or whose pass fails, fails alone."""
+        pass per group of filters sharing a category and timestamp. Identical
+        filters run once; a filter that does not compile, or whose pass fails, fails alone.
+        A keyed job with `keys_later` gets its documents; key_events makes them Events."""
         outcomes: list[FilterOutcome | None] = [None] * len(jobs)
+        groups: dict[tuple[object, ...], list[_Member]] = {}
+        for member in self._members(jobs, outcomes):
+            groups.setdefault(member.group, []).append(member)
+        batches = [batch for members in groups.values() for batch in _batches(members)]
+        keyed_now: list[tuple[_Member, list[int]]] = []
+        for passed in self._passes(batches):
+            for member, found in passed:
+                if member.keyed and not member.later and isinstance(found, list):
+                    keyed_now.append((member, found))
+                    continue
+                for position in member.positions:
+                    outcomes[position] = found
+        events = self._member_events([member for member, _ in keyed_now],
+                                     [docs for _, docs in keyed_now])
+        for (member, _), found in zip(keyed_now, events, strict=True):
+            for position in member.positions:
+                outcomes[position] = found
+        return [outcome if outcome is not None else [] for outcome in outcomes]
+
+    def key_events(self, jobs: Sequence[FilterJob],
+                   docs: Sequence[list[int]]) -> list[list[Event] | Exception]:
+        """Each keyed job's matcher Events for its documents (found by filter_many with
+        `keys_later`, in ES order): the rows of every document read once, with only the join
+        keys these jobs use."""
+        outcomes: list[list[Event] | Exception | None] = [None] * len(jobs)
+        members = self._members(jobs, outcomes)
+        found = self._member_events(members, [docs[member.positions[0]] for member in members])
+        for member, events in zip(members, found, strict=True):
+            for position in member.positions:
+                outcomes[position] = events
+        return [outcome if outcome is not None else [] for outcome in outcomes]
+
+    def _members(self, jobs: Sequence[FilterJob],
+                 outcomes: list[FilterOutcome | None]) -> list[_Member]:
+        """The distinct jobs compiled (identical ones share a member); a job that does not
+        compile gets its error in `outcomes`, handed to its own search, which raises it."""
         positions: dict[tuple[object, ...], list[int]] = {}
         for position, job in enumerate(jobs):
             positions.setdefault(job.identity(), []).append(position)
-        groups: dict[tuple[object, ...], list[_Member]] = {}
+        members = []
         for shared in positions.values():
             try:
-                member = self._member(jobs[shared[0]], shared)
-            except Exception as error:  # handed to its own search, which raises it
+                members.append(self._member(jobs[shared[0]], shared))
+            except Exception as error:
                 for position in shared:
                     outcomes[position] = error
-                continue
-            groups.setdefault(member.group, []).append(member)
-        batches = [batch for members in groups.values() for batch in _batches(members)]
-        for passed in self._passes(batches):
-            for member, found in passed:
-                for position in member.positions:
-                    outcomes[position] = found
-        return [outcome if outcome is not None else [] for outcome in outcomes]
+        return members
 
     def _passes(self, batches: list[list[_Member]]) -> Iterator[list[tuple[_Member,
                                                                           FilterOutcome]]]:
@@ -210,7 +246,8 @@ class DuckDBBackend:
         return int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
 
     def _member(self, job: FilterJob, positions: list[int]) -> _Member:
-        """A job compiled: the SQL telling its rows within its group's pass."""
+        """A job compiled: the SQL telling its rows within its group's pass, and its join-key
+        columns (compiled even when read later, so that a bad key fails the search)."""
         compiler, scope, stage = job.compiler, job.scope, job.stage
         category = compiler.category(stage.category) if stage.category is not None else None
         condition = [f"({compiler.condition(stage.condition)})"]
@@ -226,17 +263,17 @@ class DuckDBBackend:
             optional = tuple(key.optional for key in stage.keys)
             wrappers = tuple(KEY_WRAPPERS.get(r.es_type or "") for r in resolved)
             scalar = not any(r.is_list for r in resolved) and not any(wrappers)
-        group = (scope.timestamp_field, scope.tiebreaker_field, scope.filter_sql, category)
-        return _Member(positions, scope, group, " AND ".join(condition), job.keyed, keys,
-                       optional, wrappers, scalar)
+        group = (scope.timestamp_field, scope.tiebreaker_field, category)
+        return _Member(positions, scope, group, " AND ".join(condition), job.keyed,
+                       job.keyed and job.keys_later, keys, optional, wrappers, scalar)
 
     def _pass(self, members: list[_Member],
               con: duckdb.DuckDBPyConnection) -> Iterator[tuple[_Member, FilterOutcome]]:
-        """One statement for these members; if it fails, each member alone, so that the
-        failure is the failing filter's."""
-        keys = _key_columns(members)
+        """One statement for these members' documents; if it fails, each member alone, so
+        that the failure is the failing filter's."""
+        sql, tags = self._pass_sql(members)
         try:
-            rows = con.execute(self._pass_sql(members, keys)).fetchall()
+            found = dict(con.execute(sql).fetchall())
         except duckdb.Error as error:
             if len(members) == 1:
                 yield members[0], error
@@ -244,44 +281,89 @@ class DuckDBBackend:
             for member in members:
                 yield from self._pass([member], con)
             return
-        by_tag = {tag: list(found) for tag, found in itertools.groupby(rows, lambda r: r[0])}
-        for tag, member in enumerate(members):
-            found = by_tag.get(tag, [])
-            if not member.keyed:
-                yield member, [row[1] for row in found]
-                continue
-            yield member, _events(member, [4 + keys[sql] for sql in member.keys], found)
+        for member, tag in zip(members, tags, strict=True):
+            yield member, found.get(tag, [])
 
-    def _pass_sql(self, members: list[_Member], keys: dict[str, int]) -> str:
-        """(tag, _doc, timestamp, tiebreaker, key columns…) for every member's rows, in ES
-        order within each tag. One member is a plain WHERE; several tag each row with the
-        members whose condition it meets, each condition evaluated once."""
+    def _pass_sql(self, members: list[_Member]) -> tuple[str, list[int]]:
+        """(tag, documents in ES order) for every distinct condition of the members, and each
+        member's tag. One condition is a plain WHERE; several tag each row with the conditions
+        it meets, each evaluated once. Request filters (a round's time windows and exceptions)
+        shared by all are part of the WHERE; otherwise each is a column computed once per row,
+        which its members' conditions read."""
         first = members[0]
         indices = tuple(dict.fromkeys(i for member in members for i in member.scope.indices))
+        filters = list(dict.fromkeys(member.scope.filter_sql for member in members))
+        shared_filter = filters[0] if len(filters) == 1 else None
         scope = SearchScope(indices, first.scope.timestamp_field, first.scope.tiebreaker_field,
-                            first.scope.category_field, first.scope.filter_sql)
-        category = first.group[3] or "TRUE"
-        columns = ["_doc", f"{self._timestamp(scope)} AS _ts", f"{self._tiebreaker(scope)} AS _tb",
-                   *(f"{sql} AS _k{position}" for sql, position in keys.items())]
-        conditions = []
+                            first.scope.category_field, shared_filter)
+        filter_columns = {} if len(filters) == 1 else {
+            sql: f'"_lanner_filter_{number}"' for number, sql in enumerate(filters) if sql}
+        category = first.group[2] or "TRUE"
+        columns = ["_doc", f"{self._timestamp(scope)} AS _ts", f"{self._tiebreaker(scope)} AS _tb"]
+        conditions: dict[str, int] = {}
+        tags = []
         for member in members:
             condition = member.condition
             if member.scope.indices != indices:
                 within = ", ".join(sql_literal(index) for index in member.scope.indices)
                 condition = f"_index IN ({within}) AND {condition}"
-            conditions.append(condition)
-        if len(members) == 1:
-            where = self._where(f"{category} AND {conditions[0]}", scope)
-            inner = f"SELECT 0 AS _tag, {', '.join(columns)} FROM events WHERE {where}"
+            if member.scope.filter_sql in filter_columns:
+                condition = f"{filter_columns[member.scope.filter_sql]} AND {condition}"
+            tags.append(conditions.setdefault(condition, len(conditions)))
+        hoisted, rewritten = _hoist([*conditions])
+        computed = [*(f"{call} AS {alias}" for call, alias in hoisted.items()),
+                    *(f"({sql}) AS {alias}" for sql, alias in filter_columns.items())]
+        source = f"(SELECT *, {', '.join(computed)} FROM events)" if computed else "events"
+        if filter_columns and None not in filters:  # no row outside every filter
+            category = f"{category} AND ({' OR '.join(filter_columns.values())})"
+        if len(rewritten) == 1:
+            where = self._where(f"{category} AND {rewritten[0]}", scope)
+            inner = f"SELECT 0 AS _tag, {', '.join(columns)} FROM {source} WHERE {where}"
         else:
-            tags = ", ".join(f"CASE WHEN {condition} THEN {tag} END"
-                             for tag, condition in enumerate(conditions))
-            inner = (f"SELECT {', '.join(columns)}, unnest(list_filter([{tags}], "
+            cases = ", ".join(f"CASE WHEN {condition} THEN {tag} END"
+                              for tag, condition in enumerate(rewritten))
+            inner = (f"SELECT {', '.join(columns)}, unnest(list_filter([{cases}], "
                      f"lambda _t: _t IS NOT NULL)) AS _tag "
-                     f"FROM events WHERE {self._where(category, scope)}")
-        order = "_tag, _ts NULLS LAST, _tb NULLS LAST, _doc"
-        outer = ", ".join(["_tag", "_doc", "_ts", "_tb", *(f"_k{p}" for p in keys.values())])
-        return f"SELECT {outer} FROM ({inner}) ORDER BY {order}"
+                     f"FROM {source} WHERE {self._where(category, scope)}")
+        docs = "list(_doc ORDER BY _ts NULLS LAST, _tb NULLS LAST, _doc)"
+        return f"SELECT _tag, {docs} FROM ({inner}) GROUP BY _tag", tags
+
+    def _member_events(self, members: list[_Member],
+                       docs: list[list[int]]) -> list[list[Event] | Exception]:
+        """Matcher Events of keyed members for their documents: per timestamp and tiebreaker
+        field, one statement reads each document's row once with every key column needed.
+        If it fails, each member alone, so that the failure is the failing key's."""
+        outcomes: list[list[Event] | Exception] = [[] for _ in members]
+        groups: dict[tuple[str, str | None], list[int]] = {}
+        for number, (member, found) in enumerate(zip(members, docs, strict=True)):
+            if found:
+                groups.setdefault((member.scope.timestamp_field, member.scope.tiebreaker_field),
+                                  []).append(number)
+        for numbers in groups.values():
+            chosen = [members[number] for number in numbers]
+            for number, events in zip(numbers, self._rows_events(chosen, [docs[n]
+                                                                          for n in numbers]),
+                                      strict=True):
+                outcomes[number] = events
+        return outcomes
+
+    def _rows_events(self, members: list[_Member],
+                     docs: list[list[int]]) -> list[list[Event] | Exception]:
+        keys = _key_columns(members)
+        scope = members[0].scope
+        columns = ", ".join(["_doc", self._timestamp(scope), self._tiebreaker(scope), *keys])
+        wanted = sorted(set().union(*docs))
+        sql = f"SELECT {columns} FROM events WHERE _doc IN (SELECT unnest($docs))"
+        try:
+            rows = {row[0]: row for row in self.con.execute(sql, {"docs": wanted}).fetchall()}
+        except duckdb.Error as error:
+            if len(members) == 1:
+                return [error]
+            return [self._rows_events([member], [found])[0]
+                    for member, found in zip(members, docs, strict=True)]
+        return [_events(member, [3 + keys[sql] for sql in member.keys],
+                        [rows[doc] for doc in found])
+                for member, found in zip(members, docs, strict=True)]
 
     # -- SQL pieces -------------------------------------------------------------------------
 
@@ -323,13 +405,14 @@ class DuckDBBackend:
 @dataclass(frozen=True, slots=True)
 class _Member:
     """A distinct filter compiled for a pass: `positions` are the jobs it answers, `group`
-    what the filters of one pass share."""
+    what the filters of one pass share (timestamp, tiebreaker, category)."""
 
     positions: list[int]
     scope: SearchScope
     group: tuple[object, ...]
     condition: str
     keyed: bool
+    later: bool  # keyed, but its documents now and its Events from key_events
     keys: tuple[str, ...]
     optional: tuple[bool, ...]
     wrappers: tuple[type[str] | None, ...]
@@ -337,11 +420,11 @@ class _Member:
 
 
 def _events(member: _Member, columns: list[int], rows: list[tuple]) -> list[Event]:
-    """Matcher Events from a member's rows (doc, timestamp, tiebreaker at 1-3; its keys at
+    """Matcher Events from a member's rows (doc, timestamp, tiebreaker at 0-2; its keys at
     `columns`). Plain scalar keys take a short way to the tuples expand_keys would give: one
     key tuple, or none when a non-optional key is missing."""
     if not member.scalar:
-        return [Event(row[1], 0 if row[2] is None else row[2], row[3],
+        return [Event(row[0], 0 if row[1] is None else row[1], row[2],
                       expand_keys([wrap_key(row[column], wrapper) for column, wrapper
                                    in zip(columns, member.wrappers, strict=True)],
                                   member.optional))
@@ -352,7 +435,7 @@ def _events(member: _Member, columns: list[int], rows: list[tuple]) -> list[Even
     for row in rows:
         keys = () if any(row[column] is None for column in required) else (
             tuple(row[column] for column in columns),)
-        events.append(Event(row[1], 0 if row[2] is None else row[2], row[3], keys))
+        events.append(Event(row[0], 0 if row[1] is None else row[1], row[2], keys))
     return events
 
 
@@ -370,6 +453,29 @@ def _batches(members: list[_Member]) -> Iterator[list[_Member]]:
         size += len(member.condition)
     if batch:
         yield batch
+
+
+def _hoist(conditions: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The column calls repeated among these conditions (outside string literals), each with
+    the alias of a column computed once per row, and the conditions reading the aliases."""
+    counts: dict[str, int] = {}
+    pieces = [_SQL_STRING.split(condition) for condition in conditions]
+    for parts in pieces:
+        for code in parts[::2]:
+            for call in _HOISTED_CALL.finditer(code):
+                counts[call.group(0)] = counts.get(call.group(0), 0) + 1
+    hoisted = {call: f'"_lanner_hoisted_{number}"' for number, call in
+               enumerate(call for call, count in counts.items() if count > 1)}
+    if not hoisted:
+        return {}, conditions
+
+    def alias(call: re.Match[str]) -> str:
+        return hoisted.get(call.group(0), call.group(0))
+
+    rewritten = ["".join(_HOISTED_CALL.sub(alias, part) if number % 2 == 0 else part
+                         for number, part in enumerate(parts))
+                 for parts in pieces]
+    return hoisted, rewritten
 
 
 def _key_columns(members: list[_Member]) -> dict[str, int]:
