@@ -17,7 +17,8 @@ On the corpus of bench/generate.py (made once into bench/data/, then reused), in
   rules over the first `--peer-events` events of the corpus; rules eql cannot parse, load or
   run are left out on both sides of the ratio;
 * one scheduled window: `--window-events` events over 5 minutes, ingested, then one scheduled
-  execution (`Detector.run`) of every rule with `started_at` at the window's end;
+  round of every rule (`Detector.run_many`, as `lanner serve` runs its due rules) with
+  `started_at` at the window's end;
 * growth: the all-rules hunt at 2x and 4x the events, and a hunt with `--few-rules` rules;
 * peak memory of an all-rules hunt of `--memory-events` events (5M: the bar is 2 GB).
 
@@ -339,7 +340,7 @@ def window_worker(client: Lanner, task: dict[str, Any], ingested: float) -> dict
     """One scheduled execution of every rule at the window's end, with an alert store as a
     detection server keeps; a rule whose look-back is shorter than the window (none among the
     prebuilt rules) is widened to cover it."""
-    from lanner.detection.run import Detector
+    from lanner.detection.run import Detector, Invocation
     from lanner.detection.schedule import rule_windows
     from lanner.store.alerts import AlertStore
 
@@ -356,7 +357,7 @@ def window_worker(client: Lanner, task: dict[str, Any], ingested: float) -> dict
         rules.append(rule)
     detector = Detector(client.backend, AlertStore(client.store.con))
     clock = time.perf_counter()
-    reports = [detector.run(rule, started_at=end) for rule in rules]
+    reports = detector.run_many([Invocation(rule, end) for rule in rules])
     running = time.perf_counter() - clock
     return {"ingest_seconds": ingested, "rules_seconds": running, "rules": len(rules),
             "widened": widened, "failed": sum(1 for report in reports if report.error),
@@ -858,8 +859,9 @@ def window_section(window: WindowRuns) -> list[str]:
         f"`{os.path.relpath(corpus.path, ROOT)}`: {corpus.events:,} events over "
         f"{corpus.manifest['duration']} ({corpus.manifest['start']} to {corpus.manifest['end']}), "
         "generated like the main corpus. Each run is a fresh worker process: it ingests the "
-        "file, then, timed on its own, calls `Detector(backend, AlertStore(con)).run(rule, "
-        "started_at=<window end>)` once for every rule, each with its own `from`/`to`/"
+        "file, then, timed on its own, runs one round of every rule as `lanner serve` does "
+        "(`Detector(backend, AlertStore(con)).run_many(...)`, `started_at=<window end>`), "
+        "each rule with its own `from`/`to`/"
         "`interval`/`max_signals` (no previous run, so no catch-up windows); alerts are "
         "de-duplicated and stored as a detection server would. "
         f"{last['widened']} rule(s) looked back less than the window and were widened to it.",
