@@ -8,6 +8,7 @@ progress and problems to standard error.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 import time
@@ -47,6 +48,9 @@ from lanner.store.watch import FolderWatch
 
 # Bad lines printed in the text account; the JSON log lists every one.
 SHOWN_BAD_LINES = 20
+# Input bytes above which a hunt keeps its events in a scratch database on disk: the rows of
+# 1M generated events (2 GB of NDJSON) take about 2 GB of memory in an in-memory store.
+SCRATCH_INPUT_BYTES = 512 * 1024 * 1024
 
 RulesOption = Annotated[list[Path], typer.Option(
     "--rules", "-r", help="Rule files (.toml, Kibana .ndjson export) or folders; repeatable.",
@@ -325,17 +329,29 @@ def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: P
         exceptions = load_exception_lists(exception_paths)
         for problem in exceptions.problems:
             view.problem("exception not loaded", str(problem))
-    store = EventStore(store_path)
+    files = find_event_files(events)
+    store = EventStore(store_path) if store_path is not None or not _large(files) \
+        else EventStore.scratch()
     detector = Detector(make_backend(store, engine, spark_master), AlertStore(store.con),
                         exceptions)
     session = _Session(view, selection, store, detector, not_loaded=not_loaded)
     if events:
         clock = time.perf_counter()
-        session.ingested = store.ingest_files(find_event_files(events), index,
+        session.ingested = store.ingest_files(files, index,
                                               progress=view.feedback.reading,
                                               fields=fields_read(selection.rules, exceptions))
         session.reading_seconds = time.perf_counter() - clock
     return session
+
+
+def _large(files: list[Path]) -> bool:
+    """Whether the input files are large enough for a scratch store on disk (bounded
+    memory) rather than one in memory (standard input is not counted)."""
+    total = 0
+    for file in files:
+        with contextlib.suppress(OSError):  # `-`, or a file the ingest reports unreadable
+            total += file.stat().st_size
+    return total > SCRATCH_INPUT_BYTES
 
 
 def _filtered(selection: Selection, criteria: RuleFilter | None) -> Selection:

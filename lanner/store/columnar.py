@@ -33,8 +33,14 @@ import orjson
 from lanner.store.indices import INDEX_FIELDS, derive_index
 from lanner.store.mappings import VERBATIM_STRING_TYPES, ancestors, duckdb_type
 
-# Bytes of a file DuckDB reads at a time: staged JSON takes several times its size in memory.
-CHUNK_BYTES = 128 * 1024 * 1024
+# Bytes of a file read by one statement: each statement costs a fixed planning time (its
+# SQL types 300 fields), and the rows of a piece stay uncompressed until the checkpoint
+# after it.
+CHUNK_BYTES = 512 * 1024 * 1024
+# The largest document DuckDB reads here: its reader holds buffers of this size per thread,
+# so a larger bound costs memory on every file; a larger document sends its file the
+# general way (DuckDB refuses it, naming no shape to learn).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 # Documents read in Python before DuckDB is asked: shapes DuckDB would refuse, dotted keys.
 SAMPLE_LINES = 2_000
 # Times a file refused by DuckDB is learned from and read again before the general ingest.
@@ -61,8 +67,13 @@ class Shape:
     fields: tuple[str, ...]
     json_nodes: set[str] = field(default_factory=set)
     node_tree: dict[str, Any] = field(default_factory=dict)  # the objects above the fields
+    # Fields a document read so far holds as several values (an array, or a value inside an
+    # array of objects): the general ingest makes their columns lists, so SQL types them so.
+    lists: set[str] = field(default_factory=set)
+    field_set: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        self.field_set = frozenset(self.fields)
         for name in self.fields:
             node = self.node_tree
             for part in name.split(".")[:-1]:
@@ -106,9 +117,31 @@ class Shape:
         return ".".join(_quote(part) for part in parts)
 
     def learn(self, document: Any) -> bool:
-        """Mark as JSON nodes the objects of the tree this document holds as something else;
-        True if it taught anything."""
+        """Mark as JSON nodes the objects of the tree this document holds as something else,
+        and note the fields it holds as lists; True if it taught a node."""
+        self._learn_lists(document, self.node_tree, False)
         return self._learn(document, self.node_tree, "")
+
+    def _learn_lists(self, value: dict[str, Any], tree: dict[str, Any], in_list: bool,
+                     prefix: str = "") -> None:
+        """Note the fields `flatten` gives a list for, as the general ingest flattens: an
+        array holding a value that is not an object, or any value below an array of objects."""
+        for key, inner in value.items():
+            path = prefix + key
+            below = tree.get(key)
+            if below is not None:  # an object above some fields
+                if type(inner) is dict:
+                    self._learn_lists(inner, below, in_list, path + ".")
+                elif type(inner) is list:
+                    for element in _flat_elements(inner):
+                        if type(element) is dict:
+                            self._learn_lists(element, below, True, path + ".")
+            elif path in self.field_set:
+                if type(inner) is list:
+                    if any(type(element) is not dict for element in _flat_elements(inner)):
+                        self.lists.add(path)
+                elif in_list and type(inner) is not dict:
+                    self.lists.add(path)
 
     def _learn(self, value: dict[str, Any], tree: dict[str, Any], prefix: str) -> bool:
         taught = False
@@ -135,7 +168,8 @@ def plain_ndjson(path: str) -> bool:
 
 def sample(path: str, shape: Shape) -> None:
     """Read the first documents in Python: raise NotColumnar for what DuckDB would read
-    differently from the general ingest, and learn the nodes that are not objects."""
+    differently from the general ingest, and learn the nodes that are not objects and the
+    fields that hold lists."""
     with open(path, "rb") as raw:
         for line in itertools.islice(raw, SAMPLE_LINES):
             text = line.strip()
@@ -161,63 +195,111 @@ def check_plain(document: Any) -> None:
         raise NotColumnar("dotted field names")
 
 
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A whole-line piece of a file: where it is, and the file's line number of its first
+    line (for the lines of the odd documents, read again from the piece)."""
+
+    path: str
+    first_line: int
+
+    def lines(self, ordinals: Iterable[int]) -> Iterator[tuple[int, int, bytes]]:
+        """(ordinal, line number, text) of the documents at these 0-based ordinals of the
+        piece; blank lines are not documents, as for DuckDB's reader."""
+        wanted = sorted(set(ordinals))
+        if not wanted:
+            return
+        position = 0
+        ordinal = 0
+        with open(self.path, "rb") as raw:
+            for number, text in enumerate(raw, self.first_line):
+                if not text.strip():
+                    continue
+                if ordinal == wanted[position]:
+                    yield ordinal, number, text
+                    position += 1
+                    if position == len(wanted):
+                        return
+                ordinal += 1
+
+
 @contextlib.contextmanager
-def chunks(path: str) -> Iterator[Iterator[str]]:
+def chunks(path: str) -> Iterator[Iterator[Chunk]]:
     """The file itself if it is small, else copies of consecutive whole-line pieces of it
     of about CHUNK_BYTES (one at a time, in a temporary folder)."""
     size = CHUNK_BYTES
     total = os.path.getsize(path)
     if total <= size:
-        yield iter([path])
+        yield iter([Chunk(path, 1)])
         return
     with tempfile.TemporaryDirectory(prefix="lanner-chunks-") as folder:
         yield _pieces(path, os.path.join(folder, "piece.ndjson"), size, total)
 
 
-def _pieces(path: str, piece: str, size: int, total: int) -> Iterator[str]:
+def _pieces(path: str, piece: str, size: int, total: int) -> Iterator[Chunk]:
     with open(path, "rb") as raw:
         start = 0
+        first_line = 1
         while start < total:
             raw.seek(start + size)
             raw.readline()  # to the end of the line the boundary falls in
             end = min(raw.tell(), total)
             raw.seek(start)
+            newlines = 0
             with open(piece, "wb") as out:
                 remaining = end - start
                 while remaining:
                     block = raw.read(min(remaining, 16 << 20))
                     out.write(block)
+                    newlines += block.count(b"\n")
                     remaining -= len(block)
-            yield piece
+            yield Chunk(piece, first_line)
+            first_line += newlines
             start = end
 
 
-def stage_sql(path: str, shape: Shape) -> str:
-    """The statement that reads the file into the staging table, one JSON column per field."""
-    columns = shape.columns()
+# `_doc` of a document stored as a placeholder because a value needs the Python coercers.
+ODD_DOC = -1
+
+
+def read_sql(path: str, shape: Shape) -> str:
+    """`read_json` of a file in strict mode, with the column tree of the shape."""
     spec = "{" + ", ".join(f"{_literal(name)}: {_literal(kind)}"
-                           for name, kind in columns.items()) + "}"
-    selects = [f"{shape.leaf_sql(name)} AS {_quote(name)}" for name in shape.fields]
-    return (f"CREATE OR REPLACE TEMP TABLE _lanner_stage AS SELECT {', '.join(selects)} "
-            f"FROM read_json({_literal(path)}, format = 'newline_delimited', "
-            f"columns = {spec}, ignore_errors = false, maximum_object_size = {1 << 30})")
+                           for name, kind in shape.columns().items()) + "}"
+    return (f"read_json({_literal(path)}, format = 'newline_delimited', columns = {spec}, "
+            f"ignore_errors = false, maximum_object_size = {MAX_DOCUMENT_BYTES})")
 
 
-def stage(con: duckdb.DuckDBPyConnection, path: str, shape: Shape) -> None:
-    """Read the file into `_lanner_stage` (row order = document order), learning from what
-    DuckDB refuses; NotColumnar when it still refuses."""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            con.execute(stage_sql(path, shape))
-            return
-        except duckdb.Error as error:
-            found = _LINE_OF_ERROR.search(str(error))
-            document = _document_at(path, int(found.group(1))) if found else None
-            if document is not None:
-                check_plain(document)
-            if document is None or not shape.learn(document):
-                raise NotColumnar(f"DuckDB refused it: {str(error).splitlines()[0]}") from None
-    raise NotColumnar("DuckDB refused it after learning its shapes")
+def insert_sql(path: str, shape: Shape, typed: list[Typed], targets: dict[str, str],
+               file: int) -> str:
+    """The one statement that reads a file into the events table, typing every field as it
+    is read (no staging table: one pass, DuckDB parsing on every core, rows in file order).
+
+    `targets`: quoted column -> the SQL of its value (from `typed`). A document with a
+    value SQL does not type is stored too, as a placeholder with `_doc` = ODD_DOC, so that
+    its position is known;
+    `_doc` and `_line` of the others are told from their row ids afterwards (a window
+    function numbering rows would keep DuckDB to one core)."""
+    leaves = ", ".join(f"{shape.leaf_sql(name)} AS {_quote(name)}" for name in shape.fields)
+    odd = " OR ".join(f"({field_typed.odd})" for field_typed in typed) or "false"
+    digest = ", ".join(f"s.{_quote(name)}" for name in shape.fields)
+    names = ", ".join(["_file", "_doc", "_hash", *targets])
+    values = ", ".join([str(int(file)), f"CASE WHEN coalesce({odd}, false) THEN {ODD_DOC} END",
+                        f"CAST(hash({digest}) >> 1 AS BIGINT)",
+                        *targets.values()])
+    return (f"INSERT INTO events ({names}) SELECT {values} "
+            f"FROM (SELECT {leaves} FROM {read_sql(path, shape)}) s")
+
+
+def refused(error: duckdb.Error, path: str, shape: Shape) -> None:
+    """Learn from the document DuckDB refused (named by its line) so that the next attempt
+    reads it; NotColumnar when there is nothing to learn (a malformed line, a non-object)."""
+    found = _LINE_OF_ERROR.search(str(error))
+    document = _document_at(path, int(found.group(1))) if found else None
+    if document is not None:
+        check_plain(document)
+    if document is None or not shape.learn(document):
+        raise NotColumnar(f"DuckDB refused it: {str(error).splitlines()[0]}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +314,10 @@ class Typed:
 
 
 def typed(name: str, es_type: str | None, is_list: bool) -> Typed:
-    """SQL turning the staged JSON of `name` into the column value, for values written the
-    common way; `odd` is true for any other value (that document goes through Python)."""
+    """SQL turning the JSON leaf of `name` as read into the column value, for values written
+    the common way; `odd` is true for any other value (that document goes through Python),
+    for which `value` is NULL or anything else that fits the column, never an error.
+    `is_list`: decided before the data is read; a list where a scalar is expected is odd."""
     column = f"s.{_quote(name)}"
     if es_type is None or duckdb_type(es_type) is None:  # typed by its first value: Python
         return Typed(name, es_type or "", is_list, "NULL", f"{column} IS NOT NULL")
@@ -255,17 +339,11 @@ def typed(name: str, es_type: str | None, is_list: bool) -> Typed:
                  f"{column} IS NOT NULL AND NOT {empty} AND NOT coalesce({all_ok}, false)")
 
 
-def index_values(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """The distinct combinations of the fields an index is told by, as JSON text."""
-    names = ", ".join(_quote(name) for name in INDEX_FIELDS)
-    return con.execute(f"SELECT DISTINCT {names} FROM _lanner_stage").fetchall()
-
-
-def derived_index(values: tuple[Any, ...]) -> str | None:
-    """derive_index over one combination of staged JSON values."""
-    parsed = {name: (orjson.loads(text) if text is not None else None)
-              for name, text in zip(INDEX_FIELDS, values, strict=True)}
-    return derive_index(parsed.get)
+def derived_index(values: tuple[Any, ...]) -> str:
+    """derive_index over one combination of the typed values of the index fields ('' for
+    none). For a document SQL typed whole these are the document's own values: every index
+    field is a keyword, stored verbatim (or, for a list field, as the list ES would see)."""
+    return derive_index(dict(zip(INDEX_FIELDS, values, strict=True)).get) or ""
 
 
 def needed_fields(fields: Iterable[str]) -> tuple[str, ...]:
@@ -280,28 +358,29 @@ def needed_fields(fields: Iterable[str]) -> tuple[str, ...]:
 
 
 def _scalar(es_type: str) -> tuple[str, str]:
-    """(value, ok) SQL templates over `{}`, a JSON scalar, for one ES type. The JSON is
-    minified text, so its first character tells its kind without parsing it again."""
+    """(value, ok) SQL templates over `{}`, a JSON scalar, for one ES type; `ok` is never
+    NULL for a value. The JSON is minified text, so its first character tells its kind
+    without parsing it again, and a cast that fails tells a value is not a number."""
     text = "CAST({} AS VARCHAR)"
     string = f"starts_with({text}, '\"')"
-    number = f"regexp_matches({text}, '^-?[0-9]')"
-    unquoted = (f"CASE WHEN contains({text}, '\\') THEN ({{}} ->> '$') "
-                f"ELSE substr({text}, 2, length({text}) - 2) END")
+    unquoted = "({} ->> '$')"
     if es_type in VERBATIM_STRING_TYPES:
         return unquoted, string
     if es_type in _INTEGER_BOUNDS:
         low, high = _INTEGER_BOUNDS[es_type]
-        fraction = f"regexp_matches({text}, '[.eE]')"
-        value = (f"CASE WHEN {fraction} THEN TRY_CAST(trunc(TRY_CAST({text} AS DOUBLE)) "
+        fraction = f"(contains({text}, '.') OR contains({text}, 'e') OR contains({text}, 'E'))"
+        whole = (f"CASE WHEN {fraction} THEN TRY_CAST(trunc(TRY_CAST({text} AS DOUBLE)) "
                  f"AS HUGEINT) ELSE TRY_CAST({text} AS HUGEINT) END")
-        return value, f"{number} AND ({value}) BETWEEN {low} AND {high}"
+        # NULL out of range (an odd value), so that storing the placeholder cannot fail
+        value = f"TRY_CAST({whole} AS {duckdb_type(es_type)})"
+        return value, f"coalesce(({whole}) BETWEEN {low} AND {high}, false)"
     if duckdb_type(es_type) == "DOUBLE" and es_type != "scaled_float":
         value = f"TRY_CAST({text} AS DOUBLE)"
-        return value, f"{number} AND isfinite({value})"
+        return value, f"coalesce(isfinite({value}), false)"
     if es_type == "boolean":
         return f"({text} = 'true')", f"{text} IN ('true', 'false')"
     if es_type in ("date", "date_nanos"):
-        seconds = f"epoch(CAST(substr({text}, 2, 19) AS TIMESTAMP))"
+        seconds = f"epoch(TRY_CAST(substr({text}, 2, 19) AS TIMESTAMP))"
         fraction = (f"CAST(rpad(coalesce(nullif(regexp_extract({text}, '\\.([0-9]+)Z\"$', 1), "
                     f"''), '0'), 9, '0') AS BIGINT)")
         value = f"make_timestamp_ns(CAST({seconds} AS BIGINT) * 1000000000 + {fraction})"
@@ -335,6 +414,15 @@ def _literal(text: str) -> str:
 
 def _json_key(part: str) -> str:
     return '"' + part.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''") + '"'
+
+
+def _flat_elements(items: list[Any]) -> Iterator[Any]:
+    """The elements of an array, nested arrays flattened (as ES indexes them)."""
+    for element in items:
+        if type(element) is list:
+            yield from _flat_elements(element)
+        else:
+            yield element
 
 
 def _has_dotted_key(node: Any) -> bool:

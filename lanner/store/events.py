@@ -21,7 +21,9 @@ import contextlib
 import gc
 import hashlib
 import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -74,6 +76,8 @@ MAX_EXAMPLES = 5
 # (3x slower appends), so the store checkpoints itself after this many bytes of documents.
 CHECKPOINT_BYTES = 512 * 1024 * 1024
 AUTOMATIC_CHECKPOINT = "16GB"
+# DuckDB's memory in a scratch store (EventStore.scratch): the rest of the events are on disk.
+SCRATCH_MEMORY_LIMIT = "1GB"
 
 IngestProgress = Callable[[str | None, int], None]
 
@@ -209,8 +213,12 @@ class IngestReport:
 # character, so \x01 never occurs as a delimiter and no quoting is needed.
 _RAW_LINES = (
     "read_csv(?, columns = {'_source': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
-    f"header = false, auto_detect = false, max_line_size = {1 << 30})"
+    "header = false, auto_detect = false, max_line_size = BOUND)"
 )
+# The smallest bound on a line or row DuckDB's readers are given: they hold buffers of about
+# that size, so a batch's bound follows its longest document rather than a fixed 1 GB (which
+# a store with a memory limit cannot allocate).
+MIN_READ_BOUND = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -279,6 +287,7 @@ class EventStore:
             self.con = duckdb.connect(self.path or ":memory:")
         except duckdb.Error as error:
             raise StoreError(f"cannot open the event store {self.path}: {error}") from None
+        self._scratch: weakref.finalize | None = None  # the folder of a scratch store
         self.con.execute(f"SET checkpoint_threshold = '{AUTOMATIC_CHECKPOINT}'")
         self._unchecked_bytes = 0  # document bytes written since the last checkpoint
         self._schema = schema or FieldSchema.default()
@@ -370,21 +379,38 @@ class EventStore:
         the id derived as the general ingest derives it (the n-th identical copy counted among
         the earlier documents with the same index and field hash)."""
         sources = self._sources_of([(row[0], row[3], row[4], row[5]) for row in rows])
+        unknown = [row for row in rows if row[2] is None and row[0] not in self._told_ids]
+        earlier = self._earlier_copies(unknown)
+        copies = self._sources_of(copy for found in earlier.values() for copy in found)
         told: dict[int, tuple[str, str]] = {}
-        for doc, index, doc_id, _, _, _, digest in rows:
+        for doc, index, doc_id, _, _, _, _ in rows:
             if doc_id is None:
                 doc_id = self._told_ids.get(doc)
             if doc_id is None:
-                earlier = self._execute(
-                    "SELECT _doc, _source, _file, _line FROM events WHERE _index = ? "
-                    "AND _hash = ? AND _doc < ? AND _id IS NULL", [index, digest, doc]
-                ).fetchall()
                 mine = _canonical(sources[doc])
-                copies = self._sources_of(earlier)
-                seen = sum(1 for text in copies.values() if _canonical(text) == mine)
+                seen = sum(1 for copy, *_ in earlier.get(doc, ())
+                           if _canonical(copies[copy]) == mine)
                 doc_id = self._told_ids[doc] = derived_id(index, mine, seen)
             told[doc] = (sources[doc], doc_id)
         return told
+
+    def _earlier_copies(self, rows: list[tuple[Any, ...]]
+                        ) -> dict[int, list[tuple[int, str | None, int | None, int | None]]]:
+        """Per document row, the earlier documents with its index and field hash and no given
+        id, as (doc, stored source, file, line): one join for all of them, not one scan each."""
+        if not rows:
+            return {}
+        found = self._execute(
+            "SELECT w.doc, e._doc, e._source, e._file, e._line FROM (SELECT "
+            "unnest(?::BIGINT[]) AS doc, unnest(?::VARCHAR[]) AS idx, unnest(?::BIGINT[]) AS h) w "
+            "JOIN events e ON e._index = w.idx AND e._hash = w.h AND e._doc < w.doc "
+            "AND e._id IS NULL",
+            [[row[0] for row in rows], [row[1] for row in rows], [row[6] for row in rows]],
+        ).fetchall()
+        earlier: dict[int, list[tuple[int, str | None, int | None, int | None]]] = {}
+        for doc, *copy in found:
+            earlier.setdefault(doc, []).append((copy[0], copy[1], copy[2], copy[3]))
+        return earlier
 
     def _sources_of(self, rows: Iterable[tuple[int, str | None, int | None, int | None]]
                     ) -> dict[int, str]:
@@ -450,7 +476,7 @@ class EventStore:
         each file's start and every few thousand events.
 
         `fields`: only these fields will be asked for (a hunt's rules and exceptions). An
-        empty in-memory store then reads plain NDJSON files the columnar way (see
+        empty in-memory or scratch store then reads plain NDJSON files the columnar way (see
         lanner.store.columnar), many times faster, and refuses to answer for other fields.
         """
         names = [str(path) for path in paths]
@@ -465,9 +491,30 @@ class EventStore:
         except OSError as error:
             raise StoreError(f"cannot read {error.filename}: {error.strerror}") from None
 
+    @classmethod
+    def scratch(cls, *, memory_limit: str = SCRATCH_MEMORY_LIMIT,
+                schema: FieldSchema | None = None) -> EventStore:
+        """An empty store in a temporary database file, deleted when the store is closed or
+        the process ends: what a hunt over more input than memory uses. DuckDB keeps at most
+        `memory_limit` of it in memory, writing the rest to the file (or spilling to the
+        folder beside it), so memory stays bounded whatever the input size."""
+        folder = tempfile.mkdtemp(prefix="lanner-store-")
+        try:
+            store = cls(os.path.join(folder, "events.duckdb"), schema=schema)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        store._scratch = weakref.finalize(store, shutil.rmtree, folder, ignore_errors=True)
+        store._execute(f"SET memory_limit = '{memory_limit}'")
+        store._execute(f"SET temp_directory = '{os.path.join(folder, 'spill')}'")
+        return store
+
     def _columnar_ready(self) -> bool:
-        """In memory (the files outlive nothing), empty, no mapping (ECS types everything)."""
-        return self.path is None and not self._mappings and not self._has_rows
+        """Empty, no mapping (ECS types everything), and living no longer than the files it
+        reads (they are read again when documents are fetched): in memory, or a scratch
+        store, whose database file is deleted with it."""
+        return ((self.path is None or self._scratch is not None) and not self._mappings
+                and not self._has_rows)
 
     def _ingest_columnar(self, names: list[str], index: str | None, fields: Iterable[str],
                          progress: IngestProgress | None) -> IngestReport:
@@ -476,27 +523,32 @@ class EventStore:
         wanted = columnar.needed_fields(fields)
         self._loaded = frozenset({*fields, *wanted})
         report = IngestReport()
-        for name in names:
-            if progress:
-                progress(STDIN_NAME if name == STDIN else name, report.events)
-            try:
-                if name == STDIN or not columnar.plain_ndjson(name):
-                    raise columnar.NotColumnar("not plain NDJSON")
-                report += self._load_columnar(name, index, wanted)
-            except columnar.NotColumnar as why:
-                self.general_files.append((name, str(why)))
-                report += self._ingest([(STDIN_NAME if name == STDIN else name,
-                                         read_file(name))], index)
+        made: set[str] = set()  # columns made before their values were seen
+        try:
+            for name in names:
+                if progress:
+                    progress(STDIN_NAME if name == STDIN else name, report.events)
+                try:
+                    if name == STDIN or not columnar.plain_ndjson(name):
+                        raise columnar.NotColumnar("not plain NDJSON")
+                    report += self._load_columnar(name, index, wanted, made)
+                except columnar.NotColumnar as why:
+                    self.general_files.append((name, str(why)))
+                    report += self._ingest([(STDIN_NAME if name == STDIN else name,
+                                             read_file(name))], index)
+        finally:
+            self._drop_empty(made)
         if progress:
             progress(None, report.events)
         return report
 
-    def _load_columnar(self, path: str, index: str | None,
-                       wanted: tuple[str, ...]) -> IngestReport:
-        """One plain NDJSON file, chunk by chunk so that memory stays bounded: staged by
-        DuckDB, typed in SQL, the odd documents through the general row code. `_doc` numbers
-        keep file order (a skipped line leaves a gap); a file that turns out not to be
-        columnar after all leaves no row behind."""
+    def _load_columnar(self, path: str, index: str | None, wanted: tuple[str, ...],
+                       made: set[str]) -> IngestReport:
+        """One plain NDJSON file, chunk by chunk so that a refusal costs one chunk and a
+        checkpoint compresses each: read and typed by DuckDB in one statement, the odd
+        documents through the general row code. `_doc` numbers keep file order (a skipped
+        line leaves a gap); a file that turns out not to be columnar after all leaves no row
+        behind."""
         shape = columnar.Shape(wanted)
         columnar.sample(path, shape)
         file = len(self._files)
@@ -507,11 +559,14 @@ class EventStore:
         try:
             with columnar.chunks(path) as parts:
                 for part in parts:
-                    staged, part_report = self._load_chunk(part, path, index, shape, file,
-                                                           base, first)
+                    read, part_report = self._load_chunk(part, path, index, shape, file,
+                                                         base + first, first, made)
                     report += part_report
-                    first += staged
-                    self._execute("CHECKPOINT")  # compressed, the rows take far less memory
+                    first += read
+                    self._unchecked_bytes += os.path.getsize(part.path)
+                    if self._unchecked_bytes >= CHECKPOINT_BYTES:
+                        self._execute("CHECKPOINT")  # compressed, the rows take far less room
+                        self._unchecked_bytes = 0
         except columnar.NotColumnar:
             self._execute("DELETE FROM events WHERE _file = ?", [file])
             self._next_doc = base
@@ -519,103 +574,138 @@ class EventStore:
         self._next_doc = base + first
         return report
 
-    def _load_chunk(self, part: str, path: str, index: str | None, shape: columnar.Shape,
-                    file: int, base: int, first: int) -> tuple[int, IngestReport]:
-        """One chunk of a file: (documents staged, what was stored)."""
-        columnar.stage(self.con, part, shape)
+    def _load_chunk(self, part: columnar.Chunk, path: str, index: str | None,
+                    shape: columnar.Shape, file: int, base: int, first: int,
+                    made: set[str]) -> tuple[int, IngestReport]:
+        """One chunk of a file: (documents read, what was stored). Its documents are stored
+        in one statement, the odd ones as placeholders, which are then replaced by what the
+        general row code makes of them."""
+        for _ in range(columnar.MAX_ATTEMPTS):
+            typed = self._typed_columns(shape, made)
+            targets = {quote(column.physical): field.value
+                       for column, field in typed if column is not None}
+            try:
+                self.con.execute(columnar.insert_sql(part.path, shape,
+                                                     [field for _, field in typed],
+                                                     targets, file))
+                break
+            except duckdb.Error as error:  # the statement stored nothing
+                columnar.refused(error, part.path, shape)
+        else:
+            raise columnar.NotColumnar("DuckDB refused it after learning its shapes")
+        new = "_file = ? AND _line IS NULL"  # the rows just stored
+        start, end = self._execute(f"SELECT min(rowid), max(rowid) FROM events WHERE {new}",
+                                   [file]).fetchone()
+        if start is None:
+            return 0, IngestReport()
+        odd_rows = self._execute(
+            f"SELECT rowid - ?, _hash FROM events WHERE {new} AND _doc = ? ORDER BY rowid",
+            [start, file, columnar.ODD_DOC]).fetchall()
+        if odd_rows:
+            self._execute(f"DELETE FROM events WHERE {new} AND _doc = ?",
+                          [file, columnar.ODD_DOC])
         report = IngestReport()
-        try:
-            wanted = shape.fields
-            found = self._execute("SELECT count(*), " + ", ".join(
-                f"count({quote(name)}), "
-                f"coalesce(bool_or(starts_with(CAST({quote(name)} AS VARCHAR), '[')), false)"
-                for name in wanted) + " FROM _lanner_stage").fetchone()
-            staged = found[0]
-            present = dict(zip(wanted, found[1::2], strict=True))
-            arrays = found[2::2]
-            typed = []
-            for name, is_array in zip(wanted, arrays, strict=True):
-                if not present[name]:
-                    continue  # no value in this chunk: nothing to type
-                existing = self._columns.get(name)
-                es_type = existing.es_type if existing else self._schema.type_of(name)
-                is_list = bool(is_array) or (existing is not None and existing.is_list)
-                typed.append(columnar.typed(name, es_type, is_list))
-            self._stage_index(index)
-            odd = " OR ".join(f"({t.odd})" for t in typed) or "false"
-            digest = ", ".join(f"s.{quote(name)}" for name in wanted)  # alike in every chunk
-            self._execute(
-                f"CREATE OR REPLACE TEMP TABLE _lanner_typed AS SELECT {int(first)} + s.rowid "
-                f"AS _ord, i._index, CAST(hash({digest}) >> 1 AS BIGINT) AS _hash, "
-                f"coalesce({odd}, false) AS _odd"
-                + "".join(f", {t.value} AS {quote(t.name)}" for t in typed)
-                + " FROM _lanner_stage s JOIN _lanner_index i ON "
-                + " AND ".join(f"s.{quote(n)} IS NOT DISTINCT FROM i.{quote(n)}"
-                               for n in _index_keys(index)) + (" TRUE" if index else ""))
-            self._execute("DROP TABLE _lanner_stage")
-            report.events, report.without_index = self._insert_typed(typed, file, base)
-            odd_rows = self._execute(
-                "SELECT _ord, _hash FROM _lanner_typed WHERE _odd ORDER BY _ord").fetchall()
-            if odd_rows:
-                report += self._ingest_odd(path, index, file, base, odd_rows)
-        finally:
-            self._execute("DROP TABLE IF EXISTS _lanner_stage")
-            self._execute("DROP TABLE IF EXISTS _lanner_typed")
-            self._execute("DROP TABLE IF EXISTS _lanner_index")
-        return staged, report
+        report.events, report.without_index = self._number_and_index(file, start, base,
+                                                                     first, index)
+        self._has_rows = self._has_rows or report.events > 0
+        if odd_rows:
+            report += self._ingest_odd(part, path, index, file, base, first, odd_rows)
+        return end - start + 1, report
 
-    def _stage_index(self, index: str | None) -> None:
-        """`_lanner_index`: the index of each combination of the fields it is told by."""
-        if index is not None:
-            self._execute("CREATE OR REPLACE TEMP TABLE _lanner_index AS SELECT ? AS _index",
-                          [index])
-            return
-        combinations = columnar.index_values(self.con)
-        names = ", ".join(quote(name) for name in INDEX_FIELDS)
-        self._execute(f"CREATE OR REPLACE TEMP TABLE _lanner_index AS SELECT {names}, "
-                      "CAST(NULL AS VARCHAR) AS _index FROM _lanner_stage LIMIT 0")
-        if combinations:
-            values = [(*row, columnar.derived_index(row)) for row in combinations]
-            marks = ", ".join(["?"] * (len(INDEX_FIELDS) + 1))
-            self.con.executemany(f"INSERT INTO _lanner_index VALUES ({marks})", values)
-
-    def _insert_typed(self, typed: list[columnar.Typed], file: int,
-                      base: int) -> tuple[int, int]:
-        """The documents SQL typed whole, into the events table; (stored, without index).
-        A field with a value anywhere gets its column now, as the general ingest would."""
-        stored, without_index = self._execute(
-            "SELECT count(*) FILTER (WHERE NOT _odd), "
-            "count(*) FILTER (WHERE NOT _odd AND _index IS NULL) FROM _lanner_typed").fetchone()
-        columns = []
-        for field_typed in typed:
+    def _typed_columns(self, shape: columnar.Shape,
+                       made: set[str]) -> list[tuple[_Physical | None, columnar.Typed]]:
+        """The SQL typing of every field, with its column, made now if missing (those still
+        empty at the end are dropped: a column exists only where a value does, as with the
+        general ingest); None for a field typed by its first value, which the general row
+        code does. A field is a list if the schema says so, its column is one, or a
+        document read so far held several values."""
+        found = []
+        for name in shape.fields:
+            existing = self._columns.get(name)
+            es_type = existing.es_type if existing else self._schema.type_of(name)
+            is_list = (self._schema.is_array(name) or name in shape.lists
+                       or (existing is not None and existing.is_list))
+            field_typed = columnar.typed(name, es_type, is_list)
             if field_typed.value == "NULL":
+                found.append((None, field_typed))
                 continue
-            column = self._columns.get(field_typed.name)
-            if column is None:
-                column = self._add_column(field_typed.name, field_typed.es_type,
-                                          field_typed.is_list)
-            elif field_typed.is_list and not column.is_list:
-                self._make_list(column)
-            columns.append((column, field_typed.name))
+            if existing is None:
+                existing = self._add_column(name, field_typed.es_type, is_list)
+                made.add(name)
+            elif is_list and not existing.is_list:
+                self._make_list(existing)
+            found.append((existing, field_typed))
         self._write_schema()
-        targets = ", ".join(["_doc", "_index", "_file", "_line", "_hash",
-                             *(quote(c.physical) for c, _ in columns)])
-        values = ", ".join([f"{int(base)} + _ord", "coalesce(_index, '')", str(file), "_ord",
-                            "_hash", *(quote(name) for _, name in columns)])
-        self._execute(f"INSERT INTO events ({targets}) SELECT {values} FROM _lanner_typed "
-                      "WHERE NOT _odd")
-        self._has_rows = self._has_rows or stored > 0
-        return stored, without_index
+        return found
 
-    def _ingest_odd(self, path: str, index: str | None, file: int, base: int,
-                    odd_rows: list[tuple[int, int]]) -> IngestReport:
-        """Documents with a value SQL does not type: the general row code, whole documents."""
+    def _number_and_index(self, file: int, start: int, base: int, first: int,
+                          index: str | None) -> tuple[int, int]:
+        """Give the rows just stored their `_doc`, `_line` and `_index`: positions from row
+        ids (rows are stored in file order), the index of each combination of the index
+        fields' values from derive_index, once per combination; (rows, rows without index)."""
+        new = "e._file = ? AND e._line IS NULL"
+        numbers = "_doc = e.rowid + ?, _line = e.rowid + ?"
+        keys = [self._columns[name] for name in INDEX_FIELDS if name in self._columns]
+        if index is not None or not keys:
+            told = index if index is not None else columnar.derived_index(
+                (None,) * len(INDEX_FIELDS))
+            self._execute(f"UPDATE events e SET {numbers}, _index = ? WHERE {new}",
+                          [base - start, first - start, told, file])
+        else:
+            selected = ", ".join(f"e.{quote(column.physical)}" for column in keys)
+            combinations = self._execute(f"SELECT DISTINCT {selected} FROM events e "
+                                         f"WHERE {new}", [file]).fetchall()
+            names = [column.name for column in keys]
+            rows = []
+            for values in combinations:
+                named = dict(zip(names, values, strict=True))
+                rows.append((*values, columnar.derived_index(
+                    tuple(named.get(name) for name in INDEX_FIELDS))))
+            self._execute(f"CREATE OR REPLACE TEMP TABLE _lanner_index AS SELECT {selected}, "
+                          "CAST(NULL AS VARCHAR) AS _index FROM events e LIMIT 0")
+            marks = ", ".join(["?"] * (len(keys) + 1))
+            self.con.executemany(f"INSERT INTO _lanner_index VALUES ({marks})", rows)
+            same = " AND ".join(f"e.{quote(column.physical)} IS NOT DISTINCT FROM "
+                                f"i.{quote(column.physical)}" for column in keys)
+            self._execute(f"UPDATE events e SET {numbers}, _index = i._index "
+                          f"FROM _lanner_index i WHERE {new} AND {same}",
+                          [base - start, first - start, file])
+            self._execute("DROP TABLE _lanner_index")
+        return self._execute(
+            "SELECT count(*), count(*) FILTER (WHERE _index = '') FROM events "
+            "WHERE _file = ? AND _line >= ?", [file, first]).fetchone()
+
+    def _drop_empty(self, made: set[str]) -> None:
+        """Drop the columns made ahead of their values that no document gave a value."""
+        if not made:
+            return
+        names = sorted(made)
+        counts = self._execute("SELECT " + ", ".join(
+            f"count({quote(self._columns[name].physical)})" for name in names)
+            + " FROM events").fetchone()
+        empty = [name for name, count in zip(names, counts, strict=True) if not count]
+        for name in empty:
+            column = self._columns.pop(name)
+            self._execute(f"ALTER TABLE events DROP COLUMN {quote(column.physical)}")
+            self._taken.discard(column.physical.lower())
+            self._unsaved.discard(name)
+        if empty:
+            marks = ", ".join(["?"] * len(empty))
+            self._execute(f"DELETE FROM _lanner_columns WHERE name IN ({marks})", empty)
+            self._fields = {name for column in self._columns for name in
+                            (column, *ancestors(column))}
+            for mapping in self._mappings.values():
+                for path in mapping:
+                    self._fields.add(path)
+                    self._fields.update(ancestors(path))
+
+    def _ingest_odd(self, part: columnar.Chunk, path: str, index: str | None, file: int,
+                    base: int, first: int, odd_rows: list[tuple[int, int]]) -> IngestReport:
+        """Documents with a value SQL does not type: the general row code, whole documents,
+        their lines read again from the chunk (they are few)."""
         report = IngestReport()
         hashes = dict(odd_rows)
-        lines = self._files[file]
-        if not isinstance(lines, LineIndex):
-            lines = self._files[file] = LineIndex(path)
-        found = list(lines.lines(hashes))  # read once: the odd lines are few
+        found = list(part.lines(hashes))
         numbered = {number: ordinal for ordinal, number, _ in found}
         rows, sources = [], []
         for item in read_lines(((number, text) for _, number, text in found), path):
@@ -624,7 +714,8 @@ class EventStore:
                 continue
             ordinal = numbered[item.line]
             row = self._row(item, path, index, report, {}, derive=False)
-            row.update(_doc=base + ordinal, _file=file, _line=ordinal, _hash=hashes[ordinal])
+            row.update(_doc=base + ordinal, _file=file, _line=first + ordinal,
+                       _hash=hashes[ordinal])
             rows.append(row)
             sources.append(orjson.dumps(item.source))
         if rows:
@@ -638,6 +729,8 @@ class EventStore:
 
     def close(self) -> None:
         self.con.close()
+        if self._scratch is not None:
+            self._scratch()  # the temporary database goes with the store
 
     def __enter__(self) -> EventStore:
         return self
@@ -927,6 +1020,8 @@ class EventStore:
         last one wins, as in ES.
         """
         replaced = 0
+        # a row's JSON holds its fields' values, each at most its document's length, escaped
+        bound = max(MIN_READ_BOUND, 4 * max(map(len, batch.sources), default=0) + 4096)
         with tempfile.TemporaryDirectory(prefix="lanner-batch-") as folder:
             rows_file = os.path.join(folder, "rows.json")
             sources_file = os.path.join(folder, "sources.txt")
@@ -943,8 +1038,8 @@ class EventStore:
                 self._execute(
                     f"INSERT INTO events ({', '.join(batch.names)}) "
                     f"SELECT {', '.join(batch.selects)} FROM "
-                    f"read_json(?, format = 'array', columns = ?, maximum_object_size = {1 << 30}) "
-                    f"POSITIONAL JOIN {_RAW_LINES}",
+                    f"read_json(?, format = 'array', columns = ?, maximum_object_size = {bound}) "
+                    f"POSITIONAL JOIN {_RAW_LINES.replace('BOUND', str(bound))}",
                     [rows_file, batch.json_types, sources_file],
                 )
                 if batch.replaces:
@@ -1172,11 +1267,6 @@ def derived_id(index: str, canonical: bytes, seen: int) -> str:
 
 def _canonical(source: str) -> bytes:
     return orjson.dumps(orjson.loads(source), option=orjson.OPT_SORT_KEYS)
-
-
-def _index_keys(index: str | None) -> tuple[str, ...]:
-    """The staged fields joined to `_lanner_index`: none when one index is given."""
-    return () if index is not None else INDEX_FIELDS
 
 
 def _mapping_json(mapped: FieldMapping) -> dict[str, Any]:

@@ -277,27 +277,42 @@ def read_appended(path: str | Path, offset: int, first_line: int) -> tuple[list[
 
 
 class LineIndex:
-    """Where each document line of an NDJSON file starts (blank lines are not documents), so
-    that the n-th document is read again without reading the file again."""
+    """Where every STRIDE-th document line of an NDJSON file starts (blank lines are not
+    documents), so that the n-th document is read again without reading the file again,
+    in memory that grows by 16 bytes per STRIDE documents rather than per document."""
+
+    STRIDE = 64
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._offsets = array.array("q")
-        self._numbers = array.array("q")
+        self._offsets = array.array("q")  # of documents 0, STRIDE, 2 * STRIDE, ...
+        self._numbers = array.array("q")  # their line numbers
         offset = 0
+        documents = 0
         with open(path, "rb") as raw:
             for number, line in enumerate(raw, 1):
                 if line.strip():
-                    self._offsets.append(offset)
-                    self._numbers.append(number)
+                    if not documents % self.STRIDE:
+                        self._offsets.append(offset)
+                        self._numbers.append(number)
+                    documents += 1
                 offset += len(line)
 
     def lines(self, ordinals: Iterable[int]) -> Iterator[tuple[int, int, bytes]]:
         """(ordinal, line number, text) of the documents at these 0-based ordinals."""
         with open(self.path, "rb") as raw:
             for ordinal in sorted(set(ordinals)):
-                raw.seek(self._offsets[ordinal])
-                yield ordinal, self._numbers[ordinal], raw.readline()
+                mark = ordinal // self.STRIDE
+                raw.seek(self._offsets[mark])
+                number = self._numbers[mark]
+                current = mark * self.STRIDE
+                while text := raw.readline():
+                    if text.strip():
+                        if current == ordinal:
+                            yield ordinal, number, text
+                            break
+                        current += 1
+                    number += 1
 
 
 def read_lines(lines: Iterable[tuple[int, bytes]], path: str) -> Iterator[Item]:

@@ -12,6 +12,7 @@ from lanner.store import columnar
 from lanner.store.columnar import SAMPLE_LINES
 from lanner.store.events import EventStore
 from lanner.store.mappings import StoreError
+from lanner.store.readers import LineIndex
 
 FIELDS = {
     "process.name", "process.args", "process.pid", "process.Ext.code_signature.subject_name",
@@ -122,6 +123,17 @@ def test_blank_lines_and_crlf_keep_line_numbers_and_sources(tmp_path: Path) -> N
     assert failure.line == 12 * 3 - 2  # each document is followed by two blank lines
 
 
+def test_documents_are_told_from_a_sparse_line_index(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(LineIndex, "STRIDE", 3)  # several marks, blank lines between them
+    path = _write(tmp_path / "events.ndjson", TRICKY, blank_lines=True)
+    columnar_store, general, _, _ = _both(path)
+    _assert_same(columnar_store, general, FIELDS)
+    index = LineIndex(str(path))
+    assert [(ordinal, number) for ordinal, number, _ in index.lines([16, 0, 4, 5])] == [
+        (0, 1), (4, 13), (5, 16), (16, 49)]
+
+
 def test_a_shape_first_seen_after_the_sample_is_learned(tmp_path: Path) -> None:
     plain = [_doc(number) for number in range(SAMPLE_LINES + 10)]
     late = _doc(99, dll__code_signature=[{"trusted": True}, {"trusted": False}])
@@ -192,3 +204,58 @@ def test_a_chunk_that_is_not_columnar_leaves_no_row_behind(
     assert [bad.message for bad in report_c.bad_lines] == [
         bad.message for bad in report_g.bad_lines]
     _assert_same(columnar_store, general, FIELDS)
+
+
+def test_lists_are_learned_from_the_sample_and_found_later(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # user.name is a scalar in the schema: an array in the sample makes it a list before
+    # the data is read; event.action first holds an array in a later chunk (the odd route)
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 20_000)
+    early = [_doc(number, user__name=["a", f"u{number}"]) for number in range(3)]
+    plain = [_doc(number) for number in range(3, SAMPLE_LINES + 50)]
+    late = [_doc(7, event__action=["x", "y"]), _doc(8, event__action="z")]
+    path = _write(tmp_path / "events.ndjson", [*early, *plain, *late])
+    columnar_store, general, report_c, _ = _both(path)
+    assert columnar_store.general_files == []
+    assert report_c.events == len(early) + len(plain) + len(late)
+    _assert_same(columnar_store, general, FIELDS)
+    assert columnar_store.column("user.name").is_list
+    assert _values(columnar_store, "event.action")[-2:] == [["x", "y"], ["z"]]
+
+
+def test_a_field_below_an_array_of_objects_in_the_sample_is_a_list(tmp_path: Path) -> None:
+    signed = _doc(1, process__Ext__code_signature=[{"subject_name": "A", "trusted": True}])
+    lone = _doc(2, process__Ext__code_signature={"subject_name": "B"})
+    path = _write(tmp_path / "events.ndjson", [signed, lone])
+    columnar_store, general, _, _ = _both(path)
+    _assert_same(columnar_store, general, FIELDS)
+    assert _values(columnar_store, "process.Ext.code_signature.subject_name") == [["A"], ["B"]]
+    assert _values(columnar_store, "process.Ext.code_signature.trusted") == [[True], None]
+
+
+def test_a_document_past_the_size_bound_is_stored_as_the_general_ingest_stores_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DuckDB reads it (its buffers are larger than the bound) or refuses it (the file goes
+    # the general way): either way, nothing differs
+    monkeypatch.setattr(columnar, "MAX_DOCUMENT_BYTES", 2_000)
+    documents = [_doc(number) for number in range(SAMPLE_LINES + 5)]
+    documents.append(_doc(5, process__command_line="x" * 50_000))
+    path = _write(tmp_path / "events.ndjson", documents)
+    columnar_store, general, _, _ = _both(path, FIELDS | {"process.command_line"})
+    _assert_same(columnar_store, general, FIELDS | {"process.command_line"})
+    assert _values(columnar_store, "process.command_line")[-1] == "x" * 50_000
+
+
+def test_a_scratch_store_reads_the_columnar_way_and_leaves_nothing_behind(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", TRICKY)
+    general = EventStore()
+    general.ingest_files([path])
+    with EventStore.scratch() as scratch:
+        database = Path(scratch.path)
+        assert database.exists()
+        scratch.ingest_files([path], fields=FIELDS)
+        assert scratch.general_files == []
+        assert scratch.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        _assert_same(scratch, general, FIELDS)
+    assert not database.parent.exists()
