@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from lanner.cli.detect import (
     EngineOption,
     SparkMasterOption,
     hunt_command,
+    lake_readable,
     replay_command,
     serve_command,
 )
@@ -91,8 +91,9 @@ def validate_query(
 def search(
     query: Annotated[str, typer.Argument(
         help="An EQL query, quoted for the shell.", show_default=False, metavar="QUERY")],
-    events: Annotated[list[Path], typer.Argument(
-        help="Event files (NDJSON, JSON arrays, Elasticsearch exports; gzip too).",
+    events: Annotated[list[str], typer.Argument(
+        help="Event files (NDJSON, JSON arrays, Elasticsearch exports; gzip too). With "
+        "--engine spark, NDJSON and Parquet files, folders and Hadoop URIs are read by Spark.",
         show_default=False, metavar="EVENTS")],
     index: Annotated[str, typer.Option(
         "--index", help="Index pattern to search, as in Elasticsearch (comma lists, *).")
@@ -118,8 +119,10 @@ def search(
     from lanner.engine.client import connect
 
     env = CliEnv.default()
-    with connect(engine=engine, spark_master=spark_master) as client:
-        report = client.store.ingest_files(events)
+    lake = engine == "spark" and lake_readable(events)
+    with connect(engine=engine, spark_master=spark_master,
+                 paths=events if lake else None) as client:
+        report = client.lake.report if client.lake else client.store.ingest_files(events)
         for bad in report.bad_lines:
             env.err.print(f"{bad}", markup=False)
         env.err.print(f"loaded {report.events} events from {len(events)} path(s)"

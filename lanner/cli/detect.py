@@ -51,14 +51,17 @@ SHOWN_BAD_LINES = 20
 # Input bytes above which a hunt keeps its events in a scratch database on disk: the rows of
 # 1M generated events (2 GB of NDJSON) take about 2 GB of memory in an in-memory store.
 SCRATCH_INPUT_BYTES = 512 * 1024 * 1024
+# Files `--engine spark` has Spark read itself (NDJSON, compressed NDJSON, Parquet).
+LAKE_SUFFIXES = (".ndjson", ".jsonl", ".gz", ".bz2", ".parquet")
 
 RulesOption = Annotated[list[Path], typer.Option(
     "--rules", "-r", help="Rule files (.toml, Kibana .ndjson export) or folders; repeatable.",
     show_default=False)]
-EventsArgument = Annotated[list[Path], typer.Argument(
+EventsArgument = Annotated[list[str], typer.Argument(
     help="Event files or folders, searched recursively: NDJSON, JSON arrays, Elasticsearch "
     "responses and exports (elasticdump too), Parquet; gzip, bzip2 or zip; '-' reads "
-    "standard input.", show_default=False, metavar="EVENTS")]
+    "standard input. With --engine spark, NDJSON and Parquet files, folders and any Hadoop "
+    "URI (s3a://, hdfs://) are read by Spark itself.", show_default=False, metavar="EVENTS")]
 OutputOption = Annotated[list[Path] | None, typer.Option(
     "--output", "-o", help="Write a report, its format told by the name: .ndjson alerts as "
     "Kibana stores them, .csv a timeline, .html a self-contained report, .layer.json an "
@@ -313,7 +316,7 @@ def _moment(text: str | None, option: str, now: datetime.datetime) -> datetime.d
         raise typer.BadParameter(str(error), param_hint=f"'{option}'") from error
 
 
-def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: Path | None,
+def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Path | None,
           exception_paths: list[Path] | None, building_blocks: bool, *,
           index: str | None = None, criteria: RuleFilter | None = None,
           enabled_only: bool = False, engine: str = "duckdb",
@@ -329,6 +332,9 @@ def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: P
         exceptions = load_exception_lists(exception_paths)
         for problem in exceptions.problems:
             view.problem("exception not loaded", str(problem))
+    if engine == "spark" and events and store_path is None and lake_readable(events):
+        return _open_lake(view, selection, events, exceptions, index=index,
+                          spark_master=spark_master, not_loaded=not_loaded)
     files = find_event_files(events)
     store = EventStore(store_path) if store_path is not None or not _large(files) \
         else EventStore.scratch()
@@ -341,6 +347,38 @@ def _open(view: _View, rule_paths: list[Path], events: list[Path], store_path: P
                                               progress=view.feedback.reading,
                                               fields=fields_read(selection.rules, exceptions))
         session.reading_seconds = time.perf_counter() - clock
+    return session
+
+
+def lake_readable(events: list[str]) -> bool:
+    """Whether Spark can read every input itself: URIs, or NDJSON and Parquet files (a `.json`
+    file may be a JSON array, and standard input, EVTX and zip are the store's to read)."""
+    def readable(event: str) -> bool:
+        if "://" in event or event.startswith("file:"):
+            return True
+        if event == "-":
+            return False
+        return all(file.name.endswith(LAKE_SUFFIXES) for file in find_event_files([event]))
+
+    return all(readable(event) for event in events)
+
+
+def _open_lake(view: _View, selection: Selection, events: list[str],
+               exceptions: ExceptionLists | None, *, index: str | None, spark_master: str,
+               not_loaded: list[str]) -> _Session:
+    """A session whose events Spark reads and types on its executors (a data lake); the
+    in-memory store keeps only the alerts."""
+    from lanner.engine.client import read_lake
+
+    store = EventStore()
+    clock = time.perf_counter()
+    view.feedback.reading(", ".join(events), 0)
+    backend = read_lake(events, spark_master, index=index)
+    session = _Session(view, selection, store, Detector(backend, AlertStore(store.con),
+                                                        exceptions), not_loaded=not_loaded)
+    session.ingested = backend.report
+    session.reading_seconds = time.perf_counter() - clock
+    view.feedback.reading(None, backend.report.events)
     return session
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from lanner.cli.app import app
+from lanner.cli.detect import lake_readable
 from lanner.engine.client import UnknownEngineError
 from tests.conftest import EXAMPLES, ROOT
 
@@ -52,3 +53,29 @@ def test_an_unknown_engine_is_a_lanner_error() -> None:
                                  "--engine", "presto"])
     assert isinstance(result.exception, UnknownEngineError)
     assert str(result.exception) == "unknown engine 'presto': expected one of duckdb, spark"
+
+
+def test_hunt_on_spark_reads_uris_itself(spark: Any, tmp_path: Path) -> None:
+    """A `file://` URI is no local path: only Spark's own reader (the lake) can read it, and it
+    gives DuckDB's alerts."""
+    files = sorted(EVENTS.glob("*.ndjson"))
+    outputs = {}
+    for engine, inputs in (("duckdb", [str(file) for file in files]),
+                           ("spark", [file.resolve().as_uri() for file in files])):
+        outputs[engine] = tmp_path / f"{engine}.ndjson"
+        result = runner.invoke(app, ["hunt", "--rules", str(EXAMPLES), *inputs,
+                                     "--engine", engine, "--spark-master", "local[2]",
+                                     "--quiet", "--output", str(outputs[engine])])
+        assert result.exit_code == 0, result.output
+    assert _alert_ids(outputs["spark"]) == _alert_ids(outputs["duckdb"])
+    assert len(_alert_ids(outputs["duckdb"])) > 5
+
+
+def test_spark_reads_ndjson_and_parquet_and_leaves_the_rest_to_the_store(tmp_path: Path) -> None:
+    for name in ("a.ndjson", "b.parquet", "c.json", "d.evtx"):
+        (tmp_path / name).write_bytes(b"")
+    assert lake_readable([str(tmp_path / "a.ndjson"), str(tmp_path / "b.parquet")])
+    assert lake_readable(["s3a://bucket/logs/", "file:///tmp/x.ndjson"])
+    assert not lake_readable([str(tmp_path / "c.json")])  # may be a JSON array
+    assert not lake_readable([str(tmp_path)])  # a folder holding an EVTX file
+    assert not lake_readable(["-"])
