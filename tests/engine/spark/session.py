@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import atexit
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING
 
 from lanner.engine.backends.spark import spark_session
+from lanner.engine.client import Lanner, connect
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -22,3 +25,14 @@ def shared_session() -> SparkSession:
     session = spark_session(TEST_MASTER, TEST_CONFIG)
     atexit.register(session.stop)
     return session
+
+
+@contextmanager
+def engine_pair(load: Callable[[Lanner], Lanner]) -> Iterator[tuple[Lanner, Lanner]]:
+    """A DuckDB client and a Spark client given the same documents by `load`, closed after."""
+    duck, sparked = load(connect()), load(connect(engine="spark"))
+    try:
+        yield duck, sparked
+    finally:
+        duck.close()
+        sparked.close()

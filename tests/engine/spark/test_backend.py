@@ -3,12 +3,14 @@ sequences and samples matched per join key across partitions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lanner.engine.backends.spark import SparkBackend, SparkUnavailableError
 from lanner.engine.client import Lanner, UnknownEngineError, connect
+from tests.engine.spark.session import engine_pair
 
 MAPPING = {"properties": {
     "@timestamp": {"type": "date_nanos"}, "seq": {"type": "long"},
@@ -48,12 +50,10 @@ def _load(es: Lanner) -> Lanner:
 
 
 @pytest.fixture(scope="module")
-def engines(spark: Any) -> tuple[Lanner, Lanner]:
-    duck, sparked = _load(connect()), _load(connect(engine="spark"))
-    sparked.backend.partitions = 3  # keys spread over several partitions
-    yield duck, sparked
-    duck.close()
-    sparked.close()
+def engines(spark: Any) -> Iterator[tuple[Lanner, Lanner]]:
+    with engine_pair(_load) as (duck, sparked):
+        sparked.backend.partitions = 3  # keys spread over several partitions
+        yield duck, sparked
 
 
 def _answer(es: Lanner, query: str, **options: Any) -> tuple:

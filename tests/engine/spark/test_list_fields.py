@@ -4,11 +4,13 @@ query gives DuckDB's answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from lanner.engine.client import Lanner, connect
+from lanner.engine.client import Lanner
+from tests.engine.spark.session import engine_pair
 
 MAPPING = {"properties": {
     "@timestamp": {"type": "date"}, "seq": {"type": "long"},
@@ -54,11 +56,9 @@ def _load(es: Lanner) -> Lanner:
 
 
 @pytest.fixture(scope="module")
-def engines(spark: Any) -> tuple[Lanner, Lanner]:
-    duck, sparked = _load(connect()), _load(connect(engine="spark"))
-    yield duck, sparked
-    duck.close()
-    sparked.close()
+def engines(spark: Any) -> Iterator[tuple[Lanner, Lanner]]:
+    with engine_pair(_load) as (duck, sparked):
+        yield duck, sparked
 
 
 # Every helper the compiler calls, on a list field; some match nothing, which is an answer too.

@@ -6,6 +6,7 @@ type, value lists included, leave the same alerts on both engines."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ import pytest
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.engine.backends.spark import SparkBackend
-from lanner.engine.client import Lanner, connect
+from lanner.engine.client import Lanner
 from lanner.rules import load_rule_file
 from lanner.store import EventStore
+from tests.engine.spark.session import engine_pair
 
 MAPPING = {"properties": {
     "@timestamp": {"type": "date"}, "n": {"type": "long"},
@@ -59,11 +61,9 @@ def _load(es: Lanner) -> Lanner:
 
 
 @pytest.fixture(scope="module")
-def engines(spark: Any) -> tuple[Lanner, Lanner]:
-    duck, sparked = _load(connect()), _load(connect(engine="spark"))
-    yield duck, sparked
-    duck.close()
-    sparked.close()
+def engines(spark: Any) -> Iterator[tuple[Lanner, Lanner]]:
+    with engine_pair(_load) as (duck, sparked):
+        yield duck, sparked
 
 
 def nested(query: dict[str, Any], path: str = "sig") -> dict[str, Any]:
