@@ -943,7 +943,20 @@ SPARK_SECTION = [
     "`local[2]`, and `python -m bench.spark --compare` checks that all 1,024 rules give "
     "identical alert ids on both engines; its figures are in `bench/results/spark.md`. How the "
     "Spark backend spreads over a cluster (what is shuffled, by which key, and the memory each "
-    "executor needs per join key) is in `docs/spark.md`.",
+    "executor needs per join key) is in `docs/spark.md`; in short:",
+    "",
+    "- stage filters are narrow: each executor scans its Parquet splits (only the columns a "
+    "query reads) and shuffles nothing; an event query sends the driver at most 10,001 `_doc` "
+    "numbers per executor (a top-k per partition), a sequence's pre-check one row per "
+    "partition;",
+    "- sequences and samples shuffle one record per candidate and join-key tuple, "
+    "`(key tuple, (stage, _doc, timestamp, tiebreaker))`, hash-partitioned by the join-key "
+    "tuple (`by` fields and stage keys), so a `maxspan` window never meets a partition "
+    "boundary; events without a key are dropped before the shuffle, multi-valued keys fan out;",
+    "- an executor's memory is the candidates of the keys in its partition while the shared "
+    "matcher runs (about 150 bytes of Python per candidate and key, plus its key values): the "
+    "bound is the largest single join key, since all its candidates meet in one Python worker; "
+    "the driver holds at most `size` matches per partition and the documents it returns.",
     "",
 ]
 
