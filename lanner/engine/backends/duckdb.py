@@ -85,22 +85,7 @@ class DuckDBBackend:
         `_all`, and `-pattern` exclusions after an inclusion; none for an unknown name.
         `names`: the stored names, when the caller read them once (index_names) for many
         pattern lists."""
-        if names is None:
-            names = self.index_names()
-        if isinstance(patterns, str):
-            patterns = patterns.split(",")
-        selected: list[str] = []
-        for raw in patterns:
-            pattern = raw.strip()
-            if not pattern:
-                continue
-            if pattern.startswith("-") and selected:
-                excluded = _glob(pattern[1:])
-                selected = [name for name in selected if not excluded(name)]
-                continue
-            included = _glob("*" if pattern == "_all" else pattern)
-            selected.extend(name for name in names if included(name) and name not in selected)
-        return tuple(selected)
+        return select_indices(patterns, self.index_names() if names is None else names)
 
     def compiler(self, scope: SearchScope) -> SqlCompiler:
         """A compiler for this scope: ECS types stand in for the templates of indices that
@@ -482,6 +467,25 @@ def _key_columns(members: list[_Member]) -> dict[str, int]:
     """Each distinct join-key expression of a pass and its column number among the keys."""
     return {sql: position for position, sql in
             enumerate(dict.fromkeys(sql for member in members for sql in member.keys))}
+
+
+def select_indices(patterns: str | Sequence[str], names: Sequence[str]) -> tuple[str, ...]:
+    """The `names` that ES multi-target syntax selects: comma lists, `*` wildcards, `_all`,
+    and `-pattern` exclusions after an inclusion; none for an unknown name."""
+    if isinstance(patterns, str):
+        patterns = patterns.split(",")
+    selected: list[str] = []
+    for raw in patterns:
+        pattern = raw.strip()
+        if not pattern:
+            continue
+        if pattern.startswith("-") and selected:
+            excluded = _glob(pattern[1:])
+            selected = [name for name in selected if not excluded(name)]
+            continue
+        included = _glob("*" if pattern == "_all" else pattern)
+        selected.extend(name for name in names if included(name) and name not in selected)
+    return tuple(selected)
 
 
 def _glob(pattern: str) -> Callable[[str], bool]:

@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from lanner.engine.backends.duckdb import Document, DuckDBBackend
+from lanner.engine.backends.duckdb import Document, select_indices
 from lanner.engine.backends.spark import SparkBackend
 from lanner.engine.backends.spark_sql import SPARK_TYPES, spark_identifier, spark_literal
 from lanner.eql.schema import FieldSchema
@@ -52,7 +52,7 @@ from lanner.store.events import (
     flatten,
 )
 from lanner.store.indices import derive_index
-from lanner.store.mappings import DUCKDB_TYPES, coercer, duckdb_type
+from lanner.store.mappings import DUCKDB_TYPES, ancestors, coercer, duckdb_type
 from lanner.store.readers import EVENT_FILE_SUFFIXES, BadLine, Record, read_lines
 
 if TYPE_CHECKING:
@@ -130,14 +130,8 @@ class LakeFields:
     def add(self, name: str, es_type: str, is_list: bool) -> _Field:
         found = self.fields[name] = _Field(name, f"f{len(self.fields)}", es_type, is_list)
         self._known.add(name)
-        self._known.update(_ancestors(name))
+        self._known.update(ancestors(name))
         return found
-
-
-def _ancestors(path: str) -> Iterator[str]:
-    parts = path.split(".")
-    for end in range(1, len(parts)):
-        yield ".".join(parts[:end])
 
 
 # ------------------------------------------------------------------------------------------
@@ -553,8 +547,7 @@ class SparkLakeBackend(SparkBackend):
     def indices(self, patterns: str | Sequence[str],
                 names: Sequence[str] | None = None) -> tuple[str, ...]:
         """Index names selected by ES multi-target syntax, as DuckDBBackend selects them."""
-        return DuckDBBackend.indices(self, patterns,  # type: ignore[arg-type]
-                                     self._names if names is None else names)
+        return select_indices(patterns, self._names if names is None else names)
 
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
         """The documents with these `_doc` numbers, fetched from the typed Parquet; the id of
