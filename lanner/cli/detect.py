@@ -188,7 +188,7 @@ def hunt_command(
     with view.feedback:
         session = _open(view, rules, events, store, exceptions, building_blocks,
                         index=index, criteria=criteria, engine=engine,
-                        spark_master=spark_master)
+                        spark_master=spark_master, keep_alerts=store is not None)
         with session.store:
             view.feedback.start_rules(len(session.selection.rules))
             clock = time.perf_counter()
@@ -320,7 +320,10 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
           exception_paths: list[Path] | None, building_blocks: bool, *,
           index: str | None = None, criteria: RuleFilter | None = None,
           enabled_only: bool = False, engine: str = "duckdb",
-          spark_master: str = DEFAULT_SPARK_MASTER) -> _Session:
+          spark_master: str = DEFAULT_SPARK_MASTER, keep_alerts: bool = True) -> _Session:
+    """Rules, exceptions and events, read and ready to run. `keep_alerts`: an alert store
+    de-duplicates against earlier runs; a hunt of files alone has none to remember (storing
+    50,000 alerts of a 5M-event hunt held about 1 GB for nothing)."""
     loaded, errors = load_rules(rule_paths)
     not_loaded = [str(error) for error in errors]
     for problem in not_loaded:
@@ -334,12 +337,13 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
             view.problem("exception not loaded", str(problem))
     if engine == "spark" and events and store_path is None and lake_readable(events):
         return _open_lake(view, selection, events, exceptions, index=index,
-                          spark_master=spark_master, not_loaded=not_loaded)
+                          spark_master=spark_master, not_loaded=not_loaded,
+                          keep_alerts=keep_alerts)
     files = find_event_files(events)
     store = EventStore(store_path) if store_path is not None or not _large(files) \
         else EventStore.scratch()
-    detector = Detector(make_backend(store, engine, spark_master), AlertStore(store.con),
-                        exceptions)
+    detector = Detector(make_backend(store, engine, spark_master),
+                        AlertStore(store.con) if keep_alerts else None, exceptions)
     session = _Session(view, selection, store, detector, not_loaded=not_loaded)
     if events:
         clock = time.perf_counter()
@@ -365,17 +369,17 @@ def lake_readable(events: list[str]) -> bool:
 
 def _open_lake(view: _View, selection: Selection, events: list[str],
                exceptions: ExceptionLists | None, *, index: str | None, spark_master: str,
-               not_loaded: list[str]) -> _Session:
+               not_loaded: list[str], keep_alerts: bool) -> _Session:
     """A session whose events Spark reads and types on its executors (a data lake); the
-    in-memory store keeps only the alerts."""
+    in-memory store holds no events, only the alerts when they are kept."""
     from lanner.engine.client import read_lake
 
     store = EventStore()
     clock = time.perf_counter()
     view.feedback.reading(", ".join(events), 0)
     backend = read_lake(events, spark_master, index=index)
-    session = _Session(view, selection, store, Detector(backend, AlertStore(store.con),
-                                                        exceptions), not_loaded=not_loaded)
+    detector = Detector(backend, AlertStore(store.con) if keep_alerts else None, exceptions)
+    session = _Session(view, selection, store, detector, not_loaded=not_loaded)
     session.ingested = backend.report
     session.reading_seconds = time.perf_counter() - clock
     view.feedback.reading(None, backend.report.events)
