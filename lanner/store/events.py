@@ -566,8 +566,9 @@ class EventStore:
 
     def _load_columnar(self, path: str, index: str | None, wanted: tuple[str, ...],
                        made: set[str]) -> IngestReport:
-        """One plain NDJSON file, chunk by chunk so that a refusal costs one chunk and a
-        checkpoint compresses each: read and typed by DuckDB in one statement, the odd
+        """One plain NDJSON file, in memory chunk by chunk so that a refusal costs one chunk
+        and a checkpoint compresses each (on disk whole): read and typed by DuckDB in one
+        statement, the odd
         documents through the general row code. `_doc` numbers keep file order (a skipped
         line leaves a gap); a file that turns out not to be columnar after all leaves no row
         behind."""
@@ -579,7 +580,8 @@ class EventStore:
         report = IngestReport(files=[path])
         first = 0  # ordinal of the chunk's first document in the file
         try:
-            with columnar.chunks(path) as parts:
+            whole = self._scratch is not None  # on disk: see columnar.chunks
+            with columnar.chunks(path, None if whole else columnar.CHUNK_BYTES) as parts:
                 for part in parts:
                     read, part_report = self._load_chunk(part, path, index, shape, file,
                                                          base + first, first, made)

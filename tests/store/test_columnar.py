@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 
 from lanner.store import columnar
 from lanner.store.columnar import SAMPLE_LINES
-from lanner.store.events import EventStore
+from lanner.store.events import SCRATCH_MEMORY_LIMIT, EventStore
 from lanner.store.mappings import StoreError
 from lanner.store.readers import LineIndex
 
@@ -247,7 +248,8 @@ def test_a_document_past_the_size_bound_is_stored_as_the_general_ingest_stores_i
 
 
 def test_a_scratch_store_reads_the_columnar_way_and_leaves_nothing_behind(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 1_000)  # in pieces in memory; whole on disk
     path = _write(tmp_path / "events.ndjson", TRICKY)
     general = EventStore()
     general.ingest_files([path])
@@ -256,6 +258,10 @@ def test_a_scratch_store_reads_the_columnar_way_and_leaves_nothing_behind(
         assert database.exists()
         scratch.ingest_files([path], fields=FIELDS)
         assert scratch.general_files == []
-        assert scratch.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        # the limit raised for the insert (to let DuckDB use both threads) is back
+        limit = duckdb.connect()
+        limit.execute(f"SET memory_limit = '{SCRATCH_MEMORY_LIMIT}B'")
+        assert (scratch.con.execute("SELECT current_setting('memory_limit')").fetchone()
+                == limit.execute("SELECT current_setting('memory_limit')").fetchone())
         _assert_same(scratch, general, FIELDS)
     assert not database.parent.exists()
