@@ -322,8 +322,8 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
           enabled_only: bool = False, engine: str = "duckdb",
           spark_master: str = DEFAULT_SPARK_MASTER, keep_alerts: bool = True) -> _Session:
     """Rules, exceptions and events, read and ready to run. `keep_alerts`: an alert store
-    de-duplicates against earlier runs; a hunt of files alone has none to remember (storing
-    50,000 alerts of a 5M-event hunt held about 1 GB for nothing)."""
+    de-duplicates against earlier runs; a hunt of files alone has none to remember, and
+    storing its alerts only costs memory (1M events, 10,165 alerts: 0.2 GB)."""
     loaded, errors = load_rules(rule_paths)
     not_loaded = [str(error) for error in errors]
     for problem in not_loaded:
