@@ -95,7 +95,7 @@ def search_many(backend: Backend,
     failing request fails alone."""
     if not isinstance(backend, ManyFilters):
         return [_attempt(backend, request) for request in requests]
-    keys_later = isinstance(backend, KeyedLater)
+    keyed_later = backend if isinstance(backend, KeyedLater) else None
     compilers: dict[tuple[object, ...], SqlCompiler] = {}
     searches: list[_Search | SearchResult | Exception] = []
     jobs: list[FilterJob] = []
@@ -107,11 +107,11 @@ def search_many(backend: Backend,
             continue
         if isinstance(prepared, _Search):
             prepared.first_job = len(jobs)
-            jobs.extend(prepared.jobs(keys_later=keys_later))
+            jobs.extend(prepared.jobs(keys_later=keyed_later is not None))
         searches.append(prepared)
     found = backend.filter_many(jobs) if jobs else []
-    if isinstance(backend, KeyedLater):
-        _read_keys(backend, [item for item in searches if isinstance(item, _Search)], jobs,
+    if keyed_later is not None:
+        _read_keys(keyed_later, [item for item in searches if isinstance(item, _Search)], jobs,
                    found)
     selected = [_select(item, found) if isinstance(item, _Search) else item
                 for item in searches]
