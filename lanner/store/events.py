@@ -343,6 +343,11 @@ class EventStore:
         self._check_loaded(name)
         return name in self._fields
 
+    def _know(self, path: str) -> None:
+        """A field the store can answer for, with the objects above it."""
+        self._fields.add(path)
+        self._fields.update(ancestors(path))
+
     def _check_loaded(self, name: str) -> None:
         """A store that read only some fields refuses to answer for the others, rather than
         answering "absent" for a field the files may hold."""
@@ -451,8 +456,7 @@ class EventStore:
         )
         self._plans.pop(index, None)
         for path, mapped in parsed.items():
-            self._fields.add(path)
-            self._fields.update(ancestors(path))
+            self._know(path)
             stored = mapped.alias_path is None and duckdb_type(mapped.type) is not None
             if stored and path not in self._columns:
                 self._add_column(path, mapped.type, is_list=False)
@@ -516,7 +520,7 @@ class EventStore:
         return store
 
     @contextlib.contextmanager
-    def _parallel_insert(self, columns: int) -> Iterator[None]:
+    def _parallel_insert(self) -> Iterator[None]:
         """Room for DuckDB to insert a file on every thread in a store with a memory limit.
         Measured on 1M events (2 threads, 330 columns): 33 s of inserting on one thread under
         the scratch store's 1 GB become 20 s, the process's peak memory 1.04 -> 1.10 GB."""
@@ -524,6 +528,7 @@ class EventStore:
             yield
             return
         threads = self.con.execute("SELECT current_setting('threads')").fetchone()[0]
+        columns = len(self._columns) + len(META_COLUMNS) + len(PLACE_COLUMNS)
         room = 2 * INSERT_RESERVATION_BYTES * columns * threads
         self._execute(f"SET memory_limit = '{max(room, self._memory_limit)}B'")
         try:
@@ -568,10 +573,9 @@ class EventStore:
                        made: set[str]) -> IngestReport:
         """One plain NDJSON file, in memory chunk by chunk so that a refusal costs one chunk
         and a checkpoint compresses each (on disk whole): read and typed by DuckDB in one
-        statement, the odd
-        documents through the general row code. `_doc` numbers keep file order (a skipped
-        line leaves a gap); a file that turns out not to be columnar after all leaves no row
-        behind."""
+        statement, the odd documents through the general row code. `_doc` numbers keep file
+        order (a skipped line leaves a gap); a file that turns out not to be columnar after
+        all leaves no row behind."""
         shape = columnar.Shape(wanted)
         columnar.sample(path, shape)
         file = len(self._files)
@@ -609,8 +613,7 @@ class EventStore:
             targets = {quote(column.physical): field.value
                        for column, field in typed if column is not None}
             try:
-                with self._parallel_insert(len(self._columns) + len(META_COLUMNS)
-                                           + len(PLACE_COLUMNS)):
+                with self._parallel_insert():
                     self.con.execute(columnar.insert_sql(part.path, shape,
                                                          [field for _, field in typed],
                                                          targets, file))
@@ -718,12 +721,10 @@ class EventStore:
         if empty:
             marks = ", ".join(["?"] * len(empty))
             self._execute(f"DELETE FROM _lanner_columns WHERE name IN ({marks})", empty)
-            self._fields = {name for column in self._columns for name in
-                            (column, *ancestors(column))}
-            for mapping in self._mappings.values():
-                for path in mapping:
-                    self._fields.add(path)
-                    self._fields.update(ancestors(path))
+            self._fields = set()
+            for name in [*self._columns, *(path for mapping in self._mappings.values()
+                                           for path in mapping)]:
+                self._know(name)
 
     def _ingest_odd(self, part: columnar.Chunk, path: str, index: str | None, file: int,
                     base: int, first: int, odd_rows: list[tuple[int, int]]) -> IngestReport:
@@ -957,8 +958,7 @@ class EventStore:
         self._taken.add(physical.lower())
         self._columns[name] = column
         self._unsaved.add(name)
-        self._fields.add(name)
-        self._fields.update(ancestors(name))
+        self._know(name)
         return column
 
     def _make_list(self, column: _Physical) -> None:
@@ -1117,14 +1117,12 @@ class EventStore:
         for name, physical, es_type, base_type, is_list in rows:
             self._columns[name] = _Physical(name, physical, es_type, base_type, is_list)
             self._taken.add(physical.lower())
-            self._fields.add(name)
-            self._fields.update(ancestors(name))
+            self._know(name)
         for index, text in self._execute("SELECT * FROM _lanner_mappings").fetchall():
             mapping = {path: FieldMapping(**fields) for path, fields in orjson.loads(text).items()}
             self._mappings[index] = mapping
             for path in mapping:
-                self._fields.add(path)
-                self._fields.update(ancestors(path))
+                self._know(path)
         for (physical,) in self._execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events' "
             "AND schema_name = 'main' AND database_name = current_database()"
