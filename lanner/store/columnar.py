@@ -32,6 +32,7 @@ import orjson
 
 from lanner.store.indices import INDEX_FIELDS, derive_index
 from lanner.store.mappings import VERBATIM_STRING_TYPES, ancestors, duckdb_type
+from lanner.store.readers import document_lines
 
 # Bytes of a file read by one statement into a store in memory: each statement costs a fixed
 # planning time (its SQL types 300 fields), and the rows of a piece stay uncompressed until
@@ -210,17 +211,13 @@ class Chunk:
         if not wanted:
             return
         position = 0
-        ordinal = 0
         with open(self.path, "rb") as raw:
-            for number, text in enumerate(raw, self.first_line):
-                if not text.strip():
-                    continue
-                if ordinal == wanted[position]:
-                    yield ordinal, number, text
+            for found in document_lines(raw, self.first_line, 0):
+                if found[0] == wanted[position]:
+                    yield found
                     position += 1
                     if position == len(wanted):
                         return
-                ordinal += 1
 
 
 @contextlib.contextmanager

@@ -304,15 +304,21 @@ class LineIndex:
             for ordinal in sorted(set(ordinals)):
                 mark = ordinal // self.STRIDE
                 raw.seek(self._offsets[mark])
-                number = self._numbers[mark]
-                current = mark * self.STRIDE
-                while text := raw.readline():
-                    if text.strip():
-                        if current == ordinal:
-                            yield ordinal, number, text
-                            break
-                        current += 1
-                    number += 1
+                for found in document_lines(raw, self._numbers[mark], mark * self.STRIDE):
+                    if found[0] == ordinal:
+                        yield found
+                        break
+
+
+def document_lines(raw: IO[bytes], number: int, ordinal: int
+                   ) -> Iterator[tuple[int, int, bytes]]:
+    """(ordinal, line number, text) of the document lines from where `raw` stands, its next
+    line being line `number` and its next document the `ordinal`-th: blank lines are not
+    documents, but they count as lines."""
+    for line, text in enumerate(raw, number):
+        if text.strip():
+            yield ordinal, line, text
+            ordinal += 1
 
 
 def read_lines(lines: Iterable[tuple[int, bytes]], path: str) -> Iterator[Item]:
