@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import atexit
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lanner.engine.backends.spark import spark_session
 from lanner.engine.client import Lanner, connect
@@ -25,6 +25,19 @@ def shared_session() -> SparkSession:
     session = spark_session(TEST_MASTER, TEST_CONFIG)
     atexit.register(session.stop)
     return session
+
+
+def indexed(index: str, mapping: Mapping[str, Any],
+            documents: Callable[[], Iterable[dict[str, Any]]]) -> Callable[[Lanner], Lanner]:
+    """A loader for engine_pair: `index` created with `mapping`, then `documents()` bulked in."""
+    def load(es: Lanner) -> Lanner:
+        es.indices.create(index=index, mappings=mapping)
+        operations: list[Any] = []
+        for document in documents():
+            operations += [{"index": {"_index": index}}, document]
+        assert not es.bulk(operations=operations)["errors"]
+        return es
+    return load
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 
 from lanner.engine.backends.spark import SparkBackend, SparkUnavailableError
 from lanner.engine.client import Lanner, UnknownEngineError, connect
-from tests.engine.spark.session import engine_pair
+from tests.engine.spark.session import engine_pair, indexed
 
 MAPPING = {"properties": {
     "@timestamp": {"type": "date_nanos"}, "seq": {"type": "long"},
@@ -40,18 +40,9 @@ def _documents() -> list[dict[str, Any]]:
     return docs
 
 
-def _load(es: Lanner) -> Lanner:
-    es.indices.create(index="logs", mappings=MAPPING)
-    operations: list[Any] = []
-    for doc in _documents():
-        operations += [{"index": {"_index": "logs"}}, doc]
-    assert not es.bulk(operations=operations)["errors"]
-    return es
-
-
 @pytest.fixture(scope="module")
 def engines(spark: Any) -> Iterator[tuple[Lanner, Lanner]]:
-    with engine_pair(_load) as (duck, sparked):
+    with engine_pair(indexed("logs", MAPPING, _documents)) as (duck, sparked):
         sparked.backend.partitions = 3  # keys spread over several partitions
         yield duck, sparked
 

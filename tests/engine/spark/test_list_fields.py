@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lanner.engine.client import Lanner
-from tests.engine.spark.session import engine_pair
+from tests.engine.spark.session import engine_pair, indexed
 
 MAPPING = {"properties": {
     "@timestamp": {"type": "date"}, "seq": {"type": "long"},
@@ -46,18 +46,9 @@ def _documents() -> list[dict[str, Any]]:
     return docs
 
 
-def _load(es: Lanner) -> Lanner:
-    es.indices.create(index="lists", mappings=MAPPING)
-    operations: list[Any] = []
-    for doc in _documents():
-        operations += [{"index": {"_index": "lists"}}, doc]
-    assert not es.bulk(operations=operations)["errors"]
-    return es
-
-
 @pytest.fixture(scope="module")
 def engines(spark: Any) -> Iterator[tuple[Lanner, Lanner]]:
-    with engine_pair(_load) as (duck, sparked):
+    with engine_pair(indexed("lists", MAPPING, _documents)) as (duck, sparked):
         yield duck, sparked
 
 
