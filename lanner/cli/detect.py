@@ -52,7 +52,6 @@ SHOWN_BAD_LINES = 20
 # 1M generated events (2 GB of NDJSON) take about 2 GB of memory in an in-memory store.
 SCRATCH_INPUT_BYTES = 512 * 1024 * 1024
 # Files `--engine spark` has Spark read itself (NDJSON, compressed NDJSON, Parquet).
-LAKE_SUFFIXES = (".ndjson", ".jsonl", ".gz", ".bz2", ".parquet")
 
 RulesOption = Annotated[list[Path], typer.Option(
     "--rules", "-r", help="Rule files (.toml, Kibana .ndjson export) or folders; repeatable.",
@@ -357,6 +356,8 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
 def lake_readable(events: list[str]) -> bool:
     """Whether Spark can read every input itself: URIs, or NDJSON and Parquet files (a `.json`
     file may be a JSON array, and standard input, EVTX and zip are the store's to read)."""
+    from lanner.engine.backends.spark_lake import LAKE_SUFFIXES  # only asked with Spark
+
     def readable(event: str) -> bool:
         if "://" in event or event.startswith("file:"):
             return True

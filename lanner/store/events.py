@@ -929,7 +929,7 @@ class EventStore:
             if es_type is not None:
                 is_list = self._schema.is_array(name)
             else:
-                es_type = _dynamic_type(value)
+                es_type = dynamic_type(value)
                 if es_type is None:
                     return None
         column = self._columns.get(name)
@@ -1254,7 +1254,7 @@ def _apply_null_values(flat: dict[str, Any], null_values: dict[str, Any]) -> Non
             flat[path] = [null_value if element is None else element for element in value]
 
 
-def _dynamic_type(value: Any) -> str | None:
+def dynamic_type(value: Any) -> str | None:
     """ES dynamic mapping of a JSON value (first non-null element of a list); None if null."""
     if type(value) is list:
         value = next((element for element in value if element is not None), None)

@@ -47,8 +47,8 @@ from lanner.store.events import (
     CoercionFailure,
     Column,
     IngestReport,
-    _dynamic_type,
     derived_id,
+    dynamic_type,
     flatten,
 )
 from lanner.store.indices import derive_index
@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz", ".bz2")
 PARQUET_SUFFIXES = (".parquet",)
+# Files that are surely the lake's to read: a `.json` file may also be a JSON array, which
+# only the store reads.
+LAKE_SUFFIXES = tuple(s for s in NDJSON_SUFFIXES if s != ".json") + PARQUET_SUFFIXES
 # Dynamic mapping's types: a field without an ECS type is one of these, by its first value.
 _DYNAMIC_TYPES = ("keyword", "boolean", "long", "double")
 # Parquet rows as JSON with the store's Parquet reader's spelling: nulls kept, UTC timestamps.
@@ -276,7 +279,7 @@ def _learn(known: dict[str, str], default_index: str | None,
                     continue
                 typed = known.get(name) or _ecs(name)[0]
                 if name not in learned.first:
-                    kind = typed or _dynamic_type(value)
+                    kind = typed or dynamic_type(value)
                     if kind is not None:
                         learned.first[name] = ((file, start, position, sub, ordinal),
                                                None if typed else kind)
