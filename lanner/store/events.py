@@ -693,7 +693,8 @@ class EventStore:
             self._execute(f"CREATE OR REPLACE TEMP TABLE _lanner_index AS SELECT {selected}, "
                           "CAST(NULL AS VARCHAR) AS _index FROM events e LIMIT 0")
             marks = ", ".join(["?"] * (len(keys) + 1))
-            self.con.executemany(f"INSERT INTO _lanner_index VALUES ({marks})", rows)
+            if rows:  # none when every row just stored was odd and is gone again
+                self.con.executemany(f"INSERT INTO _lanner_index VALUES ({marks})", rows)
             same = " AND ".join(f"e.{quote(column.physical)} IS NOT DISTINCT FROM "
                                 f"i.{quote(column.physical)}" for column in keys)
             self._execute(f"UPDATE events e SET {numbers}, _index = i._index "
