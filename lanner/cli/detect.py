@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -25,7 +25,7 @@ from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.progress import Feedback, JsonLog, ProgressBar
 from lanner.cli.render import alerts_table, run_failures, slowest_rules, tactic_heatmap
 from lanner.cli.report import HuntResult, ReportError, report_format, write_report
-from lanner.cli.report.model import group_by_rule, severity_counts
+from lanner.cli.report.model import alert_count, group_by_rule, severity_counts, shown_count
 from lanner.cli.selection import (
     AttackOption,
     RuleIdOption,
@@ -39,7 +39,7 @@ from lanner.detection.exceptions import ExceptionLists, load_exception_lists
 from lanner.detection.fields import fields_read
 from lanner.detection.hunt import Selection, hunt, replay, select_rules
 from lanner.detection.run import Detector, RunReport
-from lanner.detection.serve import DetectionService, Tick, utc_now
+from lanner.detection.serve import DetectionService, OutsideWindows, Tick, utc_now
 from lanner.engine.client import DEFAULT_SPARK_MASTER, ENGINES, make_backend
 from lanner.rules import RuleFilter, load_rules
 from lanner.store import EventStore, IngestReport, find_event_files
@@ -189,6 +189,7 @@ def hunt_command(
                         index=index, criteria=criteria, engine=engine,
                         spark_master=spark_master, keep_alerts=store is not None)
         with session.store:
+            _require_events(session, events)
             view.feedback.start_rules(len(session.selection.rules))
             clock = time.perf_counter()
             reports = hunt(session.detector, session.selection.rules, max_signals=max_signals,
@@ -231,6 +232,7 @@ def replay_command(
     with view.feedback:
         session = _open(view, rules, events, store, exceptions, building_blocks, index=index)
         with session.store:
+            _require_events(session, events)
             view.feedback.start_rules(len(session.selection.rules))
             clock = time.perf_counter()
             reports = replay(session.detector, session.selection.rules, start=first, end=last,
@@ -262,39 +264,58 @@ def serve_command(
     --store lanner.duckdb
     """
     view = _View.create()
-    session = _open(view, rules, [], store, exceptions, building_blocks, enabled_only=True)
+    session = _open(view, rules, [], store, exceptions, building_blocks, enabled_only=True,
+                    require_rules=False)
     view.note(_rules_line(session))
     service = DetectionService(session.detector, session.selection.rules,
                                watch=FolderWatch(session.store, watch))
     env = view.env
+    replay_args = [*(f"--rules {path}" for path in rules), str(watch)]
     with session.store:
         if once:
-            _show_tick(env, service.tick(utc_now()))
+            _show_tick(env, service.tick(utc_now()), replay_args)
             return
         stop = threading.Event()
         env.err.print(f"watching {watch}; Ctrl-C to stop")
         try:
             service.serve(stop, poll=datetime.timedelta(seconds=poll),
-                          on_tick=lambda tick: _show_tick(env, tick))
+                          on_tick=lambda tick: _show_tick(env, tick, replay_args))
         except KeyboardInterrupt:
             stop.set()
             env.err.print("stopped")
 
 
-def _show_tick(env: CliEnv, tick: Tick) -> None:
+def _show_tick(env: CliEnv, tick: Tick, replay_args: list[str]) -> None:
     ingested = tick.ingested
     for bad in ingested.bad_lines:
         env.err.print(f"[yellow]bad line[/] {bad}", highlight=False)
     if not ingested.events and not tick.runs:
         return
-    created = sum(len(run.created) for run in tick.runs)
+    created = [alert for run in tick.runs for alert in run.created_alerts]
     env.err.print(f"{tick.at:%H:%M:%S} ingested {ingested.events} event(s); ran "
-                  f"{len(tick.runs)} rule(s): {created} new alert(s)")
-    for run in tick.runs:
-        if run.error or run.warnings:
-            env.err.print(run_failures([run]))
-        if run.created:
-            env.out.print(alerts_table(run.created_alerts))
+                  f"{len(tick.runs)} rule(s): {alert_count(created, 'new')}")
+    failures = run_failures(tick.runs)
+    if failures is not None:
+        env.err.print(failures)
+    if tick.outside is not None:
+        env.err.print(_outside_hint(tick.outside, ingested.events, replay_args),
+                      highlight=False)
+    if created:
+        env.out.print(alerts_table(created))
+
+
+def _outside_hint(outside: OutsideWindows, ingested: int, replay_args: list[str]) -> str:
+    """How many new events no rule's window reached, and the replay that would run the rules
+    over them: from their first minute to the minute after their last."""
+    start = outside.first.replace(second=0, microsecond=0)
+    end = outside.last.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return (f"{outside.events} of the {ingested} event(s) ingested fell outside every "
+            "rule's window "
+            f"({outside.windows_start:%Y-%m-%d %H:%M:%S} to {outside.windows_end:%H:%M:%S} UTC; "
+            f"their @timestamp runs from {outside.first:%Y-%m-%d %H:%M:%S} to "
+            f"{outside.last:%Y-%m-%d %H:%M:%S}); to run the rules over them: lanner replay "
+            f"--from {start:{stamp}} --to {end:{stamp}} {' '.join(replay_args)}")
 
 
 def _check_outputs(outputs: list[Path] | None) -> None:
@@ -319,16 +340,23 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
           exception_paths: list[Path] | None, building_blocks: bool, *,
           index: str | None = None, criteria: RuleFilter | None = None,
           enabled_only: bool = False, engine: str = "duckdb",
-          spark_master: str = DEFAULT_SPARK_MASTER, keep_alerts: bool = True) -> _Session:
+          spark_master: str = DEFAULT_SPARK_MASTER, keep_alerts: bool = True,
+          require_rules: bool = True) -> _Session:
     """Rules, exceptions and events, read and ready to run. `keep_alerts`: an alert store
     de-duplicates against earlier runs; a hunt of files alone has none to remember, and
-    storing its alerts only costs memory (1M events, 10,165 alerts: 0.2 GB)."""
+    storing its alerts only costs memory (1M events, 10,165 alerts: 0.2 GB).
+
+    Rules and inputs are checked before any event is read: no rule to run (`require_rules`;
+    otherwise only no rule at all) or an input that does not exist is a usage error."""
     loaded, errors = load_rules(rule_paths)
     not_loaded = [str(error) for error in errors]
     for problem in not_loaded:
         view.problem("rule not loaded", problem, style="red")
     selection = _filtered(select_rules(loaded, building_blocks=building_blocks,
                                        disabled=not enabled_only), criteria)
+    if not selection.rules and (require_rules or not selection.skipped):
+        _refuse(view, _no_rules(rule_paths, selection, not_loaded))
+    _check_inputs(view, events)
     exceptions: ExceptionLists | None = None
     if exception_paths:
         exceptions = load_exception_lists(exception_paths)
@@ -351,6 +379,64 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
                                               fields=fields_read(selection.rules, exceptions))
         session.reading_seconds = time.perf_counter() - clock
     return session
+
+
+def _refuse(view: _View, message: str) -> NoReturn:
+    """End the command with a usage error: one sentence on standard error (a JSON `error`
+    line in JSON mode), exit code 2."""
+    if view.log is not None:
+        view.log.log("error", message=message)
+    else:
+        view.env.err.print(f"lanner: {message}", markup=False, highlight=False)
+    raise typer.Exit(ExitCode.USAGE)
+
+
+def _no_rules(paths: list[Path], selection: Selection, not_loaded: list[str]) -> str:
+    """Why there is no rule to run, in one sentence."""
+    if selection.skipped:
+        reasons: dict[str, int] = {}
+        for _, reason in selection.skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        return (f"no rules to run: all {len(selection.skipped)} rule(s) were left out: "
+                + "; ".join(f"{count} {reason}" for reason, count in sorted(reasons.items())))
+    if len(not_loaded) == 1:
+        return f"no rules to run: {not_loaded[0]}"
+    if not_loaded:
+        return f"no rules to run: none of {len(not_loaded)} rule files loaded (see above)"
+    names = ", ".join(map(str, paths))
+    return f"no rules to run: {names} {'holds' if len(paths) == 1 else 'hold'} no rule files"
+
+
+def _check_inputs(view: _View, events: list[str]) -> None:
+    """Refuse, before reading anything, an input path that does not exist or a folder
+    without event files (standard input and URIs are taken as given)."""
+    for event in events:
+        if event == "-" or "://" in event or event.startswith("file:"):
+            continue
+        path = Path(event)
+        if not path.exists():
+            _refuse(view, f"no events to read: {event}: no such file or folder")
+        if path.is_dir() and not find_event_files([path]):
+            _refuse(view, f"no events to read: {event} holds no event files")
+
+
+def _require_events(session: _Session, events: list[str]) -> None:
+    """A hunt or replay whose inputs gave no event is a usage error: the account of what was
+    read (with every bad line), then one sentence saying why nothing loaded."""
+    ingested = session.ingested
+    if ingested.events:
+        return
+    _account(session)
+    inputs = events[0] if len(events) == 1 else f"{len(events)} inputs"
+    inputs = "standard input" if inputs == "-" else inputs
+    bad = ingested.bad_lines
+    if bad:
+        not_json = all(line.message.startswith("malformed JSON") for line in bad)
+        why = (f"{len(bad):,} unreadable line(s)" + (" (not JSON)" if not_json else "")
+               + ", see above")
+    else:
+        why = "no documents in " + ("it" if len(events) == 1 else "them")
+    _refuse(session.view, f"no events loaded from {inputs}: {why}")
 
 
 def lake_readable(events: list[str]) -> bool:
@@ -437,20 +523,23 @@ def _finish(session: _Session, reports: list[RunReport], outputs: list[Path] | N
         bad_lines=ingested.bad_lines, without_index=ingested.without_index,
         started_at=started_at, reading_seconds=session.reading_seconds,
         running_seconds=running_seconds)
-    _account(view, session, result)
+    _account(session)
     written = []
     for path in outputs or ():
-        description, count = write_report(path, result)
-        written.append({"path": str(path), "format": description, "items": count})
-        view.note(f"wrote {description} to {path} ({count} item(s))")
+        description, holds = write_report(path, result)
+        written.append({"path": str(path), "format": description, "items": holds.items,
+                        "holds": holds.what})
+        view.note(f"wrote {description} to {path}: {holds.what}")
+    already = shown_count(alert for report in reports for alert in report.known_alerts)
     failed = session.not_loaded or any(report.error for report in reports)
     if view.log is not None:
-        view.log.log("summary", alerts=len(result.shown_alerts))
+        view.log.log("summary", alerts=len(result.shown_alerts), already_stored=already)
         summary = _summary(result, written, profile)
+        summary["alerts"]["already_stored"] = already
         env.out.print(orjson.dumps(summary, default=str).decode(), markup=False,
                       highlight=False, soft_wrap=True)
     else:
-        env.out.print(alerts_table(result.alerts))
+        env.out.print(alerts_table(result.alerts, already_stored=already))
         heatmap = tactic_heatmap(result.alerts)
         if heatmap is not None and not view.quiet:
             env.out.print(heatmap)
@@ -463,13 +552,14 @@ def _finish(session: _Session, reports: list[RunReport], outputs: list[Path] | N
         raise typer.Exit(ExitCode.PROBLEMS)
 
 
-def _account(view: _View, session: _Session, result: HuntResult) -> None:
+def _account(session: _Session) -> None:
     """What loaded and what did not: rules, then inputs with their bad lines."""
+    view, ingested, seconds = session.view, session.ingested, session.reading_seconds
     view.note(_rules_line(session))
-    events, seconds = result.events, result.reading_seconds
+    events = ingested.events
     rate = f", {events / seconds:,.0f} events/s" if seconds > 0 and events else ""
-    bad = result.bad_lines
-    view.note(f"loaded {events:,} events from {len(result.files)} file(s)"
+    bad = ingested.bad_lines
+    view.note(f"loaded {events:,} events from {len(ingested.files)} file(s)"
               + (f", {len(bad)} bad line(s)" if bad else "") + f" in {seconds:.1f} s{rate}")
     log = view.log
     for line in bad if log is not None else bad[:SHOWN_BAD_LINES]:
@@ -477,16 +567,16 @@ def _account(view: _View, session: _Session, result: HuntResult) -> None:
     if log is None and len(bad) > SHOWN_BAD_LINES:
         view.problem("bad line", f"… and {len(bad) - SHOWN_BAD_LINES} more (--log-format json "
                      "lists them all)")
-    coerced = session.ingested.coercions
+    coerced = ingested.coercions
     if coerced:
         fields = ", ".join(f"{name} ({failures.count})" for name, failures in coerced.items())
         view.problem("warning", f"values Elasticsearch would reject were stored as null: "
                      f"{fields}", fields={n: f.count for n, f in coerced.items()})
-    if result.without_index:
-        view.problem("warning", f"{result.without_index:,} event(s) have no index (no _index, "
+    if ingested.without_index:
+        view.problem("warning", f"{ingested.without_index:,} event(s) have no index (no _index, "
                      "data_stream.* or agent.type/event.module tells it): rules restricted to "
                      "index patterns will not see them; give one with --index",
-                     events=result.without_index)
+                     events=ingested.without_index)
 
 
 def _summary(result: HuntResult, written: list[dict[str, Any]],

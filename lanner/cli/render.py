@@ -77,16 +77,21 @@ HEAT_STYLES = ("dim", "black on yellow", "black on dark_orange", "white on red3"
                "bold white on dark_red")
 
 
-def alerts_table(alerts: Sequence[Mapping[str, Any]]) -> RenderableType:
+def alerts_table(alerts: Sequence[Mapping[str, Any]], *,
+                 already_stored: int = 0) -> RenderableType:
     """Alerts grouped by rule, most severe (then riskiest) first: what an analyst reads first
-    after a run.
+    after a run. `already_stored`: alerts the run found again that an earlier run stored; the
+    table then counts the new ones and says so.
 
     Building blocks of sequences are left out (they belong to the sequence alert above them)."""
     groups = group_by_rule(alerts)
+    new = "new " if already_stored else ""
+    stored = f", {already_stored} already stored" if already_stored else ""
     if not groups:
-        return Text("no alerts", style="green")
-    table = Table(title=f"{sum(len(g.alerts) for g in groups)} alert(s) from {len(groups)} "
-                  "rule(s)", title_justify="left", show_lines=False)
+        return Text(f"no {new}alerts" + (f" ({already_stored} already stored)"
+                                          if already_stored else ""), style="green")
+    table = Table(title=f"{sum(len(g.alerts) for g in groups)} {new}alert(s) from "
+                  f"{len(groups)} rule(s){stored}", title_justify="left", show_lines=False)
     table.add_column("severity", no_wrap=True)
     table.add_column("rule", ratio=1, min_width=10, overflow="fold")
     table.add_column("alerts", justify="right", no_wrap=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from lanner import eql
 from lanner.detection.alerts import (
     AlertContext,
     SourceEvent,
@@ -36,12 +37,15 @@ from lanner.detection.schedule import RuleWindow, rule_windows
 from lanner.detection.suppression import SuppressionResult, suppress
 from lanner.engine.backends.base import Backend, IndexNames
 from lanner.engine.backends.duckdb import Document, SearchScope
-from lanner.engine.backends.sql import SqlCompiler
+from lanner.engine.backends.sql import SqlCompiler, UnknownFieldError
 from lanner.engine.plan import QueryKind
 from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult, search_many
+from lanner.eql import Issue, Severity, ast
+from lanner.eql.checks import unknown_field
+from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
-from lanner.rules import Rule
+from lanner.rules import Rule, place_issue
 from lanner.store.alerts import AlertStore
 
 # Kibana's securitySolution:defaultIndex, for a rule that names no index.
@@ -75,6 +79,7 @@ class RunReport:
     execution_type: str
     windows: list[WindowResult] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)  # ids the alert store already held
     duplicates: int = 0
     suppressed: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -96,9 +101,17 @@ class RunReport:
     def created_alerts(self) -> list[dict[str, Any]]:
         """The alerts this run stored, each once (overlapping catch-up windows can see an
         alert twice)."""
-        created = set(self.created)
+        return self._each_once(set(self.created))
+
+    @property
+    def known_alerts(self) -> list[dict[str, Any]]:
+        """The alerts this run found that the store held already (an earlier run's), each
+        once."""
+        return self._each_once(self.known)
+
+    def _each_once(self, ids: set[str]) -> list[dict[str, Any]]:
         return list({a["kibana.alert.uuid"]: a for a in self.alerts
-                     if a["kibana.alert.uuid"] in created}.values())
+                     if a["kibana.alert.uuid"] in ids}.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +227,12 @@ class Detector:
         position = execution.first_request
         for window, request in zip(execution.windows, execution.requests, strict=False):
             if isinstance(request, LannerError):
-                report.error = str(request)
+                report.error = rule_error(rule, request)
                 break
             outcome = outcomes[position]
             position += 1
             if isinstance(outcome, LannerError):
-                report.error = str(outcome)
+                report.error = rule_error(rule, outcome)
                 break
             if isinstance(outcome, Exception):
                 raise outcome
@@ -238,6 +251,7 @@ class Detector:
         fresh = report.alerts
         if self.alerts is not None and fresh:  # known alerts are dropped first, as Kibana does
             known = self.alerts.existing(a["kibana.alert.uuid"] for a in fresh)
+            report.known = set(known)
             fresh = [a for a in fresh if a["kibana.alert.uuid"] not in known]
             report.duplicates = len(report.alerts) - len(fresh)
         windows = execution.windows
@@ -397,6 +411,32 @@ def _time_filter(rule: Rule, window: RuleWindow | _Window) -> dict[str, Any] | N
         {"bool": {"filter": [{"range": {"@timestamp": bounds}}],
                   "must_not": [{"exists": {"field": primary}}]}},
     ]}}
+
+
+def rule_error(rule: Rule, error: LannerError) -> str:
+    """The message of an error a rule's run met. A query error is placed in the rule file
+    as `rules validate` places its problems (`path:line:col: error: message`), an unknown
+    field with the suggestions validate makes; other errors say what they say."""
+    if isinstance(error, UnknownFieldError):
+        issues = _unknown_columns(rule, error.fields)
+    elif isinstance(error, eql.EqlError):
+        issues = [error.as_issue()]
+    else:
+        return str(error)
+    return "\n".join(str(place_issue(rule, issue)) for issue in issues)
+
+
+def _unknown_columns(rule: Rule, names: Sequence[str]) -> list[Issue]:
+    """One error per field the searched indices do not have, at its first use."""
+    first: dict[str, ast.Field] = {}
+    for node in eql.parse(rule.query).find_all(ast.Field):
+        if node.name in names and not node.optional:
+            first.setdefault(node.name, node)
+    schema = FieldSchema.default()
+    return [unknown_field(first[name], schema, Severity.ERROR, "unknown column")
+            if name in first else Issue(Severity.ERROR, "unknown-field",
+                                        f"unknown column {name}")
+            for name in names]
 
 
 def _source_event(document: Document) -> SourceEvent:

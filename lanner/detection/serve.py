@@ -28,6 +28,18 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class OutsideWindows:
+    """Events a tick stored that no rule's window of that tick covered (by `@timestamp`):
+    how many, the earliest and latest of them, and the span the windows covered."""
+
+    events: int
+    first: datetime.datetime
+    last: datetime.datetime
+    windows_start: datetime.datetime
+    windows_end: datetime.datetime
+
+
 @dataclass(slots=True)
 class Tick:
     """What one tick did."""
@@ -35,6 +47,7 @@ class Tick:
     at: datetime.datetime
     ingested: IngestReport
     runs: list[RunReport] = field(default_factory=list)
+    outside: OutsideWindows | None = None  # new events no window of the tick's runs covered
 
 
 class DetectionService:
@@ -53,6 +66,8 @@ class DetectionService:
     def tick(self, now: datetime.datetime) -> Tick:
         """Ingest new events, then run the rules that are due at `now`, as one round (their
         filters evaluated together, as a hunt's)."""
+        store = self.detector.backend.store
+        last_doc = store.con.execute("SELECT coalesce(max(_doc), 0) FROM events").fetchone()[0]
         tick = Tick(now, self.watch.poll() if self.watch else IngestReport())
         due_now: list[tuple[str, Invocation]] = []
         for rule in self.rules:
@@ -74,7 +89,28 @@ class DetectionService:
             self.log.record(RunRecord(key, invocation.rule.rule_id, now, report.status,
                                       len(report.created), report.error))
             tick.runs.append(report)
+        if tick.ingested.events and tick.runs:
+            tick.outside = self._outside(tick.runs, last_doc)
         return tick
+
+    def _outside(self, runs: Sequence[RunReport], last_doc: int) -> OutsideWindows | None:
+        """The events stored after `last_doc` whose `@timestamp` lies outside every window
+        the runs searched (they all end at the tick, so their union is one span)."""
+        windows = [w for run in runs for w in run.windows if w.start and w.end]
+        column = self.detector.backend.store.column("@timestamp")
+        if not windows or column is None or column.physical is None:
+            return None
+        start = min(w.start for w in windows if w.start)
+        end = max(w.end for w in windows if w.end)
+        naive = [moment.astimezone(datetime.UTC).replace(tzinfo=None) for moment in (start, end)]
+        count, first, last = self.detector.backend.store.con.execute(
+            f"SELECT count(*), min({column.sql}), max({column.sql}) FROM events "
+            f"WHERE _doc > ? AND ({column.sql} < ? OR {column.sql} > ?)",
+            [last_doc, *naive]).fetchone()
+        if not count:
+            return None
+        return OutsideWindows(count, first.replace(tzinfo=datetime.UTC),
+                              last.replace(tzinfo=datetime.UTC), start, end)
 
     def next_due(self, now: datetime.datetime) -> datetime.datetime:
         """The earliest moment a rule is due (now, for a rule that never ran)."""

@@ -213,11 +213,7 @@ class Checker:
             seen.add(field.name)
             if self.schema.type_of(field.name) is not None:
                 continue
-            close = self.schema.closest(field.name)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            yield Issue(Severity.WARNING, "unknown-field",
-                        f"unknown field {field.name}{hint} (write ?{field.name} if it may be "
-                        "absent from the index)", field.span)
+            yield unknown_field(field, self.schema, Severity.WARNING, "unknown field")
 
     def check_categories(self, nodes: list[ast.Node]) -> Iterator[Issue]:
         """Event categories outside ECS are legal but often typos: `proces where`."""
@@ -235,6 +231,16 @@ class Checker:
             yield Issue(Severity.WARNING, "unknown-category",
                         f"event category '{category}' is not an ECS {self.category_field} "
                         f"value{hint}", event_filter.span)
+
+
+def unknown_field(field: ast.Field, schema: Schema, severity: Severity,
+                  what: str) -> Issue:
+    """The one wording of a field that is not known (to the schema, when validating; to the
+    searched indices, when a rule runs), with the schema's closest names as suggestions."""
+    close = schema.closest(field.name)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return Issue(severity, "unknown-field", f"{what} {field.name}{hint} (write ?{field.name} "
+                 "if it may be absent from the index)", field.span)
 
 
 def check(query: ast.Query, schema: Schema | None = None,

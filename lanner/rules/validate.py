@@ -51,7 +51,7 @@ def validate_rule(rule: Rule, schema: eql.Schema | None = None) -> RuleReport:
         report.skipped = f"type {rule.type}, language {rule.language}: not an EQL rule"
         return report
     issues = eql.validate(rule.query, schema, rule.category_field)
-    report.problems = [_place(rule, issue) for issue in issues]
+    report.problems = [place_issue(rule, issue) for issue in issues]
     return report
 
 
@@ -67,6 +67,8 @@ def validate_rules(rules: Iterable[Rule], load_errors: Iterable[RuleLoadError] =
     return sorted(reports, key=lambda report: report.path)
 
 
-def _place(rule: Rule, issue: Issue) -> Problem:
+def place_issue(rule: Rule, issue: Issue) -> Problem:
+    """An issue of the rule's query, placed in the rule's file: the one way `rules validate`,
+    and a hunt whose rule fails, say where a problem is."""
     line, col = rule.origin.to_file(issue.line, issue.col)
     return Problem(rule.path or "<rule>", line, col, issue.severity, issue.code, issue.message)

@@ -4,6 +4,7 @@ them: real files, a database file reused between commands, assertions on the out
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import re
 from pathlib import Path
@@ -39,7 +40,9 @@ def test_hunt_fires_every_example_rule_and_writes_kibana_shaped_alerts(tmp_path:
     assert "Command and Control" in result.stdout  # the tactic heatmap
     assert "loaded 39 events from 5 file(s)" in result.stderr
     assert "running 5 rule(s)" in result.stderr
-    assert f"wrote alerts (NDJSON) to {output} ({len(alerts)} item(s))" in result.stderr
+    assert len(alerts) == 12 and len(shown) == 8
+    assert (f"wrote alerts (NDJSON) to {output}: 8 alert(s) (+4 sequence building-block "
+            "document(s))") in result.stderr
 
 
 def test_hunt_twice_into_one_store_then_triage_the_alerts(tmp_path: Path) -> None:
@@ -52,7 +55,8 @@ def test_hunt_twice_into_one_store_then_triage_the_alerts(tmp_path: Path) -> Non
     result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "--store",
                                  str(store), "-o", str(second)])
     assert result.exit_code == 0
-    assert read_alerts(second) == [] and "no alerts" in result.stdout
+    assert read_alerts(second) == []
+    assert "no new alerts (8 already stored)" in result.stdout
     ids = sorted(a["kibana.alert.uuid"] for a in read_alerts(first)
                  if "kibana.alert.group.index" not in a)
 
@@ -299,7 +303,8 @@ def test_json_log_mode_writes_json_lines_and_a_summary_document(tmp_path: Path) 
     assert summary["alerts"]["total"] == 8 and summary["alerts"]["documents"] == 12
     assert summary["alerts"]["by_severity"] == {"critical": 0, "high": 1, "medium": 2, "low": 5}
     assert summary["alerts"]["by_rule"][0]["severity"] == "high"
-    assert summary["outputs"] == [{"path": str(report), "format": "report (HTML)", "items": 8}]
+    assert summary["outputs"] == [{"path": str(report), "format": "report (HTML)", "items": 8,
+                                   "holds": "8 alert(s)"}]
     assert len(summary["slowest_rules"]) == 5
 
 
@@ -351,3 +356,143 @@ def test_progress_bar_shows_events_rate_file_rules_and_alerts() -> None:
     assert re.search(r"reading .*12,000 events · [\d,]+ events/s · evidence/host1.ndjson.gz",
                      shown)
     assert "rules" in shown and "1/3 · 0 alert(s) · 通过 Windows BITS 的入站传输" in shown
+
+
+# -- answers a user can trust: exit codes, errors, counts ------------------------------------
+
+
+def test_a_hunt_with_no_events_or_no_rules_is_a_usage_error(tmp_path: Path) -> None:
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\nabc\ndef\n")
+    table = tmp_path / "hosts.csv"
+    table.write_text("host,user\nws1,alice\n", encoding="utf-8")
+    empty = tmp_path / "empty.ndjson"
+    empty.write_text("", encoding="utf-8")
+    for path, why in ((picture, "5 unreadable line(s) (not JSON), see above"),
+                      (table, "2 unreadable line(s) (not JSON), see above"),
+                      (empty, "no documents in it")):
+        result = runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(path)])
+        assert result.exit_code == 2, result.output
+        assert "loaded 0 events from 1 file(s)" in result.stderr
+        assert result.stderr.rstrip().endswith(f"lanner: no events loaded from {path}: {why}")
+        assert result.stdout == ""  # no alerts table: nothing ran
+    replayed = runner.invoke(app, ["replay", "-r", str(EXAMPLES), str(empty), "--from",
+                                   "2026-11-20T09:30:00Z", "--to", "2026-11-20T10:30:00Z"])
+    assert replayed.exit_code == 2
+    assert f"lanner: no events loaded from {empty}: no documents in it" in replayed.stderr
+
+    # rules and inputs are checked before any event is read
+    nothing = tmp_path / "nothing"
+    nothing.mkdir()
+    missing = tmp_path / "missing"
+    for args, message in (
+            (["-r", str(nothing), str(EVENTS)], f"no rules to run: {nothing} holds no rule files"),
+            (["-r", str(missing), str(EVENTS)],
+             f"no rules to run: {missing}: no such file or folder"),
+            (["-r", str(EXAMPLES), "--severity", "critical", str(EVENTS)],
+             "no rules to run: all 5 rule(s) were left out: 1 severity high is below critical; "
+             "2 severity low is below critical; 2 severity medium is below critical"),
+            (["-r", str(EXAMPLES), str(missing)],
+             f"no events to read: {missing}: no such file or folder"),
+            (["-r", str(EXAMPLES), str(nothing)], f"no events to read: {nothing} holds no "
+             "event files")):
+        result = runner.invoke(app, ["hunt", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert f"lanner: {message}" in result.stderr, result.stderr
+        assert "events from" not in result.stderr  # not one event was read
+    no_rules = runner.invoke(app, ["replay", "-r", str(nothing), str(EVENTS), "--from",
+                                   "2026-11-20T09:30:00Z"])
+    assert no_rules.exit_code == 2
+    assert f"lanner: no rules to run: {nothing} holds no rule files" in no_rules.stderr
+
+
+BROKEN_QUERY_RULE = '''[rule]
+name = "Broken"
+rule_id = "00000000-0000-0000-0000-000000000003"
+type = "eql"
+language = "eql"
+risk_score = 21
+severity = "low"
+index = ["logs-endpoint.events.*"]
+query = \'\'\'
+process where QUERY
+\'\'\'
+'''
+
+
+def test_a_failing_rule_is_placed_in_its_file_as_rules_validate_places_it(
+        tmp_path: Path) -> None:
+    """One formatter (file:line:col: error: message, the line in the TOML file) and one
+    suggestion for a misspelt field, in a hunt and in `rules validate`."""
+    rule = tmp_path / "broken.toml"
+    rule.write_text(BROKEN_QUERY_RULE.replace("QUERY", 'process.nmae : "cmd.exe"'))
+    hunted = runner.invoke(app, ["hunt", "-r", str(rule), str(EVENTS)])
+    assert hunted.exit_code == 1
+    assert (f"failed: Broken: {rule}:10:15: error: unknown column process.nmae; did you mean "
+            "process.name? (write ?process.nmae if it may be absent from the index)"
+            ) in hunted.stderr
+    validated = runner.invoke(app, ["rules", "validate", str(rule)])
+    assert validated.stdout.splitlines()[0] == (
+        f"{rule}:10:15: warning: unknown field process.nmae; did you mean process.name? "
+        "(write ?process.nmae if it may be absent from the index)")
+
+    rule.write_text(BROKEN_QUERY_RULE.replace("process where QUERY",
+                                              'process wher process.name : "cmd.exe"'))
+    hunted = runner.invoke(app, ["hunt", "-r", str(rule), str(EVENTS)])
+    validated = runner.invoke(app, ["rules", "validate", str(rule)])
+    placed = f"{rule}:10:9: error: expected 'where', found 'wher'"
+    assert f"failed: Broken: {placed}\n" in hunted.stderr
+    assert validated.stdout.splitlines()[0] == placed
+
+
+def redated(lines: list[str], latest: datetime.datetime) -> list[str]:
+    """Example events moved in time, their spacing kept, so that the last is at `latest`."""
+    events = [json.loads(line) for line in lines]
+    stamps = [datetime.datetime.fromisoformat(e["@timestamp"].replace("Z", "+00:00"))
+              for e in events]
+    shift = latest - max(stamps)
+    for event, stamp in zip(events, stamps, strict=True):
+        event["@timestamp"] = (stamp + shift).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        event["event"].pop("ingested", None)
+    return [json.dumps(event) for event in events]
+
+
+def test_serve_counts_alerts_as_hunt_does(tmp_path: Path) -> None:
+    """Every example event, re-dated to the last minutes: serve's count and its table agree
+    and say what the sequences' building blocks are."""
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    latest = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=30)
+    for path in sorted(EVENTS.glob("*.ndjson")):
+        lines = redated(path.read_text(encoding="utf-8").splitlines(), latest)
+        (watched / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["serve", "-r", str(EXAMPLES), "--watch", str(watched),
+                                 "--store", str(tmp_path / "serve.duckdb"), "--once"],
+                           env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert ("ingested 39 event(s); ran 5 rule(s): 8 new alert(s) (+4 sequence building-block "
+            "document(s))") in result.stderr
+    assert result.stdout.count("alert(s) from") == 1
+    assert "8 alert(s) from 5 rule(s)" in result.stdout
+    assert "outside every rule's window" not in result.stderr
+
+
+def test_serve_says_which_events_fell_outside_every_window_and_how_to_replay_them(
+        tmp_path: Path) -> None:
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    for path in EVENTS.glob("*.ndjson"):
+        (watched / path.name).write_bytes(path.read_bytes())
+    result = runner.invoke(app, ["serve", "-r", str(EXAMPLES), "--watch", str(watched),
+                                 "--store", str(tmp_path / "serve.duckdb"), "--once"])
+    assert result.exit_code == 0, result.output
+    assert "ran 5 rule(s): 0 new alert(s)" in result.stderr
+    assert "39 of the 39 event(s) ingested fell outside every rule's window" in result.stderr
+    assert ("their @timestamp runs from 2026-11-20 10:00:01 to 2026-11-20 10:03:01"
+            in result.stderr)
+    command = (f"lanner replay --from 2026-11-20T10:00:00Z --to 2026-11-20T10:04:00Z "
+               f"--rules {EXAMPLES} {watched}")
+    assert result.stderr.rstrip().endswith(command)
+    replayed = runner.invoke(app, command.split()[1:], env={"COLUMNS": "160"})
+    assert replayed.exit_code == 0, replayed.output
+    assert "8 alert(s) from 5 rule(s)" in replayed.stdout

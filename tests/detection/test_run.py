@@ -204,7 +204,7 @@ def test_a_bad_query_fails_its_run_with_the_verification_error(detector: Detecto
     bad = replace(RULE, query="process where no_such_field == 1")
     report = detector.hunt(bad)
     assert report.status == "failed"
-    assert "Unknown column [no_such_field]" in (report.error or "")
+    assert "error: unknown column no_such_field" in (report.error or "")
 
 
 def test_every_active_corpus_rule_runs_over_real_sysmon_data_without_an_error() -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from lanner.cli.report.html import write_html
 from lanner.cli.report.layer import write_layer
-from lanner.cli.report.model import HuntResult
+from lanner.cli.report.model import HuntResult, Written
 from lanner.cli.report.ndjson import write_ndjson
 from lanner.cli.report.timeline import write_timeline
 from lanner.errors import LannerError
 
-Writer = Callable[[Path, HuntResult], int]
+Writer = Callable[[Path, HuntResult], Written]
 
 # Longest suffix first: `.layer.json` before anything shorter.
 FORMATS: tuple[tuple[str, str, Writer], ...] = (
@@ -41,8 +41,8 @@ def report_format(path: Path) -> tuple[str, Writer]:
     raise ReportError(f"cannot tell the report format of {path}: name it with one of {known}")
 
 
-def write_report(path: Path, result: HuntResult) -> tuple[str, int]:
-    """Write one report file; returns its description and how many items it holds."""
+def write_report(path: Path, result: HuntResult) -> tuple[str, Written]:
+    """Write one report file; returns its description and what it holds."""
     description, writer = report_format(path)
     try:
         return description, writer(path, result)
@@ -50,4 +50,4 @@ def write_report(path: Path, result: HuntResult) -> tuple[str, int]:
         raise ReportError(f"cannot write {path}: {error.strerror}") from None
 
 
-__all__ = ["FORMATS", "HuntResult", "ReportError", "report_format", "write_report"]
+__all__ = ["FORMATS", "HuntResult", "ReportError", "Written", "report_format", "write_report"]

@@ -24,6 +24,7 @@ from lanner.cli.report.model import (
     HuntResult,
     RuleGroup,
     TechniqueCount,
+    Written,
     event_time,
     group_by_rule,
     severity_counts,
@@ -112,10 +113,11 @@ _CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inlin
         "img-src data:")
 
 
-def write_html(path: Path, result: HuntResult) -> int:
-    """Write the report; returns how many alerts it shows."""
+def write_html(path: Path, result: HuntResult) -> Written:
+    """Write the report; says how many alerts it shows."""
     path.write_text(render_html(result), encoding="utf-8")
-    return len(result.shown_alerts)
+    shown = len(result.shown_alerts)
+    return Written(shown, f"{shown} alert(s)")
 
 
 def render_html(result: HuntResult) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from lanner.cli.report.model import HuntResult, technique_counts
+from lanner.cli.report.model import HuntResult, Written, technique_counts
 
 LAYER_VERSIONS = {"attack": "17", "navigator": "5.1.0", "layer": "4.5"}
 
@@ -49,8 +49,9 @@ def navigator_layer(result: HuntResult, name: str = "Lanner hunt") -> dict[str, 
     }
 
 
-def write_layer(path: Path, result: HuntResult) -> int:
-    """Write the layer; returns how many technique entries it scores."""
+def write_layer(path: Path, result: HuntResult) -> Written:
+    """Write the layer; says how many technique entries it scores."""
     layer = navigator_layer(result)
     path.write_bytes(orjson.dumps(layer, option=orjson.OPT_INDENT_2))
-    return len(layer["techniques"])
+    count = len(layer["techniques"])
+    return Written(count, f"{count} technique(s) scored by alerts")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lanner.detection.run import RunReport
 from lanner.rules import Rule
@@ -139,6 +139,22 @@ def most_specific(technique_ids: Sequence[str]) -> list[str]:
 
 def shown_count(alerts: Iterable[Alert]) -> int:
     return sum(map(is_shown, alerts))
+
+
+def alert_count(alerts: Sequence[Alert], adjective: str = "") -> str:
+    """The one way a count of alert documents is said: the alerts, then the building blocks
+    of sequences that come with them (`8 alert(s) (+4 sequence building-block document(s))`)."""
+    shown = shown_count(alerts)
+    blocks = len(alerts) - shown
+    words = f"{shown} {adjective} alert(s)" if adjective else f"{shown} alert(s)"
+    return words + (f" (+{blocks} sequence building-block document(s))" if blocks else "")
+
+
+class Written(NamedTuple):
+    """What a report file holds: how many items, and what they are, in words."""
+
+    items: int
+    what: str
 
 
 def tactic_names(alert: Alert) -> list[str]:

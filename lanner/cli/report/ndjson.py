@@ -7,12 +7,12 @@ from pathlib import Path
 
 import orjson
 
-from lanner.cli.report.model import HuntResult
+from lanner.cli.report.model import HuntResult, Written, alert_count
 
 
-def write_ndjson(path: Path, result: HuntResult) -> int:
-    """Write every created alert; returns how many."""
+def write_ndjson(path: Path, result: HuntResult) -> Written:
+    """Write every created alert, building blocks of sequences included."""
     with path.open("wb") as stream:
         for alert in result.alerts:
             stream.write(orjson.dumps(alert, option=orjson.OPT_NON_STR_KEYS) + b"\n")
-    return len(result.alerts)
+    return Written(len(result.alerts), alert_count(result.alerts))

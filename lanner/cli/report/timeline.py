@@ -11,6 +11,7 @@ from pathlib import Path
 from lanner.cli.report.model import (
     Alert,
     HuntResult,
+    Written,
     event_time,
     tactic_names,
     technique_ids,
@@ -53,15 +54,15 @@ COLUMNS: tuple[tuple[str, Callable[[Alert], str]], ...] = (
 )
 
 
-def write_timeline(path: Path, result: HuntResult) -> int:
-    """Write the shown alerts, oldest event first; returns how many rows."""
+def write_timeline(path: Path, result: HuntResult) -> Written:
+    """Write the shown alerts, oldest event first, one row each."""
     alerts = sorted(result.shown_alerts, key=lambda a: (event_time(a), a["kibana.alert.uuid"]))
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(name for name, _ in COLUMNS)
         for alert in alerts:
             writer.writerow(_safe(cell(alert)) for _, cell in COLUMNS)
-    return len(alerts)
+    return Written(len(alerts), f"{len(alerts)} alert(s), one row each")
 
 
 def _safe(text: str) -> str:
