@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,11 +20,13 @@ from lanner.cli.detect import (
     serve_command,
 )
 from lanner.cli.env import CliEnv, ExitCode
+from lanner.cli.help import INPUT_FORMATS, LannerGroup
 from lanner.cli.render import query_issue
 from lanner.cli.rules import SchemaOption, StrictOption, rules_app
 from lanner.engine.client import DEFAULT_SPARK_MASTER
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
+from lanner.store import find_event_files
 
 app = typer.Typer(
     name="lanner",
@@ -32,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LannerGroup,
 )
 app.add_typer(rules_app, name="rules")
 
@@ -91,42 +95,62 @@ def validate_query(
 def search(
     query: Annotated[str, typer.Argument(
         help="An EQL query, quoted for the shell.", show_default=False, metavar="QUERY")],
-    events: Annotated[list[str], typer.Argument(
-        help="Event files (NDJSON, JSON arrays, Elasticsearch exports; gzip too). With "
-        "--engine spark, NDJSON and Parquet files, folders and Hadoop URIs are read by Spark.",
-        show_default=False, metavar="EVENTS")],
+    events: Annotated[list[str] | None, typer.Argument(
+        help=f"Event files or folders, searched recursively: {INPUT_FORMATS}; '-' reads "
+        "standard input. With --engine spark, NDJSON and Parquet files, folders and Hadoop "
+        "URIs are read by Spark.", show_default=False, metavar="EVENTS")] = None,
+    store_path: Annotated[Path | None, typer.Option(
+        "--store", metavar="FILE", show_default=False,
+        help="Search the events of this DuckDB file (`lanner hunt --store` wrote it); EVENTS "
+        "given too are added to it first, as `lanner hunt --store` adds them.")] = None,
     index: Annotated[str, typer.Option(
-        "--index", help="Index pattern to search, as in Elasticsearch (comma lists, *).")
-    ] = "*",
-    size: Annotated[int, typer.Option("--size", help="Most events or sequences to return.")
-                    ] = 10,
+        "--index", metavar="PATTERN",
+        help="Index pattern to search, as in Elasticsearch (comma lists, *).")] = "*",
+    size: Annotated[int, typer.Option(
+        "--size", metavar="N", help="Most events or sequences to return.")] = 10,
     head: Annotated[bool, typer.Option(
         "--head/--tail", help="Return the earliest matches instead of the latest.")] = False,
     tiebreaker: Annotated[str | None, typer.Option(
-        "--tiebreaker", help="Field that orders events with the same timestamp.")] = None,
+        "--tiebreaker", metavar="FIELD",
+        help="Field that orders events with the same timestamp.")] = None,
     timestamp_field: Annotated[str, typer.Option(
-        "--timestamp-field", help="Field holding each event's time.")] = "@timestamp",
+        "--timestamp-field", metavar="FIELD", help="Field holding each event's time.")
+    ] = "@timestamp",
     engine: EngineOption = "duckdb",
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
 ) -> None:
-    """Load event files into an in-memory store and run one EQL query over them.
+    """Run one EQL query over event files (loaded into an in-memory store) or a store file.
 
     Prints the response as Elasticsearch's _eql/search would, as JSON on standard output;
     what was loaded, and every malformed line with its file and line, goes to standard error.
 
-    Example: lanner search 'process where process.name : "cmd.exe"' events.ndjson.gz
+    Example: lanner search 'process where process.name : "cmd.exe"' events.ndjson.gz logs/
     """
     from lanner.engine.client import connect
 
     env = CliEnv.default()
-    lake = engine == "spark" and lake_readable(events)
-    with connect(engine=engine, spark_master=spark_master,
-                 paths=events if lake else None) as client:
-        report = client.lake.report if client.lake else client.store.ingest_files(events)
+    paths = events or []
+    if not paths and store_path is None:
+        raise typer.BadParameter("give event files or folders, or --store FILE",
+                                 param_hint="EVENTS")
+    if store_path is not None and not store_path.is_file():
+        raise typer.BadParameter(f"no store at {store_path}", param_hint="--store")
+    lake = engine == "spark" and store_path is None and lake_readable(paths)
+    with connect(store_path, engine=engine, spark_master=spark_master,
+                 paths=paths if lake else None) as client:
+        if client.lake:
+            report = client.lake.report
+        else:
+            files = find_event_files(paths)
+            report = client.store.ingest_files(files)
         for bad in report.bad_lines:
             env.err.print(f"{bad}", markup=False)
-        env.err.print(f"loaded {report.events} events from {len(events)} path(s)"
-                      + (f", {len(report.bad_lines)} bad line(s)" if report.bad_lines else ""))
+        if paths:
+            env.err.print(f"loaded {report.events} events from {len(report.files)} file(s)"
+                          + (f", {len(report.bad_lines)} bad line(s)"
+                             if report.bad_lines else ""))
+        if store_path is not None:
+            env.err.print(f"searching {client.store.count()} events in {store_path}")
         try:
             response = client.eql.search(index=index, query=query, size=size,
                                          result_position="head" if head else "tail",

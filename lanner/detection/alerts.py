@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lanner.detection.guide import expand_transforms
 from lanner.rules import Rule
 
 SPACE_ID = "default"
@@ -238,6 +239,9 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
     """`kibana.alert.rule.*`: the same for every alert of a rule, so built once per rule (the
     alerts share it; nothing edits it in place)."""
     prefix = "kibana.alert.rule."
+    # The note as detection-rules builds it for Kibana: `$investigate_N` / `$osquery_N` are
+    # the plugin blocks of the rule's transform, so a guide read from an alert needs no rule.
+    note = expand_transforms(rule.note, rule.transform) if rule.note else rule.note
     parameters: dict[str, Any] = {
         "description": rule.description, "risk_score": rule.risk_score,
         "severity": rule.severity, "license": rule.license, "author": list(rule.author),
@@ -253,7 +257,7 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
         "exceptions_list": [{"id": e.id, "list_id": e.list_id,
                              "namespace_type": e.namespace_type, "type": e.type}
                             for e in rule.exceptions_list],
-        "immutable": False, "note": rule.note, "setup": rule.setup,
+        "immutable": False, "note": note, "setup": rule.setup,
         "timestamp_override": rule.timestamp_override,
         "timestamp_field": rule.timestamp_field,
         "event_category_override": rule.event_category_override,
@@ -271,7 +275,7 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
         "severity": rule.severity,
         "risk_score_mapping": parameters["risk_score_mapping"],
         "severity_mapping": parameters["severity_mapping"],
-        "timestamp_override": rule.timestamp_override, "note": rule.note,
+        "timestamp_override": rule.timestamp_override, "note": note,
         "exceptions_list": parameters["exceptions_list"], "immutable": False,
         "version": rule.version, "type": rule.type, "enabled": rule.enabled,
         "consumer": "siem", "producer": "siem", "rule_type_id": "siem.eqlRule",

@@ -330,6 +330,12 @@ class AlertStore:
             sql += f" LIMIT {limit}"
         return [_document(*row) for row in self._execute(sql, parameters).fetchall()]
 
+    def count(self, where: AlertFilter | None = None) -> int:
+        """How many alerts match the filter (what `find` gives without a limit)."""
+        condition, parameters = _where(where or AlertFilter())
+        return self._execute(f"SELECT count(*) FROM alerts WHERE {condition}",
+                             parameters).fetchone()[0]
+
     def suppression_leader(
         self, instance_id: str, since: datetime.datetime | str | int
     ) -> dict[str, Any] | None:

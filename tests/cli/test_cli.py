@@ -66,7 +66,7 @@ def test_search_loads_files_and_prints_the_eql_response(tmp_path: Path) -> None:
     response = json.loads(result.stdout)
     assert [hit["_source"]["process"]["pid"] for hit in response["hits"]["events"]] == [1, 2]
     assert f"{events}:2:" in result.stderr
-    assert "loaded 3 events from 1 path(s), 1 bad line(s)" in result.stderr
+    assert "loaded 3 events from 1 file(s), 1 bad line(s)" in result.stderr
 
 
 def test_search_reports_an_unknown_field_with_a_caret(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from lanner.detection.guide import expand_transforms
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import Rule, load_rule_file
@@ -119,7 +120,10 @@ def test_alerts_carry_the_rules_severity_risk_and_attack_mapping(seed: SeedRule)
         assert [t["tactic"]["id"] for t in threat] == list(rule.tactic_ids)
         assert {t["id"] for entry in threat for t in entry["technique"]} <= set(
             rule.technique_ids)
-        assert alert["kibana.alert.rule.parameters"]["note"] == rule.note
+        # the note Kibana gets: detection-rules puts the transform's blocks in for $osquery_N
+        assert alert["kibana.alert.rule.parameters"]["note"] == expand_transforms(
+            rule.note, rule.transform)
+        assert "$osquery_" not in alert["kibana.alert.rule.note"]
         assert alert["kibana.alert.reason"].endswith(
             f"created {rule.severity} alert {rule.name}.")
 

@@ -8,6 +8,7 @@ the record, and reading goes on with the next record.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from lanner.store.evtx.powershell import map_powershell_classic, map_powershell_
 from lanner.store.evtx.security import map_security
 from lanner.store.evtx.sysmon import map_sysmon
 from lanner.store.evtx.winlog import index_of, winlog_document
-from lanner.store.readers import BadLine, Item, Record
+from lanner.store.readers import STDIN_NAME, BadLine, Item, Record
 
 _PIPELINES: dict[str, Callable[[dict[str, Any]], None]] = {
     "Microsoft-Windows-Sysmon/Operational": map_sysmon,
@@ -35,8 +36,13 @@ def read_evtx(source: str | Path | IO[bytes], name: str | None = None) -> Iterat
     """ECS documents of an EVTX file (a path or a binary file object), one per record.
 
     A file that is not EVTX at all gives one BadLine; so does each record that cannot be read.
+    Every document names its file in `log.file.path` (absolute, as Winlogbeat writes it when
+    it reads an .evtx file; `archive.zip/member.evtx` for an archive's member; left out for
+    standard input) beside its record number, `winlog.record_id`: the same record in two
+    files is two documents, each saying where it came from (docs/evtx.md).
     """
     where = name if name is not None else str(source) if isinstance(source, str | Path) else None
+    file_path = os.path.abspath(where) if where is not None and where != STDIN_NAME else None
     try:
         parser = PyEvtxParser(str(source) if isinstance(source, Path) else source)
     except (OSError, RuntimeError) as error:
@@ -58,6 +64,8 @@ def read_evtx(source: str | Path | IO[bytes], name: str | None = None) -> Iterat
             number = record.get("event_record_id", "?")
             yield BadLine(where, None, f"record {number}: not an event ({error!r})")
             continue
+        if file_path is not None:
+            document.setdefault("log", {})["file"] = {"path": file_path}
         item += 1
         yield Record(document, index_of(document["winlog"].get("channel")), None, None, item)
 
