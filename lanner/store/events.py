@@ -35,6 +35,7 @@ import orjson
 
 from lanner.eql.schema import FieldSchema
 from lanner.store import columnar
+from lanner.store.columns import Column, FieldSource, Physical, ScopedFields, quote, same_storage
 from lanner.store.indices import INDEX_FIELDS, derive_index
 from lanner.store.mappings import (
     DUCKDB_TYPES,
@@ -92,58 +93,12 @@ PLACE_COLUMNS = {"_file": "INTEGER", "_line": "BIGINT", "_hash": "BIGINT"}
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 
 
-def quote(identifier: str) -> str:
-    """A DuckDB identifier, quoted: field names hold dots, `@` and anything else."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 class Document(NamedTuple):
     """A stored event as a response shows it."""
 
     index: str
     id: str
     source: str  # the document as JSON text
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A field as the compiler sees it.
-
-    `physical` is the table column holding the values: the field's own column, or for an alias
-    or a multi-field (`alias_path` set) its target's. It differs from `name` only when two
-    field names differ in case alone (DuckDB identifiers are case-insensitive), and is None
-    when no value of the field is stored anywhere.
-    """
-
-    name: str
-    es_type: str
-    duckdb_type: str
-    is_list: bool
-    alias_path: str | None = None
-    physical: str | None = None
-
-    @property
-    def sql(self) -> str:
-        """The SQL expression reading the field: the quoted column, or NULL if none."""
-        return quote(self.physical) if self.physical else "NULL"
-
-
-@dataclass(slots=True)
-class _Physical:
-    """A column of the events table; mutable because a column can become a list."""
-
-    name: str
-    physical: str
-    es_type: str
-    base_type: str
-    is_list: bool
-
-    @property
-    def sql_type(self) -> str:
-        return self.base_type + "[]" if self.is_list else self.base_type
-
-    def column(self) -> Column:
-        return Column(self.name, self.es_type, self.sql_type, self.is_list, None, self.physical)
 
 
 class CoercionFailure(NamedTuple):
@@ -232,7 +187,7 @@ class _Batch:
     rows: list[dict[str, Any]]
     sources: list[bytes]
     ddl: list[str]
-    metadata: list[Any]
+    metadata: _Metadata
     json_types: dict[str, str]
     selects: list[str]
     names: list[str]
@@ -247,7 +202,7 @@ class _Target:
 
     __slots__ = ("coerce", "column", "es_type", "physical", "verbatim")
 
-    def __init__(self, column: _Physical | None, coerce: Coercer, es_type: str) -> None:
+    def __init__(self, column: Physical | None, coerce: Coercer, es_type: str) -> None:
         self.column = column
         self.coerce = coerce
         self.es_type = es_type
@@ -256,9 +211,18 @@ class _Target:
 
 
 @dataclass(slots=True)
+class _Metadata:
+    """Rows for the store's own tables, written with the schema changes they describe."""
+
+    columns: list[tuple[Any, ...]] = field(default_factory=list)  # _lanner_columns
+    typing: list[tuple[Any, ...]] = field(default_factory=list)  # _lanner_typing
+
+
+@dataclass(slots=True)
 class _IndexPlan:
     """Per index: the explicit mapping, its null_values, and resolved targets by path."""
 
+    index: str
     mapping: dict[str, FieldMapping] | None
     null_values: dict[str, Any]
     targets: dict[str, _Target] = field(default_factory=dict)
@@ -297,7 +261,12 @@ class EventStore:
         self._unchecked_bytes = 0  # document bytes written since the last checkpoint
         self._schema = schema or FieldSchema.default()
         self._batch_rows = batch_rows
-        self._columns: dict[str, _Physical] = {}
+        self._columns: dict[str, Physical] = {}  # each field's first column
+        # The columns of a field beside its first, one per other type some index gives it,
+        # and per index the column holding its values of each field it typed.
+        self._alternates: dict[tuple[str, str], Physical] = {}
+        self._index_columns: dict[str, dict[str, Physical]] = {}
+        self._unsaved_typing: set[tuple[str, str]] = set()  # (index, field) not written yet
         self._taken: set[str] = {name.lower() for name in (*META_COLUMNS, *PLACE_COLUMNS)}
         self._mappings: dict[str, dict[str, FieldMapping]] = {}
         self._fields: set[str] = set()
@@ -326,8 +295,16 @@ class EventStore:
                     found[name] = self._virtual(name, mapped)
         return found
 
+    def fields(self, indices: Iterable[str]) -> FieldSource:
+        """The fields as a search over `indices` sees them, each typed as those indices
+        type it (lanner.store.columns); the store itself while every index agrees."""
+        if not self._alternates and not self._mappings:
+            return self
+        return ScopedFields(self, self._columns, self._index_columns, self._mappings, indices)
+
     def column(self, name: str) -> Column | None:
-        """One field's column (an alias resolves to its target's physical column), or None."""
+        """One field's column (an alias resolves to its target's physical column), or None;
+        a field that indices type differently is its first type's column here (see fields)."""
         self._check_loaded(name)
         physical = self._columns.get(name)
         if physical is not None:
@@ -457,9 +434,8 @@ class EventStore:
         self._plans.pop(index, None)
         for path, mapped in parsed.items():
             self._know(path)
-            stored = mapped.alias_path is None and duckdb_type(mapped.type) is not None
-            if stored and path not in self._columns:
-                self._add_column(path, mapped.type, is_list=False)
+            if mapped.alias_path is None and duckdb_type(mapped.type) is not None:
+                self._type_in(index, path, mapped.type, is_list=False)
         self._write_schema()
 
     def ingest(self, docs: Iterable[Any], index: str | None = None) -> IngestReport:
@@ -528,7 +504,8 @@ class EventStore:
             yield
             return
         threads = self.con.execute("SELECT current_setting('threads')").fetchone()[0]
-        columns = len(self._columns) + len(META_COLUMNS) + len(PLACE_COLUMNS)
+        columns = len(self._columns) + len(self._alternates) + len(META_COLUMNS) \
+            + len(PLACE_COLUMNS)
         room = 2 * INSERT_RESERVATION_BYTES * columns * threads
         self._execute(f"SET memory_limit = '{max(room, self._memory_limit)}B'")
         try:
@@ -642,7 +619,7 @@ class EventStore:
         return end - start + 1, report
 
     def _typed_columns(self, shape: columnar.Shape,
-                       made: set[str]) -> list[tuple[_Physical | None, columnar.Typed]]:
+                       made: set[str]) -> list[tuple[Physical | None, columnar.Typed]]:
         """The SQL typing of every field, with its column, made now if missing (those still
         empty at the end are dropped: a column exists only where a value does, as with the
         general ingest); None for a field typed by its first value, which the general row
@@ -901,7 +878,7 @@ class EventStore:
                 for path, mapped in mapping.items()
                 if mapped.null_value is not None and mapped.alias_path is None
             }
-        plan = self._plans[index] = _IndexPlan(mapping, null_values)
+        plan = self._plans[index] = _IndexPlan(index, mapping, null_values)
         return plan
 
     def _resolve(self, plan: _IndexPlan, name: str, value: Any) -> _Target | None:
@@ -914,6 +891,9 @@ class EventStore:
         mapped = plan.mapping.get(name) if plan.mapping is not None else None
         date_format = None
         is_list = False
+        typed = self._index_columns.get(plan.index, {}).get(name)
+        if typed is not None and mapped is None:
+            return self._target(plan, name, typed, None)
         if mapped is not None:
             if mapped.alias_path is not None:
                 kind = "an alias" if mapped.type == "alias" else "a multi-field"
@@ -933,36 +913,63 @@ class EventStore:
                 es_type = dynamic_type(value)
                 if es_type is None:
                     return None
-        column = self._columns.get(name)
-        if column is None:
-            column = self._add_column(name, es_type, is_list)
+        return self._target(plan, name, self._type_in(plan.index, name, es_type, is_list),
+                            date_format)
+
+    def _target(self, plan: _IndexPlan, name: str, column: Physical,
+                date_format: str | None) -> _Target:
         if column.es_type not in _DATE_TYPES:
             date_format = None
         target = _Target(column, coercer(column.es_type, date_format), column.es_type)
         plan.targets[name] = target
         return target
 
+    def _type_in(self, index: str, name: str, es_type: str, is_list: bool) -> Physical:
+        """The column holding `index`'s values of `name`, typed `es_type` there: the index's
+        own if it typed the field before, else the field's column of that type, made if new."""
+        typed = self._index_columns.setdefault(index, {})
+        column = typed.get(name)
+        if column is not None and same_storage(column.es_type, es_type):
+            return column
+        first = self._columns.get(name)
+        if first is None:
+            column = self._add_column(name, es_type, is_list)
+        elif same_storage(first.es_type, es_type):
+            column = first
+        else:
+            column = self._alternates.get((name, es_type))
+            if column is None:
+                column = self._add_column(name, es_type, is_list, first=False)
+        typed[name] = column
+        self._unsaved_typing.add((index, name))
+        return column
+
     def _refuse(self, plan: _IndexPlan, name: str, message: str, es_type: str) -> _Target:
         target = _Target(None, _Refusal(message), es_type)
         plan.targets[name] = target
         return target
 
-    def _add_column(self, name: str, es_type: str, is_list: bool) -> _Physical:
+    def _add_column(self, name: str, es_type: str, is_list: bool, *,
+                    first: bool = True) -> Physical:
+        """A new column for `name`: its first, or (`first` False) one for another type."""
         base_type = DUCKDB_TYPES.get(es_type, "VARCHAR")
         physical = name
         suffix = 1
         while physical.lower() in self._taken:
             suffix += 1
             physical = f"{name}#{suffix}"
-        column = _Physical(name, physical, es_type, base_type, is_list)
+        column = Physical(name, physical, es_type, base_type, is_list)
         self._ddl.append(f"ALTER TABLE events ADD COLUMN {quote(physical)} {column.sql_type}")
         self._taken.add(physical.lower())
-        self._columns[name] = column
-        self._unsaved.add(name)
+        if first:
+            self._columns[name] = column
+            self._unsaved.add(name)
+        else:
+            self._alternates[(name, es_type)] = column
         self._know(name)
         return column
 
-    def _make_list(self, column: _Physical) -> None:
+    def _make_list(self, column: Physical) -> None:
         """A scalar column that met a list: its stored values become 1-element lists."""
         sql = quote(column.physical)
         column.is_list = True
@@ -970,18 +977,33 @@ class EventStore:
             f"ALTER TABLE events ALTER COLUMN {sql} TYPE {column.sql_type} "
             f"USING CASE WHEN {sql} IS NULL THEN NULL ELSE [{sql}] END"
         )
-        self._unsaved.add(column.name)
+        if self._columns.get(column.name) is column:
+            self._unsaved.add(column.name)
+        else:  # an index's own column: its typing rows carry the column's shape
+            self._unsaved_typing.update((index, name) for index, typed in
+                                        self._index_columns.items()
+                                        for name, held in typed.items() if held is column)
 
-    def _schema_changes(self) -> tuple[list[str], list[Any]]:
-        """Pending DDL and column metadata rows, taken for one write (in order, then cleared)."""
+    def _physicals(self) -> Iterator[Physical]:
+        """Every field column of the events table."""
+        yield from self._columns.values()
+        yield from self._alternates.values()
+
+    def _schema_changes(self) -> tuple[list[str], _Metadata]:
+        """Pending DDL and metadata rows, taken for one write (in order, then cleared)."""
         ddl, self._ddl = self._ddl, []
         ordinals = {name: ordinal for ordinal, name in enumerate(self._columns)}
-        metadata: list[Any] = []
+        metadata = _Metadata()
         for name in self._unsaved:
             column = self._columns[name]
-            metadata.append((ordinals[name], name, column.physical, column.es_type,
-                             column.base_type, column.is_list))  # fmt: skip
+            metadata.columns.append((ordinals[name], name, column.physical, column.es_type,
+                                     column.base_type, column.is_list))  # fmt: skip
+        for index, name in self._unsaved_typing:
+            column = self._index_columns[index][name]
+            metadata.typing.append((index, name, column.physical, column.es_type,
+                                    column.base_type, column.is_list))  # fmt: skip
         self._unsaved.clear()
+        self._unsaved_typing.clear()
         return ddl, metadata
 
     def _write_schema(self) -> None:
@@ -991,11 +1013,13 @@ class EventStore:
             self._execute(statement)
         self._save_metadata(metadata)
 
-    def _save_metadata(self, metadata: list[Any]) -> None:
-        if metadata:
-            placeholders = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(metadata))
-            values = [value for row in metadata for value in row]
-            self._execute(f"INSERT OR REPLACE INTO _lanner_columns VALUES {placeholders}", values)
+    def _save_metadata(self, metadata: _Metadata) -> None:
+        for table, rows in (("_lanner_columns", metadata.columns),
+                            ("_lanner_typing", metadata.typing)):
+            if rows:
+                placeholders = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows))
+                values = [value for row in rows for value in row]
+                self._execute(f"INSERT OR REPLACE INTO {table} VALUES {placeholders}", values)
 
     def _seal(
         self, rows: list[dict[str, Any]], sources: list[bytes], report: IngestReport
@@ -1005,7 +1029,7 @@ class EventStore:
         present: set[str] = set()
         for row in rows:
             present.update(row.keys())
-        columns = [column for column in self._columns.values() if column.physical in present]
+        columns = [column for column in self._physicals() if column.physical in present]
         json_types = {name: kind for name, kind in META_COLUMNS.items() if name != "_source"}
         json_types.update(PLACE_COLUMNS)
         selects = [quote(name) for name in (*META_COLUMNS, *PLACE_COLUMNS)]
@@ -1111,14 +1135,30 @@ class EventStore:
             "CREATE TABLE IF NOT EXISTS _lanner_mappings "
             "(index_name VARCHAR PRIMARY KEY, mapping VARCHAR)"
         )
+        self._execute(  # which column holds an index's values of a field (lanner.store.columns)
+            "CREATE TABLE IF NOT EXISTS _lanner_typing (index_name VARCHAR, name VARCHAR, "
+            "physical VARCHAR, es_type VARCHAR, base_type VARCHAR, is_list BOOLEAN, "
+            "PRIMARY KEY (index_name, name))"
+        )
         rows = self._execute(
             "SELECT name, physical, es_type, base_type, is_list "
             "FROM _lanner_columns ORDER BY ordinal"
         ).fetchall()
         for name, physical, es_type, base_type, is_list in rows:
-            self._columns[name] = _Physical(name, physical, es_type, base_type, is_list)
+            self._columns[name] = Physical(name, physical, es_type, base_type, is_list)
             self._taken.add(physical.lower())
             self._know(name)
+        by_physical = {column.physical: column for column in self._columns.values()}
+        for index, name, physical, es_type, base_type, is_list in self._execute(
+                "SELECT * FROM _lanner_typing ORDER BY index_name, name").fetchall():
+            column = by_physical.get(physical)
+            if column is None:
+                column = by_physical[physical] = Physical(name, physical, es_type, base_type,
+                                                          is_list)
+                self._alternates[(name, es_type)] = column
+                self._taken.add(physical.lower())
+            column.is_list = column.is_list or is_list
+            self._index_columns.setdefault(index, {})[name] = column
         for index, text in self._execute("SELECT * FROM _lanner_mappings").fetchall():
             mapping = {path: FieldMapping(**fields) for path, fields in orjson.loads(text).items()}
             self._mappings[index] = mapping

@@ -53,6 +53,12 @@ MISSING = Target("missing-events", "missing-events", ("missing-events",), "seque
 SAMPLE = Target("sample", "sample1,sample2,sample3", ("sample1", "sample2", "sample3"), "id",
                 None)
 
+# Every index of the suite, for runs with all of them in one store (in either order): each
+# search must see its own index's mapping, whatever else the store holds.
+ALL_INDICES = tuple(dict.fromkeys(index for target in (ENDGAME, NANOS, EXTRA, MISSING, SAMPLE)
+                                  for index in target.indices))
+ORDERS = {"own": None, "all": ALL_INDICES, "all-reversed": ALL_INDICES[::-1]}
+
 # spec file -> the targets it runs against; the first one gives the plain case id
 RUNS: dict[str, tuple[Target, ...]] = {
     "test_queries.toml": (ENDGAME, NANOS),
@@ -143,12 +149,18 @@ def _documents(index: str) -> list[dict[str, Any]]:
     return docs
 
 
+def client(target: Target, engine: str = "duckdb", order: str = "own") -> Lanner:
+    """A store holding the target's own indices, or (`order` of ORDERS) every index of the
+    suite in that order, searched by `engine`."""
+    return loaded(ORDERS[order] or target.indices, engine)
+
+
 @cache
-def client(target: Target, engine: str = "duckdb") -> Lanner:
-    """A store holding the target's indices, each with its mapping, bulk-loaded in order,
-    searched by `engine` (Spark: the running session, or a new one on all local cores)."""
+def loaded(indices: tuple[str, ...], engine: str = "duckdb") -> Lanner:
+    """A store holding these indices, each with its mapping, bulk-loaded in order, searched by
+    `engine` (Spark: the running session, or a new one on all local cores)."""
     es = connect(engine=engine)
-    for index in target.indices:
+    for index in indices:
         es.indices.create(index=index, mappings=load_mapping_file(DATA / f"{index}.mapping"))
         operations: list[dict[str, Any]] = []
         for doc in _documents(index):
@@ -163,8 +175,9 @@ def client(target: Target, engine: str = "duckdb") -> Lanner:
 # Running and comparing (README §3-§4)
 
 
-def run(case: Case, engine: str = "duckdb") -> Outcome:
-    """The case with result_position head and tail; it passes only if both do."""
+def run(case: Case, engine: str = "duckdb", order: str = "own") -> Outcome:
+    """The case with result_position head and tail; it passes only if both do. `order`: the
+    store holds the target's own indices, or all of them (ORDERS)."""
     outcome = Outcome(case, True)
     rng = random.Random(case.id)
     for position in ("head", "tail"):
@@ -179,7 +192,7 @@ def run(case: Case, engine: str = "duckdb") -> Outcome:
         if case.max_samples_per_key is not None:
             request["max_samples_per_key"] = case.max_samples_per_key
         try:
-            response = client(case.target, engine).eql.search(**request)
+            response = client(case.target, engine, order).eql.search(**request)
         except LannerError as error:
             outcome.passed = False
             outcome.problems.append(f"{position}: error {type(error).__name__}: {error}")

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from lanner.engine.backends.sql import SqlCompiler, epoch_nanos, install_macros, sql_literal
+from lanner.engine.backends.sql import (
+    SqlCompiler,
+    epoch_nanos,
+    install_macros,
+    scoped_column,
+    sql_literal,
+)
 from lanner.engine.matcher import Event, expand_keys
 from lanner.engine.plan import StageFilter
 from lanner.engine.values import KEY_WRAPPERS, wrap_key
@@ -93,7 +99,8 @@ class DuckDBBackend:
         schema = None
         if any(self.store.mapping(index) is None for index in scope.indices):
             schema = FieldSchema.default()
-        return SqlCompiler(self.store, category_field=scope.category_field, schema=schema)
+        return SqlCompiler(self.store.fields(scope.indices), category_field=scope.category_field,
+                           schema=schema)
 
     # -- event queries ----------------------------------------------------------------------
 
@@ -361,7 +368,7 @@ class DuckDBBackend:
 
     def _timestamp(self, scope: SearchScope) -> str:
         """Epoch nanoseconds of the timestamp field (the first value of a list)."""
-        column = self.store.column(scope.timestamp_field)
+        column = scoped_column(self.store.fields(scope.indices), scope.timestamp_field)
         if column is None or column.physical is None:
             return "CAST(NULL AS BIGINT)"
         value = f"list_min({column.sql})" if column.is_list else column.sql
@@ -374,7 +381,7 @@ class DuckDBBackend:
     def _tiebreaker(self, scope: SearchScope) -> str:
         if scope.tiebreaker_field is None:
             return "NULL"
-        column = self.store.column(scope.tiebreaker_field)
+        column = scoped_column(self.store.fields(scope.indices), scope.tiebreaker_field)
         if column is None or column.physical is None:
             return "CAST(NULL AS BIGINT)"
         value = f"list_min({column.sql})" if column.is_list else column.sql

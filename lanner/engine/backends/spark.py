@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
 from lanner.engine.backends.spark_sql import SPARK, SPARK_FUNCTIONS, spark_identifier
-from lanner.engine.backends.sql import SqlCompiler
+from lanner.engine.backends.sql import SqlCompiler, scoped_column
 from lanner.engine.matcher import (
     Event,
     SampleMatch,
@@ -186,7 +186,8 @@ class SparkBackend:
         schema = None
         if any(self.store.mapping(index) is None for index in scope.indices):
             schema = FieldSchema.default()
-        return SqlCompiler(self.store, category_field=scope.category_field, schema=schema,
+        return SqlCompiler(self.store.fields(scope.indices), category_field=scope.category_field,
+                           schema=schema,
                            dialect=SPARK)
 
     # -- event queries ----------------------------------------------------------------------
@@ -326,9 +327,9 @@ class SparkBackend:
             parts.append(f"({scope.filter_sql})")
         return " AND ".join(parts)
 
-    def _field(self, name: str) -> tuple[str, str] | None:
+    def _field(self, name: str, scope: SearchScope) -> tuple[str, str] | None:
         """(Spark SQL of the field's first value, its ES type), or None if it has no values."""
-        column = self.store.column(name)
+        column = scoped_column(self.store.fields(scope.indices), name)
         if column is None or column.physical is None:
             return None
         sql = spark_identifier(column.physical)
@@ -336,7 +337,7 @@ class SparkBackend:
 
     def _timestamp(self, scope: SearchScope) -> str:
         """Epoch nanoseconds of the timestamp field (the first value of a list)."""
-        found = self._field(scope.timestamp_field)
+        found = self._field(scope.timestamp_field, scope)
         if found is None:
             return "CAST(NULL AS BIGINT)"
         value, es_type = found
@@ -349,7 +350,7 @@ class SparkBackend:
     def _tiebreaker(self, scope: SearchScope) -> str:
         if scope.tiebreaker_field is None:
             return "NULL"
-        found = self._field(scope.tiebreaker_field)
+        found = self._field(scope.tiebreaker_field, scope)
         if found is None:
             return "CAST(NULL AS BIGINT)"
         value, es_type = found

@@ -126,6 +126,10 @@ class LakeFields:
     def has_field(self, name: str) -> bool:
         return name in self._known
 
+    def fields(self, indices: Iterable[str]) -> LakeFields:
+        """A lake types every index alike (ECS, then dynamic mapping over all files)."""
+        return self
+
     def mapping(self, index: str) -> None:
         """No index of a lake has an explicit mapping: ECS and dynamic mapping type it."""
         return None

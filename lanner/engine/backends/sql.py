@@ -35,7 +35,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 import duckdb
 
@@ -56,7 +55,7 @@ from lanner.eql.errors import EqlSemanticError
 from lanner.eql.printer import to_text
 from lanner.eql.schema import FieldSchema
 from lanner.eql.types import Kind, kind_of_es_type, kind_of_value
-from lanner.store.events import Column
+from lanner.store.columns import Column, FieldSource
 from lanner.store.mappings import DUCKDB_TYPES, date_parser
 
 _NS_PER_MS = 1_000_000
@@ -412,14 +411,14 @@ def _fold(sql: str, node: ast.Node) -> object:
 # The compiler
 
 
-class FieldSource(Protocol):
-    """What the compiler asks about fields: EventStore answers it."""
-
-    def column(self, name: str) -> Column | None: ...
-
-    def columns(self) -> dict[str, Column]: ...
-
-    def has_field(self, name: str) -> bool: ...
+def scoped_column(fields: FieldSource, name: str, node: ast.Node | None = None) -> Column | None:
+    """`fields.column(name)`, refusing a field the searched indices type incompatibly, as
+    Elasticsearch's verifier does."""
+    column = fields.column(name)
+    if column is not None and column.conflict is not None:
+        raise CompileError(f"Cannot use field [{name}] due to ambiguities being "
+                           f"{column.conflict}", node)
+    return column
 
 
 _FLIPPED = {
@@ -504,8 +503,9 @@ class SqlCompiler:
     # -- fields -----------------------------------------------------------------------------
 
     def resolve(self, node: ast.Field) -> Resolved:
-        """The column of a field; raises UnknownFieldError for an unmapped non-optional one."""
-        resolved = self._lookup(node.name)
+        """The column of a field; raises UnknownFieldError for an unmapped non-optional one
+        and CompileError for one the searched indices type incompatibly."""
+        resolved = self._lookup(node.name, node)
         if resolved is not None:
             return resolved
         if node.optional:
@@ -521,13 +521,13 @@ class SqlCompiler:
                 if found.optional or found.name in seen:
                     continue
                 seen.add(found.name)
-                if self._lookup(found.name) is None:
+                if self._lookup(found.name, found) is None:
                     problems.append((found, self._closest(found.name)))
         if problems:
             raise UnknownFieldError(problems)
 
-    def _lookup(self, name: str) -> Resolved | None:
-        column = self.fields.column(name)
+    def _lookup(self, name: str, node: ast.Node | None = None) -> Resolved | None:
+        column = scoped_column(self.fields, name, node)
         if column is not None:
             if column.physical is None:
                 return Resolved(name, self.dialect.typed_null(column.es_type), column.es_type)
@@ -554,7 +554,7 @@ class SqlCompiler:
 
     def category(self, name: str) -> str:
         """Exact, case-sensitive match of the event category field, any of its values."""
-        column = self.fields.column(self.category_field)
+        column = scoped_column(self.fields, self.category_field)
         if column is None or column.physical is None:
             return "FALSE"
         if column.is_list:
