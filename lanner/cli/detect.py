@@ -22,6 +22,7 @@ import typer
 from rich.text import Text
 
 from lanner.cli.env import CliEnv, ExitCode
+from lanner.cli.help import INPUT_FORMATS
 from lanner.cli.progress import Feedback, JsonLog, ProgressBar
 from lanner.cli.render import alerts_table, run_failures, slowest_rules, tactic_heatmap
 from lanner.cli.report import HuntResult, ReportError, report_format, write_report
@@ -57,8 +58,7 @@ RulesOption = Annotated[list[Path], typer.Option(
     "--rules", "-r", help="Rule files (.toml, Kibana .ndjson export) or folders; repeatable.",
     show_default=False)]
 EventsArgument = Annotated[list[str], typer.Argument(
-    help="Event files or folders, searched recursively: NDJSON, JSON arrays, Elasticsearch "
-    "responses and exports (elasticdump too), Parquet; gzip, bzip2 or zip; '-' reads "
+    help=f"Event files or folders, searched recursively: {INPUT_FORMATS}; '-' reads "
     "standard input. With --engine spark, NDJSON and Parquet files, folders and any Hadoop "
     "URI (s3a://, hdfs://) are read by Spark itself.", show_default=False, metavar="EVENTS")]
 OutputOption = Annotated[list[Path] | None, typer.Option(

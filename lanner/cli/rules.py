@@ -19,12 +19,15 @@ from rich.text import Text
 
 from lanner import eql
 from lanner.cli.env import CliEnv, ExitCode
+from lanner.cli.help import INPUT_FORMATS
 from lanner.cli.render import ALERT_SEVERITY_STYLES, problem_line, summary_line
 from lanner.cli.selection import (
     AttackOption,
     RuleIdOption,
     SeverityOption,
     TagOption,
+    UnresolvedReference,
+    resolve,
     rule_filter,
 )
 from lanner.detection.explain import (
@@ -309,7 +312,7 @@ def _metadata(rule: Rule) -> list[tuple[str, str]]:
 def rules_test(
     rule_ref: RuleArgument,
     events: Annotated[list[Path], typer.Argument(
-        help="Event files or folders (NDJSON, JSON arrays, Elasticsearch exports; gzip too).",
+        help=f"Event files or folders: {INPUT_FORMATS}.",
         show_default=False, metavar="EVENTS", exists=True)],
     rules: FindInOption = None,
     expect_none: Annotated[bool, typer.Option(
@@ -508,18 +511,12 @@ def _find_rule(env: CliEnv, reference: str, search_paths: list[Path] | None) -> 
     loaded, errors = load_rules(search_paths)
     for error in errors:
         env.err.print(f"rule not loaded: {error}", markup=False)
-    wanted = reference.casefold()
-    for test in (lambda r: r.rule_id == reference, lambda r: r.name.casefold() == wanted,
-                 lambda r: r.rule_id.startswith(reference),
-                 lambda r: wanted in r.name.casefold()):
-        found = [rule for rule in loaded if test(rule)]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            names = "; ".join(f"{r.rule_id} {r.name}" for r in found[:10])
-            _usage_error(env, f"{reference!r} names {len(found)} rules: {names}")
-    _usage_error(env, f"no rule with rule_id or name {reference!r} under "
-                      + ", ".join(map(str, search_paths)))
+    try:
+        return resolve(reference, loaded, what="rule", id_of=lambda rule: rule.rule_id,
+                       name_of=lambda rule: rule.name,
+                       where=" under " + ", ".join(map(str, search_paths)))
+    except UnresolvedReference as error:
+        _usage_error(env, str(error))
 
 
 def _usage_error(env: CliEnv, message: str) -> NoReturn:

@@ -176,7 +176,7 @@ def test_show_by_name_or_file_and_the_errors(tmp_path: Path) -> None:
     assert by_name.stdout == by_file.stdout
     unknown = runner.invoke(app, ["rules", "show", "nothing-like-it", "-r", str(EXAMPLES)])
     assert unknown.exit_code == 2
-    assert unknown.stderr == (f"lanner: no rule with rule_id or name 'nothing-like-it' under "
+    assert unknown.stderr == (f"lanner: no rule with id or name 'nothing-like-it' under "
                               f"{EXAMPLES}\n")
     ambiguous = runner.invoke(app, ["rules", "show", "通过", "-r", str(EXAMPLES)])
     assert ambiguous.exit_code == 2 and "'通过' names 4 rules" in ambiguous.stderr
