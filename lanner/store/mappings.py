@@ -247,8 +247,13 @@ def _to_keyword(value: Any) -> str:
     raise ValueError(f"expected a string, found {value!r}")
 
 
-_INTEGER_TEXT = re.compile(r"[+-]?\d+")
-_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Every regex here runs on event values, so each must match in linear time: an unbounded
+# repeat is possessive (`++`, `*+`, `?+`: never given back), so no input makes it backtrack
+# (`\d+\.?\d*` took 57 s on "1" * 40000 + "x"; tests/store/test_mappings.py checks them all).
+_INTEGER_TEXT = re.compile(r"[+-]?+\d++")
+_NUMBER_TEXT = re.compile(r"[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+")
+# Digits of a long beyond which no integer type holds the value (leading zeros aside).
+_MAX_INTEGER_DIGITS = 20
 
 
 def _to_integer(value: Any, es_type: str, low: int, high: int) -> int:
@@ -258,7 +263,10 @@ def _to_integer(value: Any, es_type: str, low: int, high: int) -> int:
     elif kind is float and math.isfinite(value):
         number = int(value)  # ES truncates the fraction of a float given to an integer field
     elif kind is str and _INTEGER_TEXT.fullmatch(value):
-        number = int(value)
+        digits = value.lstrip("+-").lstrip("0") or "0"  # int() refuses 4300+ digits
+        if len(digits) > _MAX_INTEGER_DIGITS:
+            raise ValueError(f"{value!r} is out of range for [{es_type}]")
+        number = -int(digits) if value[0] == "-" else int(digits)
     elif kind is str and _NUMBER_TEXT.fullmatch(value) and math.isfinite(float(value)):
         number = int(float(value))
     else:
@@ -319,7 +327,7 @@ _ISO = re.compile(
     r"(Z|[+-]\d{2}(?::?\d{2})?)?",
     re.ASCII,  # Java's date parsers read ASCII digits only; Python's \d reads every script's
 )
-_EPOCH = re.compile(r"(-?)(\d+)(?:\.(\d+))?", re.ASCII)
+_EPOCH = re.compile(r"(-?+)(\d++)(?:\.(\d++))?+", re.ASCII)
 
 
 def _nanos(
@@ -422,12 +430,16 @@ _NAMED_FORMATS: dict[str, DateParser | str] = {
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
+_NAME = r"[A-Za-z]{3,9}"  # a month or day name, short or full
+
 # Java DateTimeFormatter pattern letters -> (group kind, regex); by letter and run length.
 _PATTERN_TOKENS: dict[str, Callable[[int], tuple[str, str]]] = {
     "y": lambda n: ("year2", r"\d{2}") if n == 2 else ("year", rf"[+-]?\d{{{max(n, 1)},9}}"),
     "u": lambda n: ("year2", r"\d{2}") if n == 2 else ("year", rf"[+-]?\d{{{max(n, 1)},9}}"),
-    "M": lambda n: ("monthname", r"[A-Za-z]+") if n >= 3 else ("month", rf"\d{{{n},2}}"),
-    "L": lambda n: ("monthname", r"[A-Za-z]+") if n >= 3 else ("month", rf"\d{{{n},2}}"),
+    # Names are bounded (the longest month or day name has 9 letters): adjacent text fields
+    # (`EEEMMM`) then cost a constant, not a backtrack over the whole value.
+    "M": lambda n: ("monthname", _NAME) if n >= 3 else ("month", rf"\d{{{n},2}}"),
+    "L": lambda n: ("monthname", _NAME) if n >= 3 else ("month", rf"\d{{{n},2}}"),
     "d": lambda n: ("day", rf"\d{{{n},2}}"),
     "H": lambda n: ("hour", rf"\d{{{n},2}}"),
     "m": lambda n: ("minute", rf"\d{{{n},2}}"),
@@ -437,7 +449,7 @@ _PATTERN_TOKENS: dict[str, Callable[[int], tuple[str, str]]] = {
     "X": lambda n: ("zone", r"Z|[+-]\d{2}(?::?\d{2})?"),
     "x": lambda n: ("zone", r"[+-]\d{2}(?::?\d{2})?"),
     "Z": lambda n: ("zone", r"Z|[+-]\d{2}(?::?\d{2})?"),
-    "E": lambda n: ("", r"[A-Za-z]+"),
+    "E": lambda n: ("", _NAME),
 }
 
 

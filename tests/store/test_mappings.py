@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import re
 from pathlib import Path
 
 import pytest
 
-from lanner.store import FieldMapping, MappingError, load_mapping_file, parse_mapping
+from lanner.store import FieldMapping, MappingError, load_mapping_file, mappings, parse_mapping
 from lanner.store.mappings import coercer, date_parser, duckdb_type
 from tests.conftest import CONFORMANCE, require_shared
+from tests.linear_regex import backtracking_repeats
 
 DATA = CONFORMANCE / "data"
 
@@ -190,3 +192,45 @@ def test_other_coercions() -> None:
         to_ip("10.0.0.256")
     with pytest.raises(ValueError, match="cannot hold"):
         coercer("object")("x")
+
+
+# ------------------------------------------------------------------------------------------
+# Every regex run on event values is linear (issue 17): no input makes one backtrack.
+
+
+def test_the_linearity_check_finds_a_backtracking_regex() -> None:
+    assert backtracking_repeats(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # the old one
+    assert backtracking_repeats(r"(?:a{1,3}|(b+))c")
+    assert not backtracking_repeats(r"[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)")
+
+
+def test_every_regex_applied_to_values_is_linear_by_construction() -> None:
+    compiled = [value for value in vars(mappings).values() if isinstance(value, re.Pattern)]
+    assert len(compiled) >= 4  # integers, numbers, ISO dates, epochs
+    formats = ["EEEMMMdd", "EEE, dd MMM yyyy HH:mm:ss Z", "MMMMyyyy", "LLLuuuu",
+               "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "yyyy[-MM[-dd]]", "dd/MM/yy nnnnnnnnn x"]
+    compiled += [mappings._pattern_regex(name)[0] for name in formats]
+    compiled += [mappings._pattern_regex(named)[0]
+                 for named in mappings._NAMED_FORMATS.values() if isinstance(named, str)]
+    assert {str(p): backtracking_repeats(p) for p in compiled
+            if backtracking_repeats(p)} == {}
+
+
+@pytest.mark.parametrize("size", [10_000, 100_000, 200_000])
+def test_adversarial_numbers_and_dates_are_refused_or_read_right(size: int) -> None:
+    ones = "1" * size
+    for es_type in ("long", "integer", "unsigned_long"):
+        with pytest.raises(ValueError, match="cannot index"):
+            coercer(es_type)(ones + "x")
+        with pytest.raises(ValueError, match="out of range"):
+            coercer(es_type)(ones)
+    assert coercer("long")("0" * size + "42") == 42  # leading zeros: still 42, as Java reads it
+    with pytest.raises(ValueError, match="cannot index"):
+        coercer("double")(ones + ".1e")
+    with pytest.raises(ValueError, match="not a finite number"):
+        coercer("double")(ones + "." + ones)
+    assert coercer("double")("1." + ones) == pytest.approx(1.1111111111111111)
+    with pytest.raises(ValueError, match="failed to parse date"):
+        coercer("date")(ones + "x")
+    with pytest.raises(ValueError, match="failed to parse date"):
+        coercer("date", "EEEMMMdd||epoch_second")("a" * size + "1")
