@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pytest
 
 from lanner import eql
 from lanner.engine.patterns import (
+    MAX_LIKE_RUN,
     PatternError,
+    PatternForm,
+    WildcardForm,
     is_plain,
+    like_scan_run,
     lucene_to_re2,
+    wildcard_form,
     wildcard_to_like,
     wildcard_to_regex,
 )
@@ -101,3 +108,74 @@ def test_every_regex_of_the_rule_corpus_translates_and_compiles() -> None:
     assert len(patterns) > 30
     for pattern in patterns:
         con.execute("SELECT regexp_full_match('x', ?)", [lucene_to_re2(pattern)]).fetchone()
+
+
+# ------------------------------------------------------------------------------------------
+# The form of a wildcard (issue 17): LIKE costs value length x run length in DuckDB, RE2 is
+# linear; long runs go to RE2, and every form matches exactly what LIKE matched.
+
+
+def form_matches(value: str, pattern: str) -> bool:
+    form = wildcard_form(pattern)
+    if form.kind is PatternForm.EQUAL:
+        return value == form.text
+    if form.kind is PatternForm.LIKE:
+        sql = "SELECT ? LIKE ? ESCAPE '\\'"
+    else:
+        sql = "SELECT regexp_matches(?, ?)"  # what the dialect's regex_search runs
+    return con.execute(sql, [value, form.text]).fetchone()[0]
+
+
+def test_long_runs_compile_to_the_linear_regex_form() -> None:
+    slow = "*" + "a" * 1000 + "b*"  # 9.8 s as LIKE over 100 KB values
+    assert wildcard_form(slow) == WildcardForm(PatternForm.REGEX, wildcard_to_regex(slow))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    many = [f"*{letters[i % 26:]}{letters[:i % 26]}{i:024d}*" for i in range(100)]
+    assert {len(pattern) for pattern in many} == {52}
+    assert {wildcard_form(pattern).kind for pattern in many} == {PatternForm.REGEX}
+    for suffix in ("*" + "x" * 17, "ab*" + "?" * 17, "a*" + "b" * 20 + "*c"):
+        assert wildcard_form(suffix).kind is PatternForm.REGEX, suffix
+
+
+def test_short_runs_keep_like_within_a_bounded_cost() -> None:
+    for pattern in ("*cmd.exe", "C:\\Windows\\*\\*.dll", "*\\MACHINE\\SAM\\*", "c?d.exe",
+                    "a" * 200 + "*", "*" + "x" * 16, "?" * 16 + "*"):
+        form = wildcard_form(pattern)
+        assert form == WildcardForm(PatternForm.LIKE, wildcard_to_like(pattern)), pattern
+    assert wildcard_form("cmd.exe") == WildcardForm(PatternForm.EQUAL, "cmd.exe")
+    # by construction: a LIKE form compares at most MAX_LIKE_RUN characters per position
+    assert like_scan_run("a" * 200 + "*b*" + "c" * 16) == 16 == MAX_LIKE_RUN
+    assert like_scan_run("*" + "a" * 1000 + "b*") == 1001
+
+
+FORM_VALUES = ["", "a", "cmd.exe", "CMD.EXE", "a\nb", "100%_done", "100xydone",
+               "\\REGISTRY\\MACHINE\\SAM\\SAM", "é" * 20, "x😀y" * 7, "(.*)[a]{2}^$|+?",
+               "a" * 40 + "b", "ab" * 20, "a.b" * 8, "\\\\server\\share\\" + "z" * 20]
+FORM_PATTERNS = ["*", "?", "cmd.exe", "*.exe", "c?d.exe", "100%_done", "*\\MACHINE\\SAM*",
+                 "a*b", "*" + "a" * 20 + "b", "*" + "a" * 39 + "*", "*" + "ab" * 10 + "*",
+                 "?" * 20, "?" * 21, "*" + "?" * 17 + "*", "*" + "é" * 17, "x😀y" * 3 + "*",
+                 "*(.*)[a]{2}^$|+?", "*" + "a.b" * 6 + "*", "\\\\server\\share\\" + "*",
+                 "*" + "\\" * 2 + "server\\share\\" + "z" * 17, "a" * 40 + "b", "*a*"]
+
+
+@pytest.mark.parametrize("pattern", FORM_PATTERNS)
+def test_every_form_matches_what_like_matched(pattern: str) -> None:
+    for value in FORM_VALUES:
+        expected = like(value, pattern)
+        assert form_matches(value, pattern) is expected, (value, pattern)
+        assert con.execute("SELECT regexp_matches(?, ?)",
+                           [value, wildcard_to_regex(pattern)]).fetchone()[0] is expected
+
+
+def test_the_regex_form_reads_a_100_kb_value() -> None:
+    value = "a" * 100_000
+    assert form_matches(value, "*" + "a" * 1000 + "b*") is False
+    assert form_matches(value + "b", "*" + "a" * 1000 + "b*") is True
+
+
+def test_the_regexes_patterns_runs_itself_are_linear() -> None:
+    from lanner.engine import patterns
+    from tests.linear_regex import backtracking_repeats
+
+    compiled = [value for value in vars(patterns).values() if isinstance(value, re.Pattern)]
+    assert compiled and not [p.pattern for p in compiled if backtracking_repeats(p)]
