@@ -15,6 +15,7 @@ from rich.text import Text
 from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.render import ALERT_SEVERITY_STYLES
 from lanner.cli.selection import UnresolvedReference, resolve
+from lanner.cli.terminal import data, visible
 from lanner.detection.guide import render_guide
 from lanner.store import EventStore
 from lanner.store.alerts import AlertFilter, AlertStore, AlertSummary
@@ -99,9 +100,10 @@ def list_alerts(
         table.add_column(column, overflow="fold", no_wrap=column in ("id", "severity"))
     for alert in found:
         severity_text = alert["kibana.alert.severity"]
-        table.add_row(alert["kibana.alert.uuid"][:12],
-                      Text(severity_text, style=ALERT_SEVERITY_STYLES.get(severity_text, "")),
-                      alert["kibana.alert.workflow_status"], alert["kibana.alert.rule.name"],
+        table.add_row(data(alert["kibana.alert.uuid"][:12]),
+                      data(severity_text, ALERT_SEVERITY_STYLES.get(severity_text, "")),
+                      data(alert["kibana.alert.workflow_status"]),
+                      data(alert["kibana.alert.rule.name"]),
                       _text(alert, "host.name"), _text(alert, "user.name"),
                       _text(alert, "kibana.alert.original_time"))
     env.out.print(table, soft_wrap=False)
@@ -120,8 +122,8 @@ def show_alert(
     with events:
         alert = _one(alerts, alert_id)
     rule = alert.get("kibana.alert.rule.parameters", {})
-    env.out.print(Text(alert["kibana.alert.rule.name"], style="bold"))
-    env.out.print(alert["kibana.alert.reason"], markup=False, soft_wrap=False)
+    env.out.print(data(alert["kibana.alert.rule.name"], "bold"))
+    env.out.print(data(alert["kibana.alert.reason"], lines=True), soft_wrap=False)
     facts = Table.grid(padding=(0, 2))
     facts.add_column(no_wrap=True)
     facts.add_column(overflow="fold")
@@ -135,7 +137,7 @@ def show_alert(
     techniques = [f"{t['id']} {t['name']}" for threat in alert.get("kibana.alert.rule.threat", [])
                   for t in threat.get("technique", [])]
     tactics = [threat["tactic"]["name"] for threat in alert.get("kibana.alert.rule.threat", [])]
-    facts.add_row(Text("ATT&CK", style="dim"), "; ".join(tactics + techniques))
+    facts.add_row(Text("ATT&CK", style="dim"), data("; ".join(tactics + techniques)))
     env.out.print(facts, soft_wrap=False)
     fields = _event_fields(alert)
     if fields:
@@ -146,7 +148,8 @@ def show_alert(
         env.out.print(Text("\nInvestigation guide", style="bold underline"))
         # The guide as the HTML report renders it (blocks as sections, templates filled);
         # wrapped at the terminal's width, so that no query is cut.
-        env.out.print(Markdown(render_guide(note, None, alert)), soft_wrap=False)
+        env.out.print(Markdown(visible(render_guide(note, None, alert), lines=True)),
+                      soft_wrap=False)
 
 
 @alerts_app.command("update")
@@ -164,7 +167,7 @@ def update_alerts(
     with events:
         ids = [_one(alerts, alert_id)["kibana.alert.uuid"] for alert_id in alert_ids]
         changed = alerts.set_status(ids, status)
-    env.err.print(f"{changed} alert(s) now {status}")
+    env.err.print(data(f"{changed} alert(s) now {status}"))
 
 
 def _one(alerts: AlertStore, reference: str) -> dict[str, Any]:
@@ -194,7 +197,7 @@ def _resolved(find: Callable[[], T]) -> T:
     try:
         return find()
     except UnresolvedReference as error:
-        CliEnv.default().err.print(str(error), markup=False, highlight=False)
+        CliEnv.default().err.print(data(error), highlight=False)
         raise typer.Exit(ExitCode.PROBLEMS) from None
 
 
@@ -210,7 +213,7 @@ def _event_fields(alert: dict[str, Any]) -> Table | None:
     for name in sorted(fields):
         value = fields[name]
         shown = ", ".join(map(_plain, value)) if isinstance(value, list) else _plain(value)
-        table.add_row(name, Text(shown))
+        table.add_row(data(name), data(shown))
     return table
 
 
@@ -220,5 +223,5 @@ def _plain(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-def _text(alert: dict[str, Any], path: str) -> str:
-    return ", ".join(map(str, field_values(alert, path)))
+def _text(alert: dict[str, Any], path: str) -> Text:
+    return data(", ".join(map(str, field_values(alert, path))))

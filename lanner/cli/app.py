@@ -23,6 +23,7 @@ from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.help import INPUT_FORMATS, LannerGroup
 from lanner.cli.render import query_issue
 from lanner.cli.rules import SchemaOption, StrictOption, rules_app
+from lanner.cli.terminal import data
 from lanner.engine.client import DEFAULT_SPARK_MASTER
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
@@ -144,13 +145,13 @@ def search(
             files = find_event_files(paths)
             report = client.store.ingest_files(files)
         for bad in report.bad_lines:
-            env.err.print(f"{bad}", markup=False)
+            env.err.print(data(bad))
         if paths:
             env.err.print(f"loaded {report.events} events from {len(report.files)} file(s)"
                           + (f", {len(report.bad_lines)} bad line(s)"
-                             if report.bad_lines else ""))
+                             if report.bad_lines else ""), markup=False)
         if store_path is not None:
-            env.err.print(f"searching {client.store.count()} events in {store_path}")
+            env.err.print(data(f"searching {client.store.count()} events in {store_path}"))
         try:
             response = client.eql.search(index=index, query=query, size=size,
                                          result_position="head" if head else "tail",
@@ -173,5 +174,5 @@ def main() -> None:
     try:
         app()
     except LannerError as error:
-        CliEnv.default().err.print(f"lanner: {error}", markup=False, highlight=False)
+        CliEnv.default().err.print(data(f"lanner: {error}", lines=True), highlight=False)
         sys.exit(ExitCode.FAILURE)

@@ -34,6 +34,7 @@ from lanner.cli.selection import (
     TagOption,
     rule_filter,
 )
+from lanner.cli.terminal import data, visible
 from lanner.detection.datemath import DateMathError
 from lanner.detection.datemath import parse as parse_date
 from lanner.detection.exceptions import ExceptionLists, load_exception_lists
@@ -121,7 +122,7 @@ class _View:
     def note(self, message: str) -> None:
         """A line of the account: for people, so neither when quiet nor in JSON."""
         if not self.quiet:
-            self.env.err.print(message, highlight=False)
+            self.env.err.print(data(message), highlight=False)
 
     def problem(self, label: str, message: str, *, style: str = "yellow",
                 **fields: Any) -> None:
@@ -129,7 +130,7 @@ class _View:
         if self.log is not None:
             self.log.log(label.replace(" ", "_"), message=message, **fields)
         else:
-            self.env.err.print(Text.assemble((label, style), ": ", message))
+            self.env.err.print(Text.assemble((label, style), ": ", visible(message)))
 
 
 @dataclass
@@ -276,7 +277,7 @@ def serve_command(
             _show_tick(env, service.tick(utc_now()), replay_args)
             return
         stop = threading.Event()
-        env.err.print(f"watching {watch}; Ctrl-C to stop")
+        env.err.print(data(f"watching {watch}; Ctrl-C to stop"))
         try:
             service.serve(stop, poll=datetime.timedelta(seconds=poll),
                           on_tick=lambda tick: _show_tick(env, tick, replay_args))
@@ -288,7 +289,7 @@ def serve_command(
 def _show_tick(env: CliEnv, tick: Tick, replay_args: list[str]) -> None:
     ingested = tick.ingested
     for bad in ingested.bad_lines:
-        env.err.print(f"[yellow]bad line[/] {bad}", highlight=False)
+        env.err.print(Text.assemble(("bad line", "yellow"), " ", visible(bad)), highlight=False)
     if not ingested.events and not tick.runs:
         return
     created = [alert for run in tick.runs for alert in run.created_alerts]
@@ -298,7 +299,7 @@ def _show_tick(env: CliEnv, tick: Tick, replay_args: list[str]) -> None:
     if failures is not None:
         env.err.print(failures)
     if tick.outside is not None:
-        env.err.print(_outside_hint(tick.outside, ingested.events, replay_args),
+        env.err.print(data(_outside_hint(tick.outside, ingested.events, replay_args)),
                       highlight=False)
     if created:
         env.out.print(alerts_table(created))
@@ -387,7 +388,7 @@ def _refuse(view: _View, message: str) -> NoReturn:
     if view.log is not None:
         view.log.log("error", message=message)
     else:
-        view.env.err.print(f"lanner: {message}", markup=False, highlight=False)
+        view.env.err.print(data(f"lanner: {message}"), highlight=False)
     raise typer.Exit(ExitCode.USAGE)
 
 

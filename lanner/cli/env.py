@@ -7,6 +7,8 @@ from enum import IntEnum
 
 from rich.console import Console
 
+from lanner.cli.terminal import SafeConsole
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -17,12 +19,13 @@ class ExitCode(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class CliEnv:
-    """stdout carries results (problem lines, JSON); stderr carries people-facing notes."""
+    """stdout carries results (problem lines, JSON); stderr carries people-facing notes. Both
+    show control characters in what they print rather than send them (lanner.cli.terminal)."""
 
     out: Console
     err: Console
 
     @classmethod
     def default(cls) -> CliEnv:
-        return cls(out=Console(highlight=False, soft_wrap=True),
-                   err=Console(stderr=True, highlight=False, soft_wrap=True))
+        return cls(out=SafeConsole(highlight=False, soft_wrap=True),
+                   err=SafeConsole(stderr=True, highlight=False, soft_wrap=True))

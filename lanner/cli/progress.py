@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from lanner.cli.report.model import shown_count
+from lanner.cli.terminal import visible
 from lanner.detection.run import RunReport
 from lanner.rules import Rule
 
@@ -50,7 +51,8 @@ class ProgressBar(Feedback):
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
             SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+            # the detail holds file and rule names: never read as markup, controls shown
+            TextColumn("{task.fields[detail]}", markup=False), TimeElapsedColumn(),
             console=console, transient=True)
         self._reading: TaskID | None = None
         self._rules: TaskID | None = None
@@ -74,7 +76,7 @@ class ProgressBar(Feedback):
         elapsed = max(time.perf_counter() - self._started, 1e-6)
         detail = f"{events:,} events · {events / elapsed:,.0f} events/s"
         if current:
-            detail += f" · {current}"
+            detail += f" · {visible(current)}"
         self._progress.update(self._reading, detail=detail)
 
     def start_rules(self, total: int) -> None:
@@ -89,7 +91,8 @@ class ProgressBar(Feedback):
         self._alerts += shown_count(report.created_alerts)
         self._rules_run += 1
         self._progress.update(self._rules, advance=1, detail=(
-            f"{self._rules_run}/{self._rules_total} · {self._alerts:,} alert(s) · {rule.name}"))
+            f"{self._rules_run}/{self._rules_total} · {self._alerts:,} alert(s) · "
+            f"{visible(rule.name)}"))
 
 
 class JsonLog(Feedback):

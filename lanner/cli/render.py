@@ -19,6 +19,7 @@ from lanner.cli.report.model import (
     tactic_counts,
     technique_counts,
 )
+from lanner.cli.terminal import data, visible
 from lanner.eql import Issue, Severity, caret_view
 from lanner.rules import Problem, RuleReport
 
@@ -28,27 +29,27 @@ SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
 def problem_line(problem: Problem) -> Text:
     """`path:line:col: error: message`, one line, as compilers print it."""
     text = Text()
-    text.append(f"{problem.path}:{problem.line}:{problem.col}:", style="bold")
+    text.append(f"{visible(problem.path)}:{problem.line}:{problem.col}:", style="bold")
     text.append(" ")
     text.append(problem.severity.value, style=SEVERITY_STYLES[problem.severity])
-    text.append(f": {problem.message}")
+    text.append(f": {visible(problem.message)}")
     return text
 
 
 def query_issue(query: str, issue: Issue, label: str = "<query>") -> Text:
     """An issue of a bare query: the position line, then the query line with a caret."""
     text = Text()
-    text.append(f"{label}:{issue.line}:{issue.col}:", style="bold")
+    text.append(f"{visible(label)}:{issue.line}:{issue.col}:", style="bold")
     text.append(" ")
     text.append(issue.severity.value, style=SEVERITY_STYLES[issue.severity])
-    text.append(f": {issue.message}\n")
+    text.append(f": {visible(issue.message)}\n")
     width = 1
     if issue.span is not None and issue.span.line == issue.line:
         first_line_end = query.find("\n", issue.span.start)
         end = issue.span.end if first_line_end < 0 else min(issue.span.end, first_line_end)
         width = max(end - issue.span.start, 1)
     source, caret = caret_view(query, issue.line, issue.col, width).split("\n")
-    text.append(f"  {source}\n")
+    text.append(f"  {visible(source)}\n")
     text.append(f"  {caret}", style=SEVERITY_STYLES[issue.severity])
     return text
 
@@ -100,11 +101,11 @@ def alerts_table(alerts: Sequence[Mapping[str, Any]], *,
     table.add_column("ATT&CK", min_width=9, max_width=10)
     table.add_column("seen (UTC)", min_width=10, max_width=19)
     for group in groups:
-        table.add_row(Text(group.severity, style=ALERT_SEVERITY_STYLES[group.severity]),
-                      group.name, str(len(group.alerts)), _few(group.hosts, 2),
+        table.add_row(data(group.severity, ALERT_SEVERITY_STYLES.get(group.severity, "")),
+                      data(group.name), str(len(group.alerts)), _few(group.hosts, 2),
                       _few(group.users, 2),
                       _few(most_specific(group.techniques), separator=" "),
-                      _seen(group.first_seen, group.last_seen))
+                      data(_seen(group.first_seen, group.last_seen)))
     return table
 
 
@@ -127,7 +128,7 @@ def tactic_heatmap(alerts: Sequence[Mapping[str, Any]]) -> RenderableType | None
     grid.add_column(overflow="fold")
     for tactic_id, name, count in counts:
         heat = _heat(count, most)
-        grid.add_row(Text(name, style="" if count else "dim"),
+        grid.add_row(data(name, "" if count else "dim"),
                      Text(str(count) if count else "·", style=HEAT_STYLES[heat]),
                      _few(techniques.get(tactic_id, []), 4, separator=" "))
     return Panel(grid, title="ATT&CK tactics: alerts", title_align="left", expand=False)
@@ -141,7 +142,7 @@ def slowest_rules(reports: Iterable[Any], limit: int = 10) -> RenderableType:
     table.add_column("rule", overflow="fold")
     table.add_column("alerts", justify="right", no_wrap=True)
     for report in ranked:
-        table.add_row(f"{report.took:.3f}", report.rule.name,
+        table.add_row(f"{report.took:.3f}", data(report.rule.name),
                       str(shown_count(report.created_alerts)))
     return table
 
@@ -158,8 +159,9 @@ def _seen(first: str, last: str) -> str:
     return f"{start} – {end[11:] if start[:10] == end[:10] else end}"
 
 
-def _few(items: Sequence[str], most: int = 3, separator: str = ", ") -> str:
-    return separator.join(items[:most]) + (f" +{len(items) - most}" if len(items) > most else "")
+def _few(items: Sequence[str], most: int = 3, separator: str = ", ") -> Text:
+    shown = separator.join(map(str, items[:most]))
+    return data(shown + (f" +{len(items) - most}" if len(items) > most else ""))
 
 
 def run_failures(reports: Iterable[Any]) -> RenderableType | None:
@@ -167,6 +169,6 @@ def run_failures(reports: Iterable[Any]) -> RenderableType | None:
     lines = Text()
     for report in reports:
         for message in ([report.error] if report.error else []) + list(report.warnings):
-            lines.append(f"{report.status}: ", style="red" if report.error else "yellow")
-            lines.append(f"{report.rule.name}: {message}\n")
+            lines.append(f"{visible(report.status)}: ", style="red" if report.error else "yellow")
+            lines.append(f"{visible(report.rule.name)}: {visible(message)}\n")
     return lines if lines else None

@@ -30,6 +30,7 @@ from lanner.cli.selection import (
     resolve,
     rule_filter,
 )
+from lanner.cli.terminal import data, visible
 from lanner.detection.explain import (
     BlockerKind,
     Connective,
@@ -158,7 +159,7 @@ def rules_list(
     criteria = rule_filter(tags, severity, attack, rule_ids)
     loaded, errors = load_rules(paths)
     for error in errors:
-        env.err.print(f"rule not loaded: {error}", markup=False)
+        env.err.print(data(f"rule not loaded: {error}"))
     selection = select_rules(loaded, building_blocks=building_blocks, deprecated=deprecated)
     skipped = [reason for _, reason in selection.skipped]
     listed = []
@@ -174,8 +175,8 @@ def rules_list(
                                       ensure_ascii=False))
     else:
         env.out.print(_rules_table(listed))
-    env.err.print(f"{len(listed)} rule(s) listed" + _left_out(skipped)
-                  + (f", {len(errors)} not loaded" if errors else ""), markup=False)
+    env.err.print(data(f"{len(listed)} rule(s) listed" + _left_out(skipped)
+                       + (f", {len(errors)} not loaded" if errors else "")))
     raise typer.Exit(ExitCode.PROBLEMS if errors else ExitCode.OK)
 
 
@@ -211,9 +212,10 @@ def _rules_table(rules: Sequence[Rule]) -> Table | Text:
     table.add_column("ATT&CK", ratio=2, overflow="fold")
     table.add_column("rule_id", no_wrap=True)
     for rule in rules:
-        table.add_row(rule.name, Text(rule.severity, style=ALERT_SEVERITY_STYLES.get(
-            rule.severity, "")), str(rule.risk_score), _rule_type(rule), ", ".join(rule.tags),
-            " ".join(_attack_ids(rule)), rule.rule_id[:SHORT_ID])
+        table.add_row(data(rule.name), data(rule.severity, ALERT_SEVERITY_STYLES.get(
+            rule.severity, "")), str(rule.risk_score), data(_rule_type(rule)),
+            data(", ".join(rule.tags)), data(" ".join(_attack_ids(rule))),
+            data(rule.rule_id[:SHORT_ID]))
     return table
 
 
@@ -255,31 +257,31 @@ def rules_show(rule_ref: RuleArgument, rules: FindInOption = None) -> None:
     env = CliEnv.default()
     rule = _find_rule(env, rule_ref, rules)
     out = env.out
-    out.print(Text(rule.name, style="bold"))
+    out.print(data(rule.name, "bold"))
     for label, value in _metadata(rule):
         line = Text(f"  {label:<13}", style="dim")
-        line.append(value)
+        line.append(visible(value))
         out.print(line)
     if rule.description:
         out.print()
-        out.print(rule.description.strip(), markup=False)
+        out.print(data(rule.description.strip(), lines=True))
     out.print()
     out.print(Text("Query", style="bold"))
-    out.print(_indented(layout_query(rule.query), "  "), markup=False)
+    out.print(data(_indented(layout_query(rule.query), "  "), lines=True))
     if rule.false_positives:
         out.print()
         out.print(Text("False positives", style="bold"))
         for item in rule.false_positives:
-            out.print(f"  - {' '.join(item.split())}", markup=False)
+            out.print(data(f"  - {' '.join(item.split())}"))
     if rule.note:
         out.print()
         out.print(Text("Investigation guide", style="bold"))
-        out.print(render_guide(rule.note, rule.transform).strip(), markup=False)
+        out.print(data(render_guide(rule.note, rule.transform).strip(), lines=True))
     if rule.references:
         out.print()
         out.print(Text("References", style="bold"))
         for reference in rule.references:
-            out.print(f"  {reference}", markup=False)
+            out.print(data(f"  {reference}"))
 
 
 def _metadata(rule: Rule) -> list[tuple[str, str]]:
@@ -340,7 +342,7 @@ def rules_test(
         files = find_event_files(events)
         report = store.ingest_files(files)
         for bad in report.bad_lines:
-            env.err.print(f"bad line {bad}", markup=False)
+            env.err.print(data(f"bad line {bad}"))
         backend = DuckDBBackend(store)
         run = Detector(backend, AlertStore(store.con)).hunt(rule)
         if run.error:
@@ -348,7 +350,7 @@ def rules_test(
         alerts = [alert for alert in run.created_alerts
                   if not alert.get("kibana.alert.building_block_type")]
         out = env.out
-        out.print(Text(f"{rule.name} ({rule.rule_id})", style="bold"), markup=False)
+        out.print(data(f"{rule.name} ({rule.rule_id})", "bold"))
         out.print(f"{report.events} event(s) from {len(files)} file(s)", markup=False)
         if alerts:
             out.print(_fired(alerts, run.created_alerts, expect_none))
@@ -379,8 +381,8 @@ def _fired(alerts: Sequence[Mapping[str, Any]], every_alert: Sequence[Mapping[st
     for alert in alerts:
         group = alert.get("kibana.alert.group.id")
         built_from = members.get(group, []) if group else [_event_label(alert)]
-        text.append(f"  {alert.get('kibana.alert.original_time') or alert.get('@timestamp')}  "
-                    + " -> ".join(built_from) + "\n")
+        when = alert.get("kibana.alert.original_time") or alert.get("@timestamp")
+        text.append(visible(f"  {when}  " + " -> ".join(built_from)) + "\n")
     text.rstrip()
     return text
 
@@ -403,7 +405,7 @@ def render_explanation(explanation: Explanation, *, exceptions_applied: bool = F
         return _finished(text)
     blocker = explanation.blocker
     text.append(f"  searched {explanation.events_in_scope} event(s) in "
-                f"{', '.join(explanation.indices) or 'no index'}\n")
+                f"{visible(', '.join(explanation.indices)) or 'no index'}\n")
     failed = explanation.failed_stage
     if blocker.kind is BlockerKind.CLAUSE and failed is not None and failed.failed is not None:
         where = f"stage {failed.position + 1}: " if explanation.kind != QueryKind.EVENT else ""
@@ -412,9 +414,9 @@ def render_explanation(explanation: Explanation, *, exceptions_applied: bool = F
         text.append("\n")
     else:
         text.append(f"  stopped at the {blocker.kind.value}: ", style="bold")
-        text.append(blocker.message + "\n", style="bold red")
+        text.append(visible(blocker.message) + "\n", style="bold red")
         for detail in blocker.details:
-            text.append(f"    {detail}\n", style="dim")
+            text.append(f"    {visible(detail)}\n", style="dim")
     for number, stage in enumerate(explanation.stages):
         if explanation.kind != QueryKind.EVENT:
             role = "until" if stage.is_until else ("missing" if stage.is_missing else "stage")
@@ -447,14 +449,14 @@ def _stage_counts(text: Text, stage: StageAnalysis) -> None:
         total = len(stage.clauses)
         text.append(f"{indent}closest events:\n", style="dim")
         for event in stage.closest:
-            text.append(f"{indent}  {event.label}", style="bold")
-            text.append(f" ({event.timestamp or 'no timestamp'}) meets {event.satisfied} of "
-                        f"{total} clauses; fails ")
+            text.append(f"{indent}  {visible(event.label)}", style="bold")
+            when = visible(event.timestamp or "no timestamp")
+            text.append(f" ({when}) meets {event.satisfied} of {total} clauses; fails ")
             text.append("; ".join(shorten(clause, 60) for clause in event.failed) + "\n")
             for name, values in event.values:
                 shown = json.dumps(list(values) if len(values) != 1 else values[0],
                                    ensure_ascii=False)
-                text.append(f"{indent}    {name} = {shorten(shown)}\n", style="dim")
+                text.append(f"{indent}    {visible(name)} = {shorten(shown)}\n", style="dim")
 
 
 def _parts(text: Text, stage: StageAnalysis, indent: str) -> None:
@@ -483,8 +485,9 @@ def _finished(text: Text) -> Text:
 
 
 def shorten(clause: str, width: int = CLAUSE_WIDTH) -> str:
-    """One line of at most `width` characters: a long pattern list is cut with an ellipsis."""
-    flat = " ".join(clause.split())
+    """One line of at most `width` characters: a long pattern list is cut with an ellipsis;
+    control characters shown (lanner.cli.terminal)."""
+    flat = visible(" ".join(clause.split()))
     return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
@@ -510,7 +513,7 @@ def _find_rule(env: CliEnv, reference: str, search_paths: list[Path] | None) -> 
                           "rule_id or name")
     loaded, errors = load_rules(search_paths)
     for error in errors:
-        env.err.print(f"rule not loaded: {error}", markup=False)
+        env.err.print(data(f"rule not loaded: {error}"))
     try:
         return resolve(reference, loaded, what="rule", id_of=lambda rule: rule.rule_id,
                        name_of=lambda rule: rule.name,
@@ -520,7 +523,7 @@ def _find_rule(env: CliEnv, reference: str, search_paths: list[Path] | None) -> 
 
 
 def _usage_error(env: CliEnv, message: str) -> NoReturn:
-    env.err.print(f"lanner: {message}", markup=False)
+    env.err.print(data(f"lanner: {message}"))
     raise typer.Exit(ExitCode.USAGE)
 
 
