@@ -15,6 +15,7 @@ from rich.text import Text
 from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.render import ALERT_SEVERITY_STYLES
 from lanner.cli.selection import UnresolvedReference, resolve
+from lanner.cli.stores import opening_store
 from lanner.cli.terminal import data, visible
 from lanner.detection.guide import render_guide
 from lanner.store import EventStore
@@ -39,7 +40,8 @@ _ALERT_ONLY = frozenset({"@timestamp", "event.kind"})
 def _open(path: Path) -> tuple[EventStore, AlertStore]:
     if not path.is_file():
         raise typer.BadParameter(f"no store at {path}", param_hint="--store")
-    store = EventStore(path)
+    with opening_store(path):
+        store = EventStore(path)
     return store, AlertStore(store.con)
 
 

@@ -23,6 +23,7 @@ from lanner.cli.env import CliEnv, ExitCode
 from lanner.cli.help import INPUT_FORMATS, LannerGroup
 from lanner.cli.render import query_issue
 from lanner.cli.rules import SchemaOption, StrictOption, rules_app
+from lanner.cli.stores import opening_store
 from lanner.cli.terminal import data
 from lanner.engine.client import DEFAULT_SPARK_MASTER
 from lanner.eql.schema import FieldSchema
@@ -137,8 +138,10 @@ def search(
     if store_path is not None and not store_path.is_file():
         raise typer.BadParameter(f"no store at {store_path}", param_hint="--store")
     lake = engine == "spark" and store_path is None and lake_readable(paths)
-    with connect(store_path, engine=engine, spark_master=spark_master,
-                 paths=paths if lake else None) as client:
+    with opening_store(store_path):
+        client = connect(store_path, engine=engine, spark_master=spark_master,
+                         paths=paths if lake else None)
+    with client:
         if client.lake:
             report = client.lake.report
         else:

@@ -34,6 +34,7 @@ from lanner.cli.selection import (
     TagOption,
     rule_filter,
 )
+from lanner.cli.stores import opening_store
 from lanner.cli.terminal import data, visible
 from lanner.detection.datemath import DateMathError
 from lanner.detection.datemath import parse as parse_date
@@ -368,8 +369,9 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
                           spark_master=spark_master, not_loaded=not_loaded,
                           keep_alerts=keep_alerts)
     files = find_event_files(events)
-    store = EventStore(store_path) if store_path is not None or not _large(files) \
-        else EventStore.scratch()
+    with opening_store(store_path):
+        store = EventStore(store_path) if store_path is not None or not _large(files) \
+            else EventStore.scratch()
     detector = Detector(make_backend(store, engine, spark_master),
                         AlertStore(store.con) if keep_alerts else None, exceptions)
     session = _Session(view, selection, store, detector, not_loaded=not_loaded)
