@@ -15,8 +15,10 @@ shape of Elasticsearch's. Errors are Lanner's typed errors (LannerError subclass
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,10 @@ from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult, search
 from lanner.errors import LannerError
 from lanner.store import EventStore, IngestReport, StoreError
+from lanner.store.events import derived_id, flatten
+from lanner.store.indices import derive_index
+from lanner.store.mappings import coercer
+from lanner.store.readers import Record
 
 if TYPE_CHECKING:
     from lanner.engine.backends.spark_lake import SparkLakeBackend
@@ -116,13 +122,21 @@ class Lanner:
             raise NotStoredError(what)
         return self.store
 
-    def bulk(self, operations: Iterable[Any] | None = None, *, index: str | None = None,
-             body: Iterable[Any] | None = None, **_ignored: Any) -> dict[str, Any]:
-        """Index documents given as bulk action/document pairs (`operations`, or `body`)."""
+    def bulk(self, operations: Iterable[Any] | str | bytes | None = None, *,
+             index: str | None = None, body: Iterable[Any] | str | bytes | None = None,
+             **_ignored: Any) -> dict[str, Any]:
+        """Index documents given as bulk action/document pairs (`operations`, or `body`; an
+        NDJSON text too). The response has one item per action, as Elasticsearch's: the id
+        the store gave the document (derived from its content when the action has none), and
+        `status` 201 created or 200 updated; 400 `document_parsing_exception` for a document
+        with a value its field's type refuses (Lanner keeps the document, that field null, as
+        its ingest does), 409 for `create` of an id already stored; `delete` and `update` are
+        not supported (400)."""
         started = time.perf_counter()
-        report = self._stored("bulk").bulk(operations if operations is not None else body or [],
-                                           index)
-        return _bulk_response(report, started)
+        store = self._stored("bulk")
+        given = operations if operations is not None else body or []
+        actions = _bulk_actions(given, index)
+        return _bulk_response(_BulkRun(store, actions).run(), started)
 
     def index(self, index: str, document: Mapping[str, Any] | None = None, *,
               id: str | None = None, body: Mapping[str, Any] | None = None,
@@ -247,11 +261,242 @@ def _response(result: SearchResult, started: float) -> dict[str, Any]:
             "timed_out": False, "hits": hits}
 
 
-def _bulk_response(report: IngestReport, started: float) -> dict[str, Any]:
-    """ES's bulk response; `items` holds only the failures (with where they happened)."""
-    items = [{"index": {"status": 400, "error": {"type": "parse_exception", "reason": str(bad)}}}
-             for bad in report.bad_lines]
-    return {"took": _millis(started), "errors": bool(items), "items": items}
+# -- bulk: one response item per action, as Elasticsearch gives --------------------------------
+
+_SHARDS = {"total": 1, "successful": 1, "failed": 0}  # one copy of each index
+_BULK_ACTIONS = ("index", "create", "delete", "update")
+
+
+@dataclass
+class _BulkAction:
+    """One action of a bulk request: its name, the record to store (index and create), and
+    its item in the response once known."""
+
+    name: str
+    record: Record | None = None
+    item: dict[str, Any] | None = None
+    key: tuple[str, str | None] = ("", None)  # (_index, _id) as predicted before the ingest
+
+
+def _bulk_actions(operations: Iterable[Any] | str | bytes, index: str | None
+                  ) -> list[_BulkAction]:
+    """The actions of a bulk body, each with its document; malformed ones with their error."""
+    values = _bulk_values(operations)
+    actions: list[_BulkAction] = []
+    position = 0
+    while position < len(values):
+        value = values[position]
+        position += 1
+        action = _bulk_action(value)
+        if action is None:
+            actions.append(_failed("index", 400, "illegal_argument_exception",
+                                   f"Malformed action/metadata line [{position}], expected an "
+                                   "object with one of index, create, delete, update"))
+            continue
+        name, metadata = action
+        target = _text(metadata.get("_index")) or index
+        doc_id = _text(metadata.get("_id"))
+        if name == "delete":
+            actions.append(_failed(name, 400, "illegal_argument_exception",
+                                   "bulk action [delete] is not supported by Lanner",
+                                   target, doc_id))
+            continue
+        if position >= len(values):
+            actions.append(_failed(name, 400, "action_request_validation_exception",
+                                   f"Validation Failed: 1: the [{name}] action on line "
+                                   f"[{position}] has no document;", target, doc_id))
+            continue
+        document = values[position]
+        position += 1
+        if name == "update":
+            actions.append(_failed(name, 400, "illegal_argument_exception",
+                                   "bulk action [update] is not supported by Lanner",
+                                   target, doc_id))
+        elif not isinstance(document, dict):
+            actions.append(_failed(name, 400, "document_parsing_exception",
+                                   f"[{position}:1] failed to parse: the document on line "
+                                   f"[{position}] is not a JSON object", target, doc_id))
+        else:
+            actions.append(_BulkAction(name, Record(document, target, doc_id, None,
+                                                    len(actions) + 1)))
+    return actions
+
+
+def _bulk_values(operations: Iterable[Any] | str | bytes) -> list[Any]:
+    """The JSON values of a bulk body (objects, or NDJSON text), as JSON reads them; a value
+    JSON cannot hold becomes a string, which no action or document is."""
+    if isinstance(operations, str | bytes):
+        lines = [line for line in operations.splitlines() if line.strip()]
+        values = []
+        for line in lines:
+            try:
+                values.append(orjson.loads(line))
+            except orjson.JSONDecodeError as error:
+                values.append(f"not JSON: {error}")
+        return values
+    values = []
+    for value in operations:
+        try:
+            values.append(orjson.loads(orjson.dumps(value)))
+        except (TypeError, orjson.JSONEncodeError) as error:
+            values.append(f"not JSON-serializable: {error}")
+    return values
+
+
+def _bulk_action(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if isinstance(value, dict) and len(value) == 1:
+        ((name, metadata),) = value.items()
+        if name in _BULK_ACTIONS and isinstance(metadata, dict):
+            return name, metadata
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _failed(name: str, status: int, kind: str, reason: str, index: str | None = None,
+            doc_id: str | None = None, **more: Any) -> _BulkAction:
+    item: dict[str, Any] = {"_index": index or "", **({"_id": doc_id} if doc_id else {}),
+                            "status": status, "error": {"type": kind, "reason": reason, **more}}
+    return _BulkAction(name, item=item)
+
+
+class _BulkRun:
+    """Store the documents of a bulk request in one ingest and tell each action's outcome:
+    ids from the stored rows, created or updated from what was stored before, and the values
+    the ingest refused, placed by document."""
+
+    def __init__(self, store: EventStore, actions: list[_BulkAction]) -> None:
+        self.store = store
+        self.actions = actions
+
+    def run(self) -> list[dict[str, Any]]:
+        pending = [action for action in self.actions if action.record is not None]
+        existing = self._existing(pending)
+        seen: dict[tuple[str, str | None], int] = {}  # writes of a key in this request
+        stored: list[_BulkAction] = []
+        for action in pending:
+            assert action.record is not None
+            written = seen.get(action.key, 0) + (action.key in existing)
+            if action.name == "create" and action.record.id is not None and written:
+                index, doc_id = action.key
+                action.item = {"_index": index, "_id": doc_id, "status": 409, "error": {
+                    "type": "version_conflict_engine_exception",
+                    "reason": f"[{doc_id}]: version conflict, document already exists "
+                              f"(current version [{written}])",
+                    "index": index, "shard": "0"}}
+                continue
+            seen[action.key] = seen.get(action.key, 0) + 1
+            stored.append(action)
+        if stored:
+            self._store(stored, existing)
+        return [{action.name: action.item} for action in self.actions]
+
+    def _existing(self, pending: list[_BulkAction]) -> set[tuple[str, str | None]]:
+        """The (_index, _id) each document will have, predicted as the store gives them; and
+        those already stored."""
+        occurrences: dict[bytes, int] = {}
+        for action in pending:
+            record = action.record
+            assert record is not None
+            index = record.index or derive_index(flatten(record.source).get) or ""
+            doc_id = record.id
+            if doc_id is None:
+                canonical = orjson.dumps(record.source, option=orjson.OPT_SORT_KEYS)
+                key = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
+                seen = occurrences.get(key, 0)
+                occurrences[key] = seen + 1
+                doc_id = derived_id(index, canonical, seen)
+            action.key = (index, doc_id)
+        ids = sorted({doc_id for _, doc_id in (a.key for a in pending) if doc_id})
+        if not ids:
+            return set()
+        rows = self.store.con.execute(
+            "SELECT DISTINCT _index, _id FROM events WHERE _id IN (SELECT unnest(?))", [ids]
+        ).fetchall()
+        return {(index, doc_id) for index, doc_id in rows}
+
+    def _store(self, stored: list[_BulkAction], existing: set[tuple[str, str | None]]) -> None:
+        con = self.store.con
+        (before,) = con.execute("SELECT coalesce(max(_doc), 0) FROM events").fetchone()
+        report = self.store.ingest_items([action.record for action in stored])  # type: ignore[misc]
+        rows = con.execute("SELECT _doc, _index, _id FROM events WHERE _doc > ? ORDER BY _doc",
+                           [before]).fetchall()
+        # The n-th document stored is the n-th row; a document replaced by a later one of the
+        # same request left no row (the last one always stays, so it places the others).
+        first = rows[-1][0] - len(stored) + 1 if rows else before + 1
+        by_doc = {doc: (index, doc_id) for doc, index, doc_id in rows}
+        refused = self._refused(stored, report)
+        versions: dict[tuple[str, str | None], int] = {}
+        for number, action in enumerate(stored):
+            doc = first + number
+            index, doc_id = by_doc.get(doc, action.key)
+            key = (index, doc_id)
+            version = versions[key] = versions.get(key, int(key in existing)) + 1
+            failures = refused.get(id(action))
+            if failures:
+                name, es_type, value, message = failures[0]
+                preview = str(value)[:20]
+                action.item = {"_index": index, "_id": doc_id, "status": 400, "error": {
+                    "type": "document_parsing_exception",
+                    "reason": f"failed to parse field [{name}] of type [{es_type}] in document "
+                              f"with id '{doc_id}'. Preview of field's value: '{preview}'",
+                    "caused_by": {"type": "illegal_argument_exception",
+                                  "reason": f"{message} (Lanner stored the document with "
+                                            f"[{name}] null)"}}}
+                continue
+            updated = version > 1
+            action.item = {"_index": index, "_id": doc_id, "_version": version,
+                           "result": "updated" if updated else "created", "_shards": _SHARDS,
+                           "_seq_no": doc - 1, "_primary_term": 1,
+                           "status": 200 if updated else 201}
+
+    def _refused(self, stored: list[_BulkAction], report: IngestReport
+                 ) -> dict[int, list[tuple[str, str, Any, str]]]:
+        """The values the ingest stored as null, by action: from the report's examples, or,
+        for a field with more failures than the report keeps, by coercing its values again."""
+        by_item = {action.record.item: action for action in stored if action.record}
+        refused: dict[int, list[tuple[str, str, Any, str]]] = {}
+        for name, failures in report.coercions.items():
+            if failures.count <= len(failures.examples):
+                for failure in failures.examples:
+                    action = by_item.get(failure.item)
+                    if action is not None:
+                        refused.setdefault(id(action), []).append(
+                            (name, failures.es_type, failure.value, failure.message))
+                continue
+            for action in stored:
+                assert action.record is not None
+                problem = self._recoerce(action.key[0], action.record.source, name,
+                                         failures.es_type)
+                if problem is not None:
+                    refused.setdefault(id(action), []).append(
+                        (name, failures.es_type, *problem))
+        return refused
+
+    def _recoerce(self, index: str, source: Mapping[str, Any], name: str, es_type: str
+                  ) -> tuple[Any, str] | None:
+        """(value, why) when the field's type refuses a value of this document."""
+        value = flatten(source).get(name)
+        if value is None:
+            return None
+        mapped = (self.store.mapping(index) or {}).get(name)
+        coerce = coercer(es_type, mapped.format if mapped is not None else None)
+        for element in value if isinstance(value, list) else [value]:
+            if element is None:
+                continue
+            try:
+                coerce(element)
+            except ValueError as error:
+                return element, str(error)
+        return None
+
+
+def _bulk_response(items: list[dict[str, Any]], started: float) -> dict[str, Any]:
+    """ES's bulk response: `errors` when any action failed, then one item per action."""
+    errors = any(item["status"] >= 300 for entry in items for item in entry.values())
+    return {"took": _millis(started), "errors": errors, "items": items}
 
 
 def _millis(started: float) -> int:

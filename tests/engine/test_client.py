@@ -9,7 +9,7 @@ import pytest
 
 import lanner
 from lanner.engine.backends.sql import UnknownFieldError
-from lanner.engine.client import Lanner
+from lanner.engine.client import Lanner, connect
 from lanner.engine.querydsl import QueryDslError
 from lanner.eql import EqlSyntaxError
 
@@ -208,3 +208,76 @@ def test_date_timestamps_order_at_millisecond_resolution() -> None:
                         {"index": {"_index": "d", "_id": "early"}},
                         event("2024-01-01T00:00:00.0001Z", "process")])
     assert event_ids(es.eql.search(index="d", query="process where true")) == ["late", "early"]
+
+
+# ------------------------------------------------------------------------------------------
+# bulk: one item per action, in Elasticsearch's shapes (issue 17)
+
+
+def test_bulk_answers_every_action_as_elasticsearch_does() -> None:
+    es = connect()
+    es.indices.create(index="logs", mappings={"properties": {"pid": {"type": "long"}}})
+    doc = {"@timestamp": "2024-01-01T00:00:00Z", "event": {"category": "process"}}
+    response = es.bulk(operations=[
+        {"index": {"_index": "logs", "_id": "1"}}, {**doc, "pid": 1},
+        {"index": {"_index": "logs", "_id": "1"}}, {**doc, "pid": 2},
+        {"create": {"_index": "logs"}}, {**doc, "pid": 3},
+        {"index": {"_index": "logs"}}, {**doc, "pid": "not a number"},
+        {"create": {"_index": "logs", "_id": "1"}}, {**doc, "pid": 4},
+        {"delete": {"_index": "logs", "_id": "1"}},
+        {"index": {"_index": "logs"}}, "not a document",
+    ])
+    items = response["items"]
+    assert response["errors"] is True and len(items) == 7
+    assert [next(iter(item)) for item in items] == [
+        "index", "index", "create", "index", "create", "delete", "index"]
+    first, again, created, refused, conflict, deleted, broken = (
+        next(iter(item.values())) for item in items)
+    shards = {"total": 1, "successful": 1, "failed": 0}
+    assert first == {"_index": "logs", "_id": "1", "_version": 1, "result": "created",
+                     "_shards": shards, "_seq_no": 0, "_primary_term": 1, "status": 201}
+    assert again == {"_index": "logs", "_id": "1", "_version": 2, "result": "updated",
+                     "_shards": shards, "_seq_no": 1, "_primary_term": 1, "status": 200}
+    stored = dict(es.store.con.execute("SELECT _id, pid FROM events").fetchall())
+    # an id the store derived: 20 base64url characters, the stored document's own
+    assert created["result"] == "created" and created["status"] == 201
+    assert len(created["_id"]) == 20 and stored[created["_id"]] == 3
+    assert set(created["_id"]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789-_")
+    assert refused["status"] == 400 and refused["_id"] in stored
+    assert refused["error"]["type"] == "document_parsing_exception"
+    assert refused["error"]["reason"].startswith("failed to parse field [pid] of type [long]")
+    assert conflict["status"] == 409
+    assert conflict["error"]["type"] == "version_conflict_engine_exception"
+    assert stored["1"] == 2  # the refused create changed nothing
+    assert deleted["status"] == 400 and "not supported" in deleted["error"]["reason"]
+    assert broken["status"] == 400 and broken["error"]["type"] == "document_parsing_exception"
+
+
+def test_bulk_ids_are_the_stored_ones_and_a_repeat_is_an_update() -> None:
+    es = connect()
+    operations = [{"index": {"_index": "x"}}, {"n": 1}, {"index": {"_index": "x"}}, {"n": 1},
+                  {"index": {"_index": "x"}}, {"n": 2}]
+    first = es.bulk(operations=operations)
+    assert first["errors"] is False
+    ids = [item["index"]["_id"] for item in first["items"]]
+    assert len(set(ids)) == 3  # identical documents get ids of their own
+    assert sorted(ids) == sorted(row[0] for row in es.store.con.execute(
+        "SELECT _id FROM events").fetchall())
+    assert [item["index"]["result"] for item in first["items"]] == ["created"] * 3
+    second = es.bulk(operations=operations)  # the same documents again: the same ids
+    assert [item["index"]["_id"] for item in second["items"]] == ids
+    assert [item["index"]["result"] for item in second["items"]] == ["updated"] * 3
+    assert es.store.count() == 3
+
+
+def test_bulk_places_every_refused_value_beyond_the_reports_examples() -> None:
+    es = connect()
+    es.indices.create(index="n", mappings={"properties": {"v": {"type": "long"}}})
+    operations: list[Any] = []
+    for number in range(12):
+        operations += [{"index": {"_index": "n", "_id": str(number)}},
+                       {"v": "bad" if number % 2 else number}]
+    response = es.bulk(operations=operations, index="n")
+    statuses = [item["index"]["status"] for item in response["items"]]
+    assert statuses == [201, 400] * 6
