@@ -76,6 +76,12 @@ class FieldSchema:
         return _SuggestionIndex(self._fields)
 
 
+def closest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """The names of `known` closest to `name`, best first: the schema's suggestions, for
+    any set of names (a store's fields, say)."""
+    return _SuggestionIndex(known).closest(name, limit)
+
+
 class _SuggestionIndex:
     """Finds likely intended field names fast, without comparing against every known name.
 

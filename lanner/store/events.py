@@ -251,10 +251,7 @@ class EventStore:
         batch_rows: int = BATCH_ROWS,
     ) -> None:
         self.path = str(path) if path is not None else None
-        try:
-            self.con = duckdb.connect(self.path or ":memory:")
-        except duckdb.Error as error:
-            raise StoreError(f"cannot open the event store {self.path}: {error}") from None
+        self.con = open_database(self.path)
         self._scratch: weakref.finalize | None = None  # the folder of a scratch store
         self._memory_limit: int | None = None  # DuckDB's in bytes, when the store sets one
         self.con.execute(f"SET checkpoint_threshold = '{AUTOMATIC_CHECKPOINT}'")
@@ -272,6 +269,7 @@ class EventStore:
         self._fields: set[str] = set()
         self._plans: dict[str, _IndexPlan] = {}
         self._unsaved: set[str] = set()  # columns whose metadata is not written yet
+        self._index_names: tuple[str, ...] | None = None  # until an ingest changes them
         self._ddl: list[str] = []  # schema changes not run yet: the writer runs them in order
         # (_index, _id) of the batch being built: a repeat means a delete after the insert.
         self._batch_ids: set[tuple[str, str]] = set()
@@ -295,7 +293,7 @@ class EventStore:
                     found[name] = self._virtual(name, mapped)
         return found
 
-    def fields(self, indices: Iterable[str]) -> FieldSource:
+    def fields_in(self, indices: Iterable[str]) -> FieldSource:
         """The fields as a search over `indices` sees them, each typed as those indices
         type it (lanner.store.columns); the store itself while every index agrees."""
         if not self._alternates and not self._mappings:
@@ -304,7 +302,7 @@ class EventStore:
 
     def column(self, name: str) -> Column | None:
         """One field's column (an alias resolves to its target's physical column), or None;
-        a field that indices type differently is its first type's column here (see fields)."""
+        a field that indices type differently is its first type's column here (see fields_in)."""
         self._check_loaded(name)
         physical = self._columns.get(name)
         if physical is not None:
@@ -338,6 +336,13 @@ class EventStore:
     def mapping(self, index: str) -> dict[str, FieldMapping] | None:
         """The explicit mapping put for `index`, flat; None when it has none."""
         return self._mappings.get(index)
+
+    def index_names(self) -> tuple[str, ...]:
+        """Every stored index name, sorted (read once after each ingest)."""
+        if self._index_names is None:
+            self._index_names = tuple(row[0] for row in self._execute(
+                "SELECT DISTINCT _index FROM events ORDER BY _index").fetchall())
+        return self._index_names
 
     def count(self) -> int:
         """Number of stored events."""
@@ -541,6 +546,7 @@ class EventStore:
                     report += self._ingest([(STDIN_NAME if name == STDIN else name,
                                              read_file(name))], index)
         finally:
+            self._index_names = None
             self._drop_empty(made)
         if progress:
             progress(None, report.events)
@@ -793,6 +799,7 @@ class EventStore:
                 if rows:
                     report.replaced += self._write(self._seal(rows, sources, report))
         finally:
+            self._index_names = None
             if collecting:
                 gc.enable()
             # After a failure, the columns of rows never written still exist in the table.
@@ -1193,6 +1200,32 @@ class EventStore:
         return Column(
             name, es_type, physical.sql_type, physical.is_list, mapped.alias_path, physical.physical
         )
+
+
+def open_database(path: str | None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the database file at `path` (in memory for None) that never
+    reaches for the network: extensions are never installed automatically.
+
+    A write-ahead log that a crash left behind is replayed first in a database the file is
+    attached to, and checkpointed there: replaying it may call functions of DuckDB's
+    statically linked `core_functions` (a column made a list is `ALTER ... USING [x]`), which a
+    database opened directly has not loaded yet while it replays, and which DuckDB would then
+    try to download (offline, the store would not open at all)."""
+    config = {"autoinstall_known_extensions": False}
+    try:
+        if path is not None and os.path.exists(path + ".wal"):
+            with duckdb.connect(":memory:", config=config) as replaying:
+                replaying.execute(f"ATTACH {sql_string(path)} AS replayed")
+                replaying.execute("CHECKPOINT replayed")
+                replaying.execute("DETACH replayed")
+        return duckdb.connect(path or ":memory:", config=config)
+    except duckdb.Error as error:
+        raise StoreError(f"cannot open the event store {path}: {error}") from None
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def flatten(source: Mapping[str, Any]) -> dict[str, Any]:

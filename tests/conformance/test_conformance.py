@@ -29,7 +29,7 @@ def test_case_on_spark(case: harness.Case, spark: object) -> None:
     _check(case, "spark")
 
 
-@pytest.mark.parametrize("order", ["all"])
+@pytest.mark.parametrize("order", ["all", "all-reversed"])
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_case_with_every_index_in_one_store(case: harness.Case, order: str) -> None:
     """The same case with all the suite's indices in one store, loaded in either order: a

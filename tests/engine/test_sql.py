@@ -188,7 +188,7 @@ def test_constants_fold_as_the_planner_folds_them(store: EventStore) -> None:
     assert ids(store, 'not (?missing : "x" or n == 7)') == [1, 3, 4, 5]
     assert ids(store, 'not (?missing : "x" and n == 7)') == []  # and makes the `and` null
     assert ids(store, 'not (false and ?missing : "x")') == [1, 2, 3, 4, 5]  # false wins
-    with pytest.raises(CompileError, match="cannot evaluate"):
+    with pytest.raises(CompileError, match=r"invalid regular expression \[a\{99999\}\]"):
         compiler.condition(parse_expression('"a" regex "a{99999}"'))
 
 

@@ -46,8 +46,8 @@ def test_date_and_date_nanos_keep_their_own_precision() -> None:
     doc = {"@timestamp": "2026-01-01T00:00:00.123456789Z", "event": {"category": "process"}}
     load(es, "millis", {"@timestamp": {"type": "date"}}, [doc])
     load(es, "nanos", {"@timestamp": {"type": "date_nanos"}}, [doc])
-    assert es.store.fields(["millis"]).column("@timestamp").es_type == "date"
-    assert es.store.fields(["nanos"]).column("@timestamp").es_type == "date_nanos"
+    assert es.store.fields_in(["millis"]).column("@timestamp").es_type == "date"
+    assert es.store.fields_in(["nanos"]).column("@timestamp").es_type == "date_nanos"
     exact = 'any where @timestamp == "2026-01-01T00:00:00.123456789Z"'
     assert ids(es.eql.search(index="nanos", query=exact)) == ["nanos-0"]
     near = 'any where @timestamp == "2026-01-01T00:00:00.123456788Z"'
@@ -75,13 +75,13 @@ def test_unmapped_indices_type_a_field_by_their_own_first_values(tmp_path: Path)
         store.ingest([{"port": 443}, {"port": "https"}], index="a")  # long: "https" refused
         report = store.ingest([{"port": "https"}, {"port": 80}], index="b")  # keyword
         assert report.coercion_failures == 0
-        assert store.fields(["a"]).column("port").es_type == "long"
-        assert store.fields(["b"]).column("port").es_type == "keyword"
+        assert store.fields_in(["a"]).column("port").es_type == "long"
+        assert store.fields_in(["b"]).column("port").es_type == "keyword"
     with EventStore(path) as store:  # reopened: each index keeps its typing
         store.ingest([{"port": "http"}], index="b")
-        b = store.fields(["b"]).column("port")
+        b = store.fields_in(["b"]).column("port")
         assert (b.es_type, b.physical) == ("keyword", "port#2")
         rows = store.con.execute(
             f"SELECT {b.sql} FROM events WHERE _index = 'b' ORDER BY _doc").fetchall()
         assert rows == [("https",), ("80",), ("http",)]
-        assert store.fields(["a", "b"]).column("port").conflict is not None
+        assert store.fields_in(["a", "b"]).column("port").conflict is not None

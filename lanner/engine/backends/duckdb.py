@@ -20,23 +20,27 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from lanner.engine.backends.sql import (
+    QueryFailedError,
     SqlCompiler,
     epoch_nanos,
     install_macros,
+    positioned,
     scoped_column,
+    shard_doc,
     sql_literal,
+    stored_doc,
 )
 from lanner.engine.matcher import Event, expand_keys
 from lanner.engine.plan import StageFilter
 from lanner.engine.values import KEY_WRAPPERS, wrap_key
 from lanner.eql import ast
 from lanner.eql.schema import FieldSchema
-from lanner.store.events import Document, EventStore, quote
+from lanner.store.events import Document, EventStore
 
 if TYPE_CHECKING:
     from lanner.engine.backends.base import FilterJob, FilterOutcome
@@ -82,8 +86,7 @@ class DuckDBBackend:
 
     def index_names(self) -> tuple[str, ...]:
         """Every stored index name, in order."""
-        return tuple(row[0] for row in self.con.execute(
-            "SELECT DISTINCT _index FROM events ORDER BY _index").fetchall())
+        return self.store.index_names()
 
     def indices(self, patterns: str | Sequence[str],
                 names: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -99,7 +102,7 @@ class DuckDBBackend:
         schema = None
         if any(self.store.mapping(index) is None for index in scope.indices):
             schema = FieldSchema.default()
-        return SqlCompiler(self.store.fields(scope.indices), category_field=scope.category_field,
+        return SqlCompiler(self.store.fields_in(scope.indices), category_field=scope.category_field,
                            schema=schema)
 
     # -- event queries ----------------------------------------------------------------------
@@ -107,7 +110,7 @@ class DuckDBBackend:
     def count(self, where: str, scope: SearchScope) -> int:
         """Number of events of the scope meeting `where`."""
         sql = f"SELECT count(*) FROM events WHERE {self._where(where, scope)}"
-        return self.con.execute(sql).fetchone()[0]
+        return self._rows(self.con, sql)[0][0]
 
     def window(self, where: str, scope: SearchScope, offset: int, limit: int) -> list[Document]:
         """Events meeting `where` in ES order (timestamp, tiebreaker nulls last, doc), from
@@ -115,7 +118,7 @@ class DuckDBBackend:
         order = ", ".join(self._order(scope))
         sql = (f"SELECT _doc FROM events WHERE {self._where(where, scope)} ORDER BY {order} "
                f"LIMIT {int(limit)} OFFSET {int(offset)}")
-        docs = [row[0] for row in self.con.execute(sql).fetchall()]
+        docs = [row[0] for row in self._rows(self.con, sql)]
         found = self.store.documents(docs)
         return [found[doc] for doc in docs]
 
@@ -132,13 +135,13 @@ class DuckDBBackend:
             where = f"({where}) AND ({timestamp}) IS NOT NULL"
         tiebreaker = self._tiebreaker(scope)
         keys = [self.key_sql(compiler, key) for key in stage.keys]
-        columns = ", ".join(["_doc", f"coalesce({timestamp}, 0)", tiebreaker, *keys])
+        columns = ", ".join([self._position(), f"coalesce({timestamp}, 0)", tiebreaker, *keys])
         order = ", ".join(self._order(scope))
         sql = f"SELECT {columns} FROM events WHERE {self._where(where, scope)} ORDER BY {order}"
         optional = [key.optional for key in stage.keys]
         wrappers = [KEY_WRAPPERS.get(compiler.resolve(key).es_type or "") for key in stage.keys]
         events = []
-        for row in self.con.execute(sql).fetchall():
+        for row in self._rows(self.con, sql):
             values = [wrap_key(value, wrapper) for value, wrapper in zip(row[3:], wrappers,
                                                                        strict=True)]
             events.append(Event(row[0], row[1], row[2], expand_keys(values, optional)))
@@ -155,8 +158,8 @@ class DuckDBBackend:
         return resolved.sql
 
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
-        """The stored documents with these `_doc` numbers."""
-        return self.store.documents(docs)
+        """The stored documents at these positions (a matcher Event's `doc`, shard_doc)."""
+        return positioned(self.store.documents, docs)
 
     # -- many filters at once ---------------------------------------------------------------
 
@@ -265,8 +268,8 @@ class DuckDBBackend:
         that the failure is the failing filter's."""
         sql, tags = self._pass_sql(members)
         try:
-            found = dict(con.execute(sql).fetchall())
-        except duckdb.Error as error:
+            found = dict(self._rows(con, sql))
+        except QueryFailedError as error:
             if len(members) == 1:
                 yield members[0], error
                 return
@@ -291,7 +294,8 @@ class DuckDBBackend:
         filter_columns = {} if len(filters) == 1 else {
             sql: f'"_lanner_filter_{number}"' for number, sql in enumerate(filters) if sql}
         category = first.group[2] or "TRUE"
-        columns = ["_doc", f"{self._timestamp(scope)} AS _ts", f"{self._tiebreaker(scope)} AS _tb"]
+        columns = [f"{self._position()} AS _pos", f"{self._timestamp(scope)} AS _ts",
+                   f"{self._tiebreaker(scope)} AS _tb"]
         conditions: dict[str, int] = {}
         tags = []
         for member in members:
@@ -317,7 +321,7 @@ class DuckDBBackend:
             inner = (f"SELECT {', '.join(columns)}, unnest(list_filter([{cases}], "
                      f"lambda _t: _t IS NOT NULL)) AS _tag "
                      f"FROM {source} WHERE {self._where(category, scope)}")
-        docs = "list(_doc ORDER BY _ts NULLS LAST, _tb NULLS LAST, _doc)"
+        docs = "list(_pos ORDER BY _ts NULLS LAST, _tb NULLS LAST, _pos)"
         return f"SELECT _tag, {docs} FROM ({inner}) GROUP BY _tag", tags
 
     def _member_events(self, members: list[_Member],
@@ -343,12 +347,13 @@ class DuckDBBackend:
                      docs: list[list[int]]) -> list[list[Event] | Exception]:
         keys = _key_columns(members)
         scope = members[0].scope
-        columns = ", ".join(["_doc", self._timestamp(scope), self._tiebreaker(scope), *keys])
-        wanted = sorted(set().union(*docs))
+        columns = ", ".join([self._position(), self._timestamp(scope), self._tiebreaker(scope),
+                             *keys])
+        wanted = sorted({stored_doc(position) for found in docs for position in found})
         sql = f"SELECT {columns} FROM events WHERE _doc IN (SELECT unnest($docs))"
         try:
-            rows = {row[0]: row for row in self.con.execute(sql, {"docs": wanted}).fetchall()}
-        except duckdb.Error as error:
+            rows = {row[0]: row for row in self._rows(self.con, sql, {"docs": wanted})}
+        except QueryFailedError as error:
             if len(members) == 1:
                 return [error]
             return [self._rows_events([member], [found])[0]
@@ -359,6 +364,16 @@ class DuckDBBackend:
 
     # -- SQL pieces -------------------------------------------------------------------------
 
+    @staticmethod
+    def _rows(con: duckdb.DuckDBPyConnection, sql: str,
+              parameters: object = None) -> list[tuple[Any, ...]]:
+        """The rows of a generated query; DuckDB's failure becomes the search's typed error
+        (a rule's, which its run reports while the other rules go on)."""
+        try:
+            return con.execute(sql, parameters).fetchall()
+        except duckdb.Error as error:
+            raise QueryFailedError(f"DuckDB failed the search: {error}") from None
+
     def _where(self, where: str, scope: SearchScope) -> str:
         indices = ", ".join(sql_literal(index) for index in scope.indices) or "NULL"
         parts = [f"_index IN ({indices})", f"({where})"]
@@ -368,7 +383,7 @@ class DuckDBBackend:
 
     def _timestamp(self, scope: SearchScope) -> str:
         """Epoch nanoseconds of the timestamp field (the first value of a list)."""
-        column = scoped_column(self.store.fields(scope.indices), scope.timestamp_field)
+        column = scoped_column(self.store.fields_in(scope.indices), scope.timestamp_field)
         if column is None or column.physical is None:
             return "CAST(NULL AS BIGINT)"
         value = f"list_min({column.sql})" if column.is_list else column.sql
@@ -381,7 +396,7 @@ class DuckDBBackend:
     def _tiebreaker(self, scope: SearchScope) -> str:
         if scope.tiebreaker_field is None:
             return "NULL"
-        column = scoped_column(self.store.fields(scope.indices), scope.tiebreaker_field)
+        column = scoped_column(self.store.fields_in(scope.indices), scope.tiebreaker_field)
         if column is None or column.physical is None:
             return "CAST(NULL AS BIGINT)"
         value = f"list_min({column.sql})" if column.is_list else column.sql
@@ -391,7 +406,11 @@ class DuckDBBackend:
         order = [f"{self._timestamp(scope)} NULLS LAST"]
         if scope.tiebreaker_field is not None:
             order.append(f"{self._tiebreaker(scope)} NULLS LAST")
-        return [*order, quote("_doc")]
+        return [*order, self._position()]
+
+    def _position(self) -> str:
+        """SQL of the implicit tiebreaker (shard_doc): what a matcher Event's `doc` holds."""
+        return shard_doc(self.index_names(), sql_literal)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
 from lanner.engine.backends.spark_sql import SPARK, SPARK_FUNCTIONS, spark_identifier
-from lanner.engine.backends.sql import SqlCompiler, scoped_column
+from lanner.engine.backends.sql import SqlCompiler, positioned, scoped_column, shard_doc
 from lanner.engine.matcher import (
     Event,
     SampleMatch,
@@ -176,17 +176,18 @@ class SparkBackend:
 
     # -- scope ------------------------------------------------------------------------------
 
-    def indices(self, patterns: str | Sequence[str]) -> tuple[str, ...]:
+    def indices(self, patterns: str | Sequence[str],
+                names: Sequence[str] | None = None) -> tuple[str, ...]:
         """Stored index names selected by ES multi-target syntax (see DuckDBBackend)."""
         with self._store_lock:
-            return self._local.indices(patterns)
+            return self._local.indices(patterns, names)
 
     def compiler(self, scope: SearchScope) -> SqlCompiler:
         """The DuckDB backend's compiler for this scope, writing Spark SQL."""
         schema = None
         if any(self.store.mapping(index) is None for index in scope.indices):
             schema = FieldSchema.default()
-        return SqlCompiler(self.store.fields(scope.indices), category_field=scope.category_field,
+        return SqlCompiler(self.store.fields_in(scope.indices), category_field=scope.category_field,
                            schema=schema,
                            dialect=SPARK)
 
@@ -216,14 +217,21 @@ class SparkBackend:
         return [found[doc] for doc in docs]
 
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
-        """The stored documents with these `_doc` numbers, told by the store as on DuckDB."""
+        """The stored documents at these positions (shard_doc), told by the store as on
+        DuckDB."""
         with self._store_lock:
-            return self.store.documents(docs)
+            return positioned(self.store.documents, docs)
+
+    def index_names(self) -> tuple[str, ...]:
+        """Every stored index name, in order."""
+        with self._store_lock:
+            return self._local.index_names()
 
     def _ordered_docs(self, where: str, scope: SearchScope, offset: int,
                       limit: int) -> list[int]:
         order = ", ".join(self._order(scope))
-        sql = (f"SELECT _doc FROM {self._events()} WHERE {self._where(where, scope)} "
+        sql = (f"SELECT {self._position()} FROM {self._events()} "
+               f"WHERE {self._where(where, scope)} "
                f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}")
         return [row[0] for row in self._collect(sql)]
 
@@ -296,7 +304,8 @@ class SparkBackend:
         where = self._candidate_where(stage, compiler, scope, timed=timed)
         keys = [f"{self.key_sql(compiler, key)} AS _k{index}"
                 for index, key in enumerate(stage.keys)]
-        columns = ", ".join(["_doc", f"coalesce({self._timestamp(scope)}, 0) AS _ts",
+        columns = ", ".join([f"{self._position()} AS _pos",
+                             f"coalesce({self._timestamp(scope)}, 0) AS _ts",
                              f"{self._tiebreaker(scope)} AS _tb", *keys])
         return self._sql(f"SELECT {columns} FROM {self._events()} "
                          f"WHERE {self._where(where, scope)}")
@@ -329,7 +338,7 @@ class SparkBackend:
 
     def _field(self, name: str, scope: SearchScope) -> tuple[str, str] | None:
         """(Spark SQL of the field's first value, its ES type), or None if it has no values."""
-        column = scoped_column(self.store.fields(scope.indices), name)
+        column = scoped_column(self.store.fields_in(scope.indices), name)
         if column is None or column.physical is None:
             return None
         sql = spark_identifier(column.physical)
@@ -360,7 +369,11 @@ class SparkBackend:
         order = [f"{self._timestamp(scope)} ASC NULLS LAST"]
         if scope.tiebreaker_field is not None:
             order.append(f"{self._tiebreaker(scope)} ASC NULLS LAST")
-        return [*order, "_doc"]
+        return [*order, self._position()]
+
+    def _position(self) -> str:
+        """Spark SQL of the implicit tiebreaker (shard_doc), a matcher Event's `doc`."""
+        return shard_doc(self.index_names(), SPARK.literal)
 
     def _events(self) -> str:
         """The view of the events, exported again first if the store changed (which also

@@ -41,6 +41,7 @@ import orjson
 from lanner.engine.backends.duckdb import Document, select_indices
 from lanner.engine.backends.spark import SparkBackend
 from lanner.engine.backends.spark_sql import SPARK_TYPES, spark_identifier, spark_literal
+from lanner.engine.backends.sql import positioned
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
 from lanner.store.events import (
@@ -126,7 +127,7 @@ class LakeFields:
     def has_field(self, name: str) -> bool:
         return name in self._known
 
-    def fields(self, indices: Iterable[str]) -> LakeFields:
+    def fields_in(self, indices: Iterable[str]) -> LakeFields:
         """A lake types every index alike (ECS, then dynamic mapping over all files)."""
         return self
 
@@ -557,8 +558,12 @@ class SparkLakeBackend(SparkBackend):
         return select_indices(patterns, self._names if names is None else names)
 
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
-        """The documents with these `_doc` numbers, fetched from the typed Parquet; the id of
-        a later identical copy is told as the store tells it (the copies before it counted)."""
+        """The documents at these positions (shard_doc), fetched from the typed Parquet."""
+        return positioned(self._stored_documents, docs)
+
+    def _stored_documents(self, docs: Iterable[int]) -> dict[int, Document]:
+        """The documents with these `_doc` numbers; the id of a later identical copy is told
+        as the store tells it (the copies before it counted)."""
         wanted = sorted(set(docs))
         found: dict[int, Document] = {}
         for start in range(0, len(wanted), _DOCUMENT_CHUNK):

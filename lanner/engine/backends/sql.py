@@ -28,13 +28,13 @@ Literals are inlined through `sql_literal`, the one quoting function.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import duckdb
 
@@ -53,8 +53,9 @@ from lanner.engine.values import (
 from lanner.eql import ast
 from lanner.eql.errors import EqlSemanticError
 from lanner.eql.printer import to_text
-from lanner.eql.schema import FieldSchema
+from lanner.eql.schema import FieldSchema, closest_names
 from lanner.eql.types import Kind, kind_of_es_type, kind_of_value
+from lanner.errors import LannerError
 from lanner.store.columns import Column, FieldSource
 from lanner.store.mappings import DUCKDB_TYPES, date_parser
 
@@ -69,6 +70,11 @@ class CompileError(EqlSemanticError):
 
     def __init__(self, message: str, node: ast.Node | None = None) -> None:
         super().__init__(message, node.span if node is not None else None, code="compile")
+
+
+class QueryFailedError(LannerError):
+    """The engine failed a query Lanner generated: what the search reports instead of the
+    engine's own exception."""
 
 
 class UnknownFieldError(EqlSemanticError):
@@ -398,6 +404,18 @@ def _folding_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+@functools.lru_cache(maxsize=4096)
+def re2_refusal(regex: str) -> str | None:
+    """Why RE2, the engine's regex library, refuses `regex` (syntax, or its limits: a repeat
+    above 1000, a program too large), or None: every engine runs only what it accepts."""
+    with _FOLDING:
+        try:
+            _folding_connection().execute("SELECT regexp_full_match('', ?)", [regex])
+        except duckdb.Error as error:
+            return str(error).partition("Error: ")[2] or str(error)
+    return None
+
+
 def _fold(sql: str, node: ast.Node) -> object:
     """The value of a constant expression (SQL reading no column), as ES folds it."""
     with _FOLDING:
@@ -409,6 +427,39 @@ def _fold(sql: str, node: ast.Node) -> object:
 
 # ------------------------------------------------------------------------------------------
 # The compiler
+
+
+# The implicit tiebreaker: Elasticsearch's `_shard_doc`, shards in ShardId order (shard number,
+# then index name; Lanner's indices are one shard each), then the document's order in its shard.
+# A store's `_doc` numbers stay below 2**DOC_BITS; an index's rank among the stored names, in
+# name order, is added above them, so that ordering by the sum is ordering by (index, _doc).
+DOC_BITS = 40
+_DOC_MASK = (1 << DOC_BITS) - 1
+_Found = TypeVar("_Found")
+
+
+def shard_doc(index_names: Sequence[str], literal: Callable[[str], str]) -> str:
+    """SQL of an event's position in Elasticsearch's order of equal timestamps (and
+    tiebreakers): index name, then ingest order. `index_names`: every stored name, sorted."""
+    if len(index_names) <= 1:
+        return "_doc"
+    ranks = " ".join(f"WHEN {literal(name)} THEN {rank << DOC_BITS}"
+                     for rank, name in enumerate(index_names) if rank)
+    return f"(_doc + CASE _index {ranks} ELSE 0 END)"
+
+
+def stored_doc(position: int) -> int:
+    """The `_doc` number of a position that shard_doc gave."""
+    return position & _DOC_MASK
+
+
+def positioned(fetch: Callable[[list[int]], dict[int, _Found]],
+               positions: Iterable[int]) -> dict[int, _Found]:
+    """What `fetch` finds for stored `_doc` numbers, keyed by the positions asked for."""
+    wanted = list(positions)
+    found = fetch([stored_doc(position) for position in wanted])
+    return {position: found[stored_doc(position)] for position in wanted
+            if stored_doc(position) in found}
 
 
 def scoped_column(fields: FieldSource, name: str, node: ast.Node | None = None) -> Column | None:
@@ -541,7 +592,7 @@ class SqlCompiler:
 
     def _closest(self, name: str) -> list[str]:
         known = [known for known in self.fields.columns() if not known.startswith("_")]
-        return difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        return closest_names(name, known, limit=1)
 
     # -- filters ----------------------------------------------------------------------------
 
@@ -773,6 +824,10 @@ class SqlCompiler:
             text = pattern.value
             if node.kind.is_regex:
                 regex = ("(?i)" if node.kind.insensitive else "") + lucene_to_re2(text)
+                refusal = re2_refusal(regex)
+                if refusal is not None:
+                    raise CompileError(f"invalid regular expression [{text}]: {refusal}",
+                                       pattern)
                 tests.append(self.dialect.regex_search(subject, regex))
                 continue
             plain = is_plain(text)
