@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lanner import eql
@@ -44,21 +44,30 @@ class RuleReport:
         return any(p.severity is Severity.WARNING for p in self.problems)
 
 
-def validate_rule(rule: Rule, schema: eql.Schema | None = None) -> RuleReport:
+EngineCheck = Callable[[Rule], list[Issue]]
+
+
+def validate_rule(rule: Rule, schema: eql.Schema | None = None,
+                  engine_check: EngineCheck | None = None) -> RuleReport:
+    """The language's issues with the rule's query; then, if it has no error, what
+    `engine_check` (the engine, compiling it: lanner.detection.checks) refuses."""
     path = rule.path or "<rule>"
     report = RuleReport(path, rule)
     if not rule.is_eql:
         report.skipped = f"type {rule.type}, language {rule.language}: not an EQL rule"
         return report
     issues = eql.validate(rule.query, schema, rule.category_field)
+    if engine_check is not None and not any(i.severity is Severity.ERROR for i in issues):
+        issues += engine_check(rule)
     report.problems = [place_issue(rule, issue) for issue in issues]
     return report
 
 
 def validate_rules(rules: Iterable[Rule], load_errors: Iterable[RuleLoadError] = (),
-                   schema: eql.Schema | None = None) -> list[RuleReport]:
+                   schema: eql.Schema | None = None,
+                   engine_check: EngineCheck | None = None) -> list[RuleReport]:
     """Reports for loaded rules and for files that failed to load, sorted by path."""
-    reports = [validate_rule(rule, schema) for rule in rules]
+    reports = [validate_rule(rule, schema, engine_check) for rule in rules]
     for error in load_errors:
         location = error.location
         problem = Problem(location.path or "<rule>", location.line or 1, location.col or 1,

@@ -1,0 +1,42 @@
+"""What the engine refuses in a query the language accepts, found when rules are validated: a
+rule that cannot run fails `rules validate`, not the hunt.
+
+The engine compiles each of the query's filters against no events, with the ECS schema
+standing in for the index templates, as a hunt of any data would; what it refuses (a regex that
+RE2 cannot run, a literal its field's type cannot read) is the rule's error.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from lanner import eql
+from lanner.engine.backends.sql import SqlCompiler, UnknownFieldError
+from lanner.engine.planner import plan
+from lanner.eql import Issue, Severity
+from lanner.eql.schema import FieldSchema
+from lanner.errors import LannerError
+from lanner.rules import Rule
+from lanner.store import EventStore
+
+
+def engine_issues(rule: Rule) -> list[Issue]:
+    """The engine's refusals of `rule`'s query, each at its place in the query."""
+    compiler = SqlCompiler(_no_events(), category_field=rule.category_field,
+                           schema=FieldSchema.default())
+    issues = []
+    for stage in plan(eql.parse(rule.query)).distinct_filters():
+        try:
+            compiler.filter(stage.category, stage.condition)
+        except UnknownFieldError:
+            continue  # the language's checks report fields the schema does not know
+        except LannerError as error:
+            issues.append(Issue(Severity.ERROR, "engine", getattr(error, "message", str(error)),
+                                getattr(error, "span", None)))
+    return issues
+
+
+@functools.cache
+def _no_events() -> EventStore:
+    """An empty store: the compiler asks it about fields, and it knows none."""
+    return EventStore()
