@@ -575,6 +575,13 @@ def _account(session: _Session) -> None:
         fields = ", ".join(f"{name} ({failures.count})" for name, failures in coerced.items())
         view.problem("warning", f"values Elasticsearch would reject were stored as null: "
                      f"{fields}", fields={n: f.count for n, f in coerced.items()})
+        for name, failures in coerced.items():  # the first few of each field, placed
+            for example in failures.examples:
+                view.problem("bad value", f"{example}: field [{name}] of type "
+                             f"[{failures.es_type}]", file=example.path, line=example.line)
+            if failures.count > len(failures.examples):
+                view.problem("bad value", f"… and {failures.count - len(failures.examples)} "
+                             f"more of field [{name}]")
     if ingested.without_index:
         view.problem("warning", f"{ingested.without_index:,} event(s) have no index (no _index, "
                      "data_stream.* or agent.type/event.module tells it): rules restricted to "

@@ -31,6 +31,7 @@ from lanner.cli.selection import (
     rule_filter,
 )
 from lanner.cli.terminal import data, visible
+from lanner.detection.checks import engine_issues
 from lanner.detection.explain import (
     BlockerKind,
     Connective,
@@ -105,7 +106,8 @@ def rules_validate(
     """
     env = CliEnv.default()
     rules, load_errors = load_rules(paths)
-    reports = validate_rules(rules, load_errors, FieldSchema.default() if schema else None)
+    reports = validate_rules(rules, load_errors, FieldSchema.default() if schema else None,
+                             engine_check=engine_issues)
     problems = [p for r in reports for p in r.problems
                 if warnings or p.severity is eql.Severity.ERROR]
     if output_format is OutputFormat.JSON:
