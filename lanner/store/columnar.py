@@ -31,8 +31,9 @@ import duckdb
 import orjson
 
 from lanner.store.indices import INDEX_FIELDS, derive_index
+from lanner.store.limits import current_limits
 from lanner.store.mappings import VERBATIM_STRING_TYPES, ancestors, duckdb_type
-from lanner.store.readers import document_lines
+from lanner.store.readers import document_lines, duplicate_key
 
 # Bytes of a file read by one statement into a store in memory: each statement costs a fixed
 # planning time (its SQL types 300 fields), and the rows of a piece stay uncompressed until
@@ -170,7 +171,9 @@ def plain_ndjson(path: str) -> bool:
 def sample(path: str, shape: Shape) -> None:
     """Read the first documents in Python: raise NotColumnar for what DuckDB would read
     differently from the general ingest, and learn the nodes that are not objects and the
-    fields that hold lists."""
+    fields that hold lists. A duplicate key is left to the general ingest, which reports it
+    (DuckDB sees one only among the fields it reads: see refused)."""
+    allow_duplicates = current_limits().allow_duplicate_keys
     with open(path, "rb") as raw:
         for line in itertools.islice(raw, SAMPLE_LINES):
             text = line.strip()
@@ -180,6 +183,8 @@ def sample(path: str, shape: Shape) -> None:
                 document = orjson.loads(text)
             except orjson.JSONDecodeError:
                 raise NotColumnar("a malformed line among the first ones") from None
+            if not allow_duplicates and duplicate_key(text, document) is not None:
+                raise NotColumnar("a document with a duplicate key")
             check_plain(document)
             shape.learn(document)
 
@@ -267,8 +272,10 @@ def read_sql(path: str, shape: Shape) -> str:
     """`read_json` of a file in strict mode, with the column tree of the shape."""
     spec = "{" + ", ".join(f"{_literal(name)}: {_literal(kind)}"
                            for name, kind in shape.columns().items()) + "}"
+    # A line over the reader's limit too is refused, so that the general ingest reports it.
+    bound = min(MAX_DOCUMENT_BYTES, current_limits().max_line_bytes)
     return (f"read_json({_literal(path)}, format = 'newline_delimited', columns = {spec}, "
-            f"ignore_errors = false, maximum_object_size = {MAX_DOCUMENT_BYTES})")
+            f"ignore_errors = false, maximum_object_size = {bound})")
 
 
 def insert_sql(path: str, shape: Shape, typed: list[Typed], targets: dict[str, str],
@@ -294,7 +301,10 @@ def insert_sql(path: str, shape: Shape, typed: list[Typed], targets: dict[str, s
 
 def refused(error: duckdb.Error, path: str, shape: Shape) -> None:
     """Learn from the document DuckDB refused (named by its line) so that the next attempt
-    reads it; NotColumnar when there is nothing to learn (a malformed line, a non-object)."""
+    reads it; NotColumnar when there is nothing to learn (a malformed line, a non-object, a
+    duplicate key among the fields read, which the general ingest reports as a bad line)."""
+    if "has duplicate key" in str(error):
+        raise NotColumnar("a document with a duplicate key") from None
     found = _LINE_OF_ERROR.search(str(error))
     document = _document_at(path, int(found.group(1))) if found else None
     if document is not None:

@@ -5,23 +5,25 @@ action/document pairs (elasticdump exports are NDJSON of hits); a JSON array of 
 search response (`hits.hits`) or an `_eql/search` response (`hits.events`,
 `hits.sequences[].events`); a single document; a Parquet file (one document per row). Any of
 them gzip- or bzip2-compressed, or inside a zip archive, told by magic bytes since names lie;
-`-` reads standard input. A problem becomes a BadLine in the stream rather than an exception,
-so one broken line costs one event and is reported with its file and line.
+`-` reads standard input; UTF-16 is read as text, byte order marks are dropped. A problem
+becomes a BadLine in the stream rather than an exception, so one broken line costs one event
+and is reported with its file and line: a document with a duplicate key (which Elasticsearch
+refuses), a line over the length limit, and where compressed data ends early or goes on with
+garbage, after every line that could be read (lanner.store.limits has the bounds).
 """
 
 from __future__ import annotations
 
 import array
-import bz2
-import gzip
 import io
+import json
 import re
 import shutil
 import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -29,9 +31,21 @@ from typing import IO, Any, NamedTuple
 import duckdb
 import orjson
 
-GZIP_MAGIC = b"\x1f\x8b"
+from lanner.store.limits import InputLimits, current_limits, printable
+from lanner.store.streams import (
+    BLOCK_BYTES,
+    BZIP2_MAGIC,
+    GZIP_MAGIC,
+    Decompressed,
+    LineReader,
+    Metered,
+    Skipped,
+    StreamCut,
+    Transcoded,
+    utf16_encoding,
+)
+
 EVTX_MAGIC = b"ElfFile\x00"
-BZIP2_MAGIC = b"BZh"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive, an empty archive
 PARQUET_MAGIC = b"PAR1"
 STDIN = "-"  # the path that means standard input
@@ -45,6 +59,8 @@ BOM = b"\xef\xbb\xbf"
 # `//` comment lines, which ES' JSON parser accepts (missing-events.data has them). No JSON
 # string holds a raw newline, so a line starting with `//` is always outside any string.
 _COMMENT_LINE = re.compile(rb"^[ \t]*//[^\n]*", re.MULTILINE)
+# The end of a key written with whitespace before its colon (`"key" :`), rare.
+_SPACED_KEY_END = re.compile(rb'"[ \t\r\n]+:')
 
 # Keys of a bulk action's metadata besides the `_`-prefixed ones.
 _BULK_PARAMETERS = frozenset(
@@ -72,13 +88,25 @@ class BadLine(NamedTuple):
     message: str
 
     def __str__(self) -> str:
-        where = self.path or "<input>"
-        return f"{where}:{self.line}: {self.message}" if self.line else f"{where}: {self.message}"
+        """`file:line: message`, anything unprintable in them escaped (names come from
+        archives and file systems, and may hold terminal escapes)."""
+        where = printable(self.path or "<input>")
+        message = printable(self.message)
+        return f"{where}:{self.line}: {message}" if self.line else f"{where}: {message}"
 
 
 Item = Record | BadLine
 # A parsed JSON value, or the BadLine its text became, with its line when known.
 _Value = tuple[Any, int | None]
+
+
+class _Context(NamedTuple):
+    """What a file is read under: the limits, and how many compressed bytes the outermost
+    compressed layer has read (None outside compressed data), which every layer inside it
+    measures its output against."""
+
+    limits: InputLimits
+    origin: Callable[[], int] | None = None
 
 
 EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".gz", ".bz2", ".zip", ".parquet", ".evtx")
@@ -96,42 +124,50 @@ def find_event_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def read_file(path: str | Path) -> Iterator[Item]:
+def read_file(path: str | Path, limits: InputLimits | None = None) -> Iterator[Item]:
     """Documents of a file in any supported shape (`-`: standard input); raises OSError only
-    if it cannot be opened."""
+    if it cannot be opened. `limits`: by default lanner.store.limits' (and the environment's)."""
     name = str(path)
+    context = _Context(limits or current_limits())
     if name == STDIN:
         stdin = sys.stdin.buffer
         # A pipe can peek at the magic bytes; a replaced stdin (tests, embedding) may not.
         peekable = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)
-        yield from _read_binary(peekable, STDIN_NAME, None)
+        yield from _read_binary(peekable, STDIN_NAME, None, context)
         return
     with open(path, "rb") as raw:
-        yield from _read_binary(raw, name, name)
+        yield from _read_binary(raw, name, name, context)
 
 
-def _read_binary(raw: IO[bytes], name: str, path: str | None) -> Iterator[Item]:
+def _read_binary(raw: IO[bytes], name: str, path: str | None,
+                 context: _Context) -> Iterator[Item]:
     """Documents of a byte stream that can peek, whatever wraps them. `path` is the file the
     stream reads unchanged, if any: Parquet is read from a file, by DuckDB."""
-    magic = _peek(raw, 4)
     try:
+        magic = _peek(raw, 4)
         if _peek(raw, len(EVTX_MAGIC)) == EVTX_MAGIC:
             yield from _read_evtx(raw, name, path)
-        elif magic.startswith(GZIP_MAGIC):
-            inner = io.BufferedReader(gzip.GzipFile(fileobj=raw), 1 << 20)
-            yield from _read_binary(inner, name, None)
-        elif magic.startswith(BZIP2_MAGIC):
-            yield from _read_binary(io.BufferedReader(bz2.BZ2File(raw), 1 << 20), name, None)
+        elif magic.startswith((GZIP_MAGIC, BZIP2_MAGIC)):
+            limits = context.limits
+            inner = Decompressed(raw, "gzip" if magic.startswith(GZIP_MAGIC) else "bzip2",
+                                 max_ratio=limits.max_compression_ratio,
+                                 floor=limits.ratio_floor_bytes, origin=context.origin)
+            outermost = context.origin or inner.used
+            yield from _read_binary(io.BufferedReader(inner, BLOCK_BYTES), name, None,
+                                    context._replace(origin=outermost))
         elif magic.startswith((*ZIP_MAGICS, PARQUET_MAGIC)):
             if path is None or not raw.seekable():
-                yield from _read_spooled(raw, name)
+                yield from _read_spooled(raw, name, context)
             elif magic.startswith(PARQUET_MAGIC):
                 yield from _read_parquet(path, name)
             else:
-                yield from _read_zip(raw, name)
+                yield from _read_zip(raw, name, context)
         else:
-            yield from _read_stream(raw, name)
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+            encoding = utf16_encoding(magic)
+            if encoding is not None:
+                raw = io.BufferedReader(Transcoded(raw, encoding), BLOCK_BYTES)
+            yield from _read_stream(raw, name, context.limits)
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, StreamCut) as error:
         yield BadLine(name, None, f"cannot read the rest of the file: {error}")
 
 
@@ -148,7 +184,7 @@ def _peek(stream: IO[bytes], size: int) -> bytes:
     return peek(size)[:size] if peek is not None else b""
 
 
-def _read_spooled(raw: IO[bytes], name: str) -> Iterator[Item]:
+def _read_spooled(raw: IO[bytes], name: str, context: _Context) -> Iterator[Item]:
     """A zip or Parquet stream that cannot seek (standard input, an archive member), copied to
     a temporary file first: both formats keep their index at the end."""
     with tempfile.TemporaryDirectory(prefix="lanner-") as folder:
@@ -156,22 +192,36 @@ def _read_spooled(raw: IO[bytes], name: str) -> Iterator[Item]:
         with copy.open("wb") as spool:
             shutil.copyfileobj(raw, spool, 1 << 20)
         with copy.open("rb") as reopened:
-            yield from _read_binary(reopened, name, str(copy))
+            yield from _read_binary(reopened, name, str(copy), context)
 
 
-def _read_zip(raw: IO[bytes], name: str) -> Iterator[Item]:
+def _read_zip(raw: IO[bytes], name: str, context: _Context) -> Iterator[Item]:
     """Every event file in the archive, by suffix as in a folder, in archive order; a member
-    that cannot be read is a BadLine named `archive.zip/member`."""
+    that cannot be read is a BadLine named `archive.zip/member` (the member's name escaped
+    where it is not printable)."""
+    limits = context.limits
     with zipfile.ZipFile(raw) as archive:
         for member in archive.infolist():
             if member.is_dir() or not member.filename.endswith(EVENT_FILE_SUFFIXES):
                 continue
-            member_name = f"{name}/{member.filename}"
+            member_name = f"{name}/{printable(member.filename)}"
             try:
                 with archive.open(member) as stream:
-                    yield from _read_binary(stream, member_name, None)
+                    used = _zip_used(stream, member.compress_size)
+                    metered = Metered(stream, used, max_ratio=limits.max_compression_ratio,
+                                      floor=limits.ratio_floor_bytes)
+                    yield from _read_binary(io.BufferedReader(metered, BLOCK_BYTES),
+                                            member_name, None, context._replace(origin=used))
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile) as error:
                 yield BadLine(member_name, None, f"cannot read the member: {error}")
+
+
+def _zip_used(stream: IO[bytes], size: int) -> Callable[[], int]:
+    """The compressed bytes of a member read so far: what zipfile has left to read tells it
+    (a private attribute; without it, the member's whole compressed size)."""
+    if not isinstance(getattr(stream, "_compress_left", None), int):
+        return lambda: size
+    return lambda: size - stream._compress_left  # type: ignore[attr-defined]
 
 
 def _read_parquet(path: str, name: str) -> Iterator[Item]:
@@ -233,26 +283,27 @@ def _json_values(objects: Iterable[Any]) -> Iterator[_Value]:
             yield BadLine(None, None, f"item {number}: not JSON-serializable: {error}"), None
 
 
-def _read_stream(stream: IO[bytes], path: str) -> Iterator[Item]:
+def _read_stream(stream: IO[bytes], path: str, limits: InputLimits) -> Iterator[Item]:
     """Decide the shape from the first meaningful line, then read accordingly."""
-    lines = iter(stream)
-    head: list[bytes] = []
+    reader = LineReader(stream, limits.max_line_bytes)
+    lines = iter(reader)
+    head: list[tuple[int, bytes] | Skipped] = []
     first = b""
-    for raw in lines:
-        if not head and raw.startswith(BOM):
-            raw = raw[len(BOM) :]
-        head.append(raw)
-        first = raw.strip()
+    for line in lines:
+        head.append(line)
+        if isinstance(line, Skipped):
+            continue
+        first = _unmarked(line[1].strip())
         if first and not first.startswith(b"//"):
             break
-    if not first or first.startswith(b"//"):
-        return  # empty, or only comments
-    if first.startswith(b"{") and _parses(first):
-        yield from _documents(_ndjson(chain(head, lines), path), path)
-    elif first.startswith((b"[", b"{")):
-        yield from _whole(b"".join(head) + stream.read(), path)
-    else:
-        yield from _documents(_ndjson(chain(head, lines), path), path)
+        first = b""
+    allow = limits.allow_duplicate_keys
+    if first.startswith((b"[", b"{")) and not (first.startswith(b"{") and _parses(first)):
+        skipped, number = head[:-1], head[-1][0]
+        yield from _documents(_ndjson(skipped, path, None, allow), path)
+        yield from _whole(first + reader.rest(), path, number - 1, limits)
+    else:  # NDJSON; or empty, only comments, only lines too long: nothing but BadLines
+        yield from _documents(_ndjson(chain(head, lines), path, reader, allow), path)
 
 
 def _parses(text: bytes) -> bool:
@@ -271,9 +322,11 @@ def read_appended(path: str | Path, offset: int, first_line: int) -> tuple[list[
         stream.seek(offset)
         data = stream.read()
     end = data.rfind(b"\n") + 1
-    lines = data[:end].splitlines(keepends=True)
-    items = list(_documents(_ndjson(lines, str(path), first_line), str(path)))
-    return items, offset + end, first_line + len(lines)
+    limits = current_limits()
+    reader = LineReader(io.BytesIO(data[:end]), limits.max_line_bytes, first_line)
+    items = list(_documents(_ndjson(reader, str(path), reader, limits.allow_duplicate_keys),
+                            str(path)))
+    return items, offset + end, first_line + data.count(b"\n", 0, end)
 
 
 class LineIndex:
@@ -321,38 +374,150 @@ def document_lines(raw: IO[bytes], number: int, ordinal: int
             ordinal += 1
 
 
-def read_lines(lines: Iterable[tuple[int, bytes]], path: str) -> Iterator[Item]:
+def read_lines(lines: Iterable[tuple[int, bytes]], path: str,
+               limits: InputLimits | None = None) -> Iterator[Item]:
     """The documents of some lines of an NDJSON file, given with their numbers."""
+    allow = (limits or current_limits()).allow_duplicate_keys
     for number, text in lines:
-        yield from _documents(_ndjson([text], path, number), path)
+        yield from _documents(_ndjson([(number, text)], path, None, allow), path)
 
 
-def _ndjson(lines: Iterable[bytes], path: str, first_line: int = 1) -> Iterator[_Value]:
-    for number, raw in enumerate(lines, first_line):
-        text = raw.strip()
+def _ndjson(lines: Iterable[tuple[int, bytes] | Skipped], path: str,
+            reader: LineReader | None, allow_duplicates: bool) -> Iterator[_Value]:
+    """Parsed documents of numbered lines, a BadLine for each line that is not one; then,
+    if the `reader` of the lines was cut short, where and why."""
+    for line in lines:
+        if isinstance(line, Skipped):
+            yield BadLine(path, line.line, line.message), None
+            continue
+        number, text = line
+        text = _unmarked(text.strip())
         if not text or text.startswith(b"//"):
             continue
         try:
-            yield orjson.loads(text), number
+            value = orjson.loads(text)
         except orjson.JSONDecodeError as error:
             message = f"malformed JSON: {error.msg} at column {error.colno}"
             yield BadLine(path, number, message), None
+            continue
+        if not allow_duplicates:
+            key = duplicate_key(text, value)
+            if key is not None:
+                yield BadLine(path, number, _duplicate_message(key)), None
+                continue
+        yield value, number
+    if reader is not None and reader.cut is not None:
+        yield from _cut(reader, path, allow_duplicates)
 
 
-def _whole(data: bytes, path: str) -> Iterator[Item]:
-    """A file that is one JSON value (array, search response, pretty-printed document)."""
+def _cut(reader: LineReader, path: str, allow_duplicates: bool) -> Iterator[_Value]:
+    """Where and why the lines of `reader` stopped early. The line the cut fell in is a
+    document if it is one (only the end of the data was missing), else named as cut short."""
+    last = reader.last_line
+    where = f" after line {last}" if last else ""
+    if reader.partial is not None:
+        kept = list(_ndjson([reader.partial], path, None, allow_duplicates))
+        if all(not isinstance(value, BadLine) for value, _ in kept):
+            yield from kept
+        else:
+            last = reader.partial[0]
+            where = f" from line {last}, which is cut short"
+    yield BadLine(path, last or None, f"cannot read the rest of the file{where}: "
+                                      f"{reader.cut}"), None
+
+
+def _unmarked(text: bytes) -> bytes:
+    """A line without the UTF-8 byte order mark some writers put before every line."""
+    return text[len(BOM):].strip() if text.startswith(BOM) else text
+
+
+def duplicate_key(text: bytes, value: Any) -> str | None:
+    """A key that occurs twice in one object of the JSON `text`, which parsed as `value` (the
+    last of each key kept); None if there is none. Cheap when there is none: JSON written
+    compactly is what orjson writes of its value (spaces after `:` and `,` aside: removing
+    them leaves two copies of a key identical); otherwise, when orjson writes at least as
+    many keys as there are places in the text where a key can end (`"` before `:`), no key
+    was lost. Only when both fail (a string holding an escaped quote before a colon can do
+    that) does the stdlib parser look at every key."""
+    if type(value) is not dict and type(value) is not list:
+        return None
     try:
-        value = orjson.loads(_COMMENT_LINE.sub(b"", data))
+        canonical = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        canonical = b""
+    if canonical == text or (len(canonical) < len(text) and canonical == text.replace(
+            b'": ', b'":').replace(b", ", b",")):  # Python's json.dumps writes these spaces
+        return None
+    # In orjson's text every key ends in `":`, and any other `":` follows a backslash.
+    if canonical and (canonical.count(b'":') - canonical.count(b'\\":')
+                      >= text.count(b'":') + len(_SPACED_KEY_END.findall(text))):
+        return None
+    try:
+        return _marked_duplicate(json.loads(text, object_pairs_hook=_pairs))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _duplicate_message(key: str) -> str:
+    return (f"Duplicate field '{key}': Elasticsearch refuses the document "
+            f"(LANNER_ALLOW_DUPLICATE_KEYS=1 keeps the last value)")
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object the stdlib parser found a key twice in (the last value kept)."""
+
+    duplicate: str
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    marked = _Duplicated(result)
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked.duplicate = key
+            break
+        seen.add(key)
+    return marked
+
+
+def _marked_duplicate(value: Any) -> str | None:
+    """The first duplicate key marked in a value the stdlib parser made with _pairs."""
+    if isinstance(value, dict):
+        if type(value) is _Duplicated:
+            return value.duplicate
+        found = (_marked_duplicate(inner) for inner in value.values())
+    elif isinstance(value, list):
+        found = (_marked_duplicate(inner) for inner in value)
+    else:
+        return None
+    return next((key for key in found if key is not None), None)
+
+
+def _whole(data: bytes, path: str, offset: int, limits: InputLimits) -> Iterator[Item]:
+    """A file that is one JSON value (array, search response, pretty-printed document),
+    starting on line `offset` + 1."""
+    text = _COMMENT_LINE.sub(b"", data)
+    try:
+        value = orjson.loads(text)
     except orjson.JSONDecodeError as error:
         if data.lstrip().startswith(b"{"):
             # NDJSON whose first line is broken: read it line by line if any line is good.
-            items = list(_documents(_ndjson(data.splitlines(), path), path))
+            reader = LineReader(io.BytesIO(data), limits.max_line_bytes, offset + 1)
+            items = list(_documents(_ndjson(reader, path, reader,
+                                            limits.allow_duplicate_keys), path))
             if any(isinstance(item, Record) for item in items):
                 yield from items
                 return
-        yield BadLine(path, error.lineno, f"malformed JSON: {error.msg} at column {error.colno}")
+        yield BadLine(path, offset + error.lineno,
+                      f"malformed JSON: {error.msg} at column {error.colno}")
         return
-    yield from _documents(_top_level(value), path)
+    duplicates = not limits.allow_duplicate_keys and duplicate_key(text, value) is not None
+    if duplicates:  # the documents holding one are told apart below
+        value = json.loads(text, object_pairs_hook=_pairs)
+    yield from _documents(_top_level(value), path, duplicates=duplicates)
 
 
 def _top_level(value: Any) -> Iterator[_Value]:
@@ -398,8 +563,10 @@ def _documents(
     *,
     bulk: bool = False,
     default_index: str | None = None,
+    duplicates: bool = False,
 ) -> Iterator[Item]:
-    """Records from parsed values: plain documents, hits, and bulk action/document pairs."""
+    """Records from parsed values: plain documents, hits, and bulk action/document pairs.
+    `duplicates`: the values may hold objects marked by _pairs, each making a BadLine."""
     item = 0  # documents so far
     position = 0  # values so far: "item N" in messages about inputs without lines
     pending: dict[str, Any] | None = None  # metadata of a bulk action awaiting its document
@@ -416,6 +583,10 @@ def _documents(
             continue
         if not isinstance(value, dict):
             yield BadLine(path, line, f"{where}expected a JSON object, found {_kind(value)}")
+            pending = None
+            continue
+        if duplicates and (key := _marked_duplicate(value)) is not None:
+            yield BadLine(path, line, f"{where}{_duplicate_message(key)}")
             pending = None
             continue
         if pending is not None:
