@@ -33,7 +33,7 @@ from lanner.errors import LannerError
 from lanner.store import EventStore, IngestReport, StoreError
 from lanner.store.events import derived_id, flatten
 from lanner.store.indices import derive_index
-from lanner.store.mappings import coercer
+from lanner.store.mappings import OutOfStoreRange, coercer
 from lanner.store.readers import Record
 
 if TYPE_CHECKING:
@@ -462,7 +462,7 @@ class _BulkRun:
             if failures.count <= len(failures.examples):
                 for failure in failures.examples:
                     action = by_item.get(failure.item)
-                    if action is not None:
+                    if action is not None and not failure.store_limit:
                         refused.setdefault(id(action), []).append(
                             (name, failures.es_type, failure.value, failure.message))
                 continue
@@ -488,6 +488,8 @@ class _BulkRun:
                 continue
             try:
                 coerce(element)
+            except OutOfStoreRange:
+                continue  # Elasticsearch would index it: not the document's error
             except ValueError as error:
                 return element, str(error)
         return None

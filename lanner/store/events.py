@@ -43,6 +43,7 @@ from lanner.store.mappings import (
     VERBATIM_STRING_TYPES,
     Coercer,
     FieldMapping,
+    OutOfStoreRange,
     StoreError,
     ancestors,
     coercer,
@@ -109,6 +110,7 @@ class CoercionFailure(NamedTuple):
     item: int
     value: Any
     message: str
+    store_limit: bool = False  # Elasticsearch indexes it; only the store cannot hold it
 
     def __str__(self) -> str:
         where = f":{self.line}" if self.line else f" (document {self.item})"
@@ -870,7 +872,8 @@ class EventStore:
                 report.add_failure(
                     name,
                     target.es_type,
-                    CoercionFailure(path, record.line, record.item, value, str(error)),
+                    CoercionFailure(path, record.line, record.item, value, str(error),
+                                    isinstance(error, OutOfStoreRange)),
                 )
                 continue
             row[target.physical] = value

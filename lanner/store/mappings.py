@@ -77,6 +77,12 @@ class StoreError(LannerError):
         self.location = location
 
 
+class OutOfStoreRange(ValueError):
+    """A value Elasticsearch indexes but the store cannot hold (a date beyond year 2262, as
+    DuckDB's nanosecond timestamps end there): stored as null and reported, and not a value
+    ES would refuse."""
+
+
 class MappingError(StoreError):
     """A mapping that Elasticsearch would reject, or one the store cannot honour."""
 
@@ -575,7 +581,8 @@ def _date_coercer(parse: Callable[[str], int], es_type: str) -> Coercer:
         else:
             raise ValueError(f"cannot index {value!r} as [{es_type}]")
         if not minimum <= nanos <= _MAX_NANOS:
-            raise ValueError(f"date {value!r} is outside the range of [{es_type}] the store holds")
+            raise OutOfStoreRange(f"date {value!r} is outside the range of [{es_type}] the "
+                                  "store holds")
         return nanos
 
     return coerce

@@ -88,6 +88,8 @@ def _spark_string(value: str) -> str:
 class SparkDialect(SqlDialect):
     """Spark SQL (3.5+, run with ANSI mode off and the session time zone UTC)."""
 
+    linear_regex = False  # Java's regexes backtrack: LIKE keeps a bounded cost
+
     text_type = "STRING"
 
     def literal(self, value: object) -> str:

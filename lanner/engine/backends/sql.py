@@ -38,7 +38,7 @@ from typing import TypeVar
 
 import duckdb
 
-from lanner.engine.patterns import is_plain, lucene_to_re2, wildcard_to_like
+from lanner.engine.patterns import PatternForm, lucene_to_re2, wildcard_form, wildcard_to_like
 from lanner.engine.values import (
     DECIMAL_TEXT,
     LEGAL_BUILD,
@@ -297,6 +297,9 @@ class SqlDialect:
     """
 
     text_type = "VARCHAR"
+    # Whether regex_search runs in time linear in the value (RE2 does): long wildcard runs
+    # then test as a regex rather than as LIKE, which costs value length x run length.
+    linear_regex = True
 
     def literal(self, value: object) -> str:
         return sql_literal(value)
@@ -830,10 +833,16 @@ class SqlCompiler:
                                        pattern)
                 tests.append(self.dialect.regex_search(subject, regex))
                 continue
-            plain = is_plain(text)
-            text = text if plain else wildcard_to_like(text)
-            literal = self._lowered(text) if node.kind.insensitive else self.dialect.literal(text)
-            if plain:
+            form = wildcard_form(text)
+            if (form.kind is PatternForm.REGEX and self.dialect.linear_regex
+                    and (not node.kind.insensitive or text.isascii())):
+                regex = form.text.lower() if node.kind.insensitive else form.text
+                if re2_refusal(regex) is None:  # a run too long for RE2 stays LIKE
+                    tests.append(self.dialect.regex_search(value, regex))
+                    continue
+            like = text if form.kind is PatternForm.EQUAL else wildcard_to_like(text)
+            literal = self._lowered(like) if node.kind.insensitive else self.dialect.literal(like)
+            if form.kind is PatternForm.EQUAL:
                 equal.append(literal)
             else:
                 tests.append(self.dialect.like(value, literal))
