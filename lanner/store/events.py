@@ -37,6 +37,7 @@ from lanner.eql.schema import FieldSchema
 from lanner.store import columnar
 from lanner.store.columns import Column, FieldSource, Physical, ScopedFields, quote, same_storage
 from lanner.store.indices import INDEX_FIELDS, derive_index
+from lanner.store.limits import printable
 from lanner.store.mappings import (
     DUCKDB_TYPES,
     OBJECT_TYPES,
@@ -474,14 +475,15 @@ class EventStore:
         names = [str(path) for path in paths]
         for name in names:
             if name != STDIN and (not os.path.isfile(name) or not os.access(name, os.R_OK)):
-                raise StoreError(f"cannot read {name}: not a readable file")
+                raise StoreError(f"cannot read {printable(name)}: not a readable file")
         try:
             if fields is not None and self._columnar_ready():
                 return self._ingest_columnar(names, index, fields, progress)
             return self._ingest([(STDIN_NAME if name == STDIN else name, read_file(name))
                                  for name in names], index, progress)
         except OSError as error:
-            raise StoreError(f"cannot read {error.filename}: {error.strerror}") from None
+            name = printable(str(error.filename))
+            raise StoreError(f"cannot read {name}: {error.strerror}") from None
 
     @classmethod
     def scratch(cls, *, memory_limit: int = SCRATCH_MEMORY_LIMIT,
