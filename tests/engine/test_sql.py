@@ -378,3 +378,16 @@ def test_dates_compare_at_millisecond_resolution() -> None:
     assert ids(events, '@timestamp == "2024-01-01T00:00:00.000Z"') == [1]  # floored, not rounded
     assert ids(events, '@timestamp == "2024-01-01T00:00:00.0004Z"') == [1]
     assert ids(events, "@timestamp == -1") == [2]
+
+
+def test_long_wildcard_runs_compile_to_a_linear_regex(store: EventStore) -> None:
+    """A run LIKE would compare at every position of a value (value x run cost) tests as an
+    anchored RE2 regex instead; short runs stay LIKE; both match the same events."""
+    compiler = SqlCompiler(store)
+    long_run = "*" + "c" * 20 + "*"
+    assert "regexp_matches" in compiler.condition(parse_expression(f'name : "{long_run}"'))
+    assert "LIKE" in compiler.condition(parse_expression('name : "*md.ex*"')).upper()
+    assert ids(store, 'name : "*MD.EXE"') == ids(store, 'name : "cmd.exe"') != []
+    assert ids(store, f'name : "{long_run}"') == []
+    assert ids(store, 'name : "*' + "x" * 17 + '*" or name : "cmd.exe"') == ids(
+        store, 'name : "cmd.exe"')
