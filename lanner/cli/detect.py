@@ -247,28 +247,49 @@ def replay_command(
 
 def serve_command(
     rules: RulesOption,
-    watch: Annotated[Path, typer.Option(
-        "--watch", help="Folder to watch: new event files, and lines appended to .ndjson files, "
-        "are ingested as they arrive.", show_default=False)],
     store: Annotated[Path, typer.Option(
         "--store", help="DuckDB file for events, alerts and the run log; a restart goes on "
         "where it stopped.", show_default=False)],
+    watch: Annotated[Path | None, typer.Option(
+        "--watch", help="Folder to watch: new event files, and lines appended to .ndjson files, "
+        "are ingested as they arrive.", show_default=False)] = None,
     poll: Annotated[float, typer.Option(
         "--poll", min=0.1, help="Seconds between looks at the folder.")] = 5.0,
     once: Annotated[bool, typer.Option(
         "--once", help="Ingest and run the due rules once, then exit (for cron).")] = False,
     exceptions: ExceptionsOption = None,
     building_blocks: BuildingBlocksOption = False,
+    http: Annotated[str | None, typer.Option(
+        "--http", metavar="HOST:PORT", help="Serve Elasticsearch's REST API (bulk ingest, "
+        "search, EQL, the alerts) here; the default without --watch is 127.0.0.1:9200.",
+        show_default=False)] = None,
+    user: Annotated[list[str] | None, typer.Option(
+        "--user", metavar="NAME:PASSWORD", help="A basic-auth user of --http (repeatable).",
+        show_default=False)] = None,
+    api_key: Annotated[list[str] | None, typer.Option(
+        "--api-key", help="An API key --http accepts (repeatable).", show_default=False)] = None,
+    tls_cert: Annotated[Path | None, typer.Option(
+        "--tls-cert", help="Certificate (PEM) for HTTPS.", show_default=False)] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        "--tls-key", help="Private key (PEM) for HTTPS.", show_default=False)] = None,
+    max_body_bytes: Annotated[int, typer.Option(
+        "--max-body-bytes", min=1, help="Largest request body --http takes (413 past it).")
+    ] = 100 * 1024 * 1024,
 ) -> None:
     """Run the rules continuously, each on its own schedule, over events as they arrive.
 
     Stop with Ctrl-C. Example: lanner serve --rules examples/rules --watch incoming/
-    --store lanner.duckdb
+    --store lanner.duckdb; or, with Elastic's shippers and clients sending to it:
+    lanner serve --rules examples/rules --store lanner.duckdb --http 127.0.0.1:9200
     """
     view = _View.create()
     session = _open(view, rules, [], store, exceptions, building_blocks, enabled_only=True,
                     require_rules=False)
     view.note(_rules_line(session))
+    if http is not None or watch is None:
+        _serve_http(view, session, watch, http, user, api_key, tls_cert, tls_key,
+                    max_body_bytes, poll)
+        return
     service = DetectionService(session.detector, session.selection.rules,
                                watch=FolderWatch(session.store, watch))
     env = view.env
@@ -285,6 +306,46 @@ def serve_command(
         except KeyboardInterrupt:
             stop.set()
             env.err.print("stopped")
+
+
+def _serve_http(view: _View, session: _Session, watch: Path | None, http: str | None,
+                users: list[str] | None, api_keys: list[str] | None, tls_cert: Path | None,
+                tls_key: Path | None, max_body_bytes: int, poll: float) -> None:
+    """`serve --http`: the REST API and the scheduler in this one process (lanner.server)."""
+    from lanner.server.app import Credentials
+    from lanner.server.run import (
+        DEFAULT_ADDRESS,
+        ServerConfigError,
+        parse_address,
+        parse_users,
+        serve_http,
+    )
+    from lanner.server.service import Service
+
+    env = view.env
+    try:
+        host, port = parse_address(http or DEFAULT_ADDRESS)
+        credentials = Credentials(parse_users(users), api_keys)
+    except ServerConfigError as error:
+        _refuse(view, str(error))
+    service = Service(session.store, session.selection.rules,
+                      exceptions=session.detector.exceptions,
+                      watch=FolderWatch(session.store, watch) if watch else None,
+                      max_body_bytes=max_body_bytes)
+    replay_args: list[str] = []
+    service.start(poll=datetime.timedelta(seconds=poll),
+                  on_tick=lambda tick: _show_tick(env, tick, replay_args))
+    scheme = "https" if tls_cert else "http"
+    env.err.print(data(f"serving {scheme}://{http or DEFAULT_ADDRESS}; Ctrl-C to stop"))
+    try:
+        serve_http(service, host, port, credentials=credentials,
+                   tls_cert=str(tls_cert) if tls_cert else None,
+                   tls_key=str(tls_key) if tls_key else None)
+    except ServerConfigError as error:
+        service.close()
+        _refuse(view, str(error))
+    service.close()
+    env.err.print("stopped")
 
 
 def _show_tick(env: CliEnv, tick: Tick, replay_args: list[str]) -> None:

@@ -107,6 +107,18 @@ class Lanner:
         self.indices = IndicesClient(self)
         self.eql = EqlClient(self)
 
+    @classmethod
+    def over(cls, store: EventStore, backend: Backend | None = None) -> Lanner:
+        """A client over a store already open (and the backend that searches it), as the
+        HTTP server answers `_bulk` and `_eql/search` with; closing it closes the store."""
+        client = cls.__new__(cls)
+        client.store = store
+        client.lake = None
+        client.backend = backend if backend is not None else make_backend(store)
+        client.indices = IndicesClient(client)
+        client.eql = EqlClient(client)
+        return client
+
     def add_paths(self, paths: Iterable[str | Path], index: str | None = None) -> IngestReport:
         """Have Spark read more files into the lake this client searches (one ingest, after
         the files read before); the report tells what was read and every bad line."""

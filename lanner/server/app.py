@@ -1,0 +1,595 @@
+"""The HTTP application: Elasticsearch's REST API, the part shippers and clients use, over a
+Service (see lanner.server.service for the contract). Starlette routes; every blocking call
+runs in the thread pool under the service's lock; every response carries
+`X-Elastic-Product: Elasticsearch` and every error has Elasticsearch's shape."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lanner.engine.backends.duckdb import SearchScope
+from lanner.engine.querydsl import filter_condition
+from lanner.errors import LannerError
+from lanner.server.bodies import filter_path, read_body
+from lanner.server.errors import ElasticError, error_body, from_lanner, index_not_found, parsing
+from lanner.server.service import Service
+
+log = logging.getLogger(__name__)
+
+VERSION = {
+    "number": "8.17.0", "build_flavor": "default", "build_type": "docker",
+    "build_hash": "lanner", "build_date": "2024-12-11T12:08:05.663969764Z",
+    "build_snapshot": False, "lucene_version": "9.12.0",
+    "minimum_wire_compatibility_version": "7.17.0",
+    "minimum_index_compatibility_version": "7.0.0",
+}
+PRODUCT = {"X-Elastic-Product": "Elasticsearch"}
+ALERTS_INDEX = ".alerts-security.alerts-default"
+CLUSTER_UUID = "bGFubmVyLWNsdXN0ZXI"
+
+
+def respond(body: Any = None, status: int = 200, headers: dict[str, str] | None = None,
+            request: Request | None = None) -> Response:
+    """A JSON response (filtered by the request's `filter_path`), with the product header."""
+    if request is not None and isinstance(body, dict):
+        body = filter_path(body, request.query_params.get("filter_path"))
+    content = b"" if body is None else orjson.dumps(body)
+    return Response(content, status, {**PRODUCT, **(headers or {})},
+                    media_type="application/json")
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise parsing(f"request body is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise parsing("request body must be a JSON object")
+    return value
+
+
+def _int(request: Request, body: dict[str, Any], name: str, default: int) -> int:
+    value = request.query_params.get(name, body.get(name, default))
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise parsing(f"[{name}] must be a whole number, not [{value}]") from None
+    if number < 0:
+        raise ElasticError(400, "illegal_argument_exception",
+                           f"[{name}] parameter cannot be negative, found [{number}]")
+    return number
+
+
+class Api:
+    """The route handlers over one service."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def locked(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def run() -> Any:
+            with self.service.write_lock:
+                try:
+                    return call(*args, **kwargs)
+                except LannerError as error:
+                    raise from_lanner(error) from error
+        return await run_in_threadpool(run)
+
+    async def body(self, request: Request) -> bytes:
+        return await read_body(request, self.service.max_body_bytes)
+
+    # -- what clients and shippers ask first --------------------------------------------------
+
+    async def root(self, request: Request) -> Response:
+        return respond({"name": "lanner", "cluster_name": "lanner",
+                        "cluster_uuid": CLUSTER_UUID, "version": VERSION,
+                        "tagline": "You Know, for Search"},
+                       request=request) if request.method == "GET" else respond(None)
+
+    async def license(self, request: Request) -> Response:
+        return respond({"license": {
+            "status": "active", "uid": "00000000-0000-0000-0000-000000000000",
+            "type": "basic", "issue_date": "2024-01-01T00:00:00.000Z",
+            "issue_date_in_millis": 1704067200000, "max_nodes": 1000,
+            "max_resource_units": None, "issued_to": "lanner", "issuer": "elasticsearch",
+            "start_date_in_millis": -1}}, request=request)
+
+    async def xpack(self, request: Request) -> Response:
+        features = {name: {"available": name in ("ilm", "eql", "data_streams"),
+                           "enabled": name in ("ilm", "eql", "data_streams")}
+                    for name in ("eql", "ilm", "data_streams", "security", "ml", "watcher")}
+        return respond({"build": {"hash": "lanner", "date": VERSION["build_date"]},
+                        "license": {"uid": "00000000-0000-0000-0000-000000000000",
+                                    "type": "basic", "mode": "basic", "status": "active"},
+                        "features": features}, request=request)
+
+    async def health(self, request: Request) -> Response:
+        return respond({"cluster_name": "lanner", "status": "green", "timed_out": False,
+                        "number_of_nodes": 1, "number_of_data_nodes": 1,
+                        "active_primary_shards": 1, "active_shards": 1,
+                        "relocating_shards": 0, "initializing_shards": 0,
+                        "unassigned_shards": 0, "delayed_unassigned_shards": 0,
+                        "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
+                        "task_max_waiting_in_queue_millis": 0,
+                        "active_shards_percent_as_number": 100.0}, request=request)
+
+    async def nodes(self, request: Request) -> Response:
+        node = {"name": "lanner", "transport_address": "127.0.0.1:9300", "host": "127.0.0.1",
+                "ip": "127.0.0.1", "version": VERSION["number"], "build_flavor": "default",
+                "build_type": "docker", "build_hash": "lanner",
+                "roles": ["data", "ingest", "master"], "ingest": {"processors": []},
+                "http": {"publish_address": "127.0.0.1:9200"}}
+        return respond({"_nodes": {"total": 1, "successful": 1, "failed": 0},
+                        "cluster_name": "lanner", "nodes": {"bGFubmVyLW5vZGU": node}},
+                       request=request)
+
+    # -- ingest -------------------------------------------------------------------------------
+
+    async def bulk(self, request: Request) -> Response:
+        index = request.path_params.get("index")
+        body = await self.body(request)
+        if not body.strip():
+            raise ElasticError(400, "action_request_validation_exception",
+                               "Validation Failed: 1: no requests added;")
+        response = await self.locked(self.service.client.bulk, body, index=index)
+        return respond(response, headers=_pipeline_warning(request), request=request)
+
+    async def doc(self, request: Request) -> Response:
+        index = request.path_params["index"]
+        doc_id = request.path_params.get("id")
+        action = "create" if request.url.path.rstrip("/").split("/")[-2] == "_create" or \
+            request.query_params.get("op_type") == "create" else "index"
+        document = _json(await self.body(request))
+        metadata = {"_index": index, **({"_id": doc_id} if doc_id else {})}
+        response = await self.locked(self.service.client.bulk, [{action: metadata}, document])
+        ((_, item),) = response["items"][0].items()
+        if "error" in item:
+            error = item["error"]
+            raise ElasticError(item["status"], error["type"], error["reason"],
+                               **{k: v for k, v in error.items() if k not in ("type", "reason")})
+        item.pop("status")
+        return respond(item, status=201 if item["result"] == "created" else 200,
+                       headers=_pipeline_warning(request), request=request)
+
+    # -- indices and mappings -----------------------------------------------------------------
+
+    async def index_head(self, request: Request) -> Response:
+        exists = await self.locked(self._exists, request.path_params["index"])
+        return respond(None, status=200 if exists else 404)
+
+    def _exists(self, index: str) -> bool:
+        return self.service.client.indices.exists(index)
+
+    async def index_put(self, request: Request) -> Response:
+        index = request.path_params["index"]
+        _valid_index(index)
+        body = _json(await self.body(request))
+        if await self.locked(self._exists, index):
+            raise ElasticError(400, "resource_already_exists_exception",
+                               f"index [{index}/{CLUSTER_UUID}] already exists", index=index)
+        await self.locked(self.service.store.put_mapping, index, body.get("mappings") or {})
+        return respond({"acknowledged": True, "shards_acknowledged": True, "index": index},
+                       request=request)
+
+    async def index_get(self, request: Request) -> Response:
+        mappings = await self.locked(self._mappings, request.path_params["index"])
+        return respond({name: {"aliases": {}, "mappings": mapping, "settings": {
+            "index": {"number_of_shards": "1", "number_of_replicas": "0"}}}
+            for name, mapping in mappings.items()}, request=request)
+
+    def _mappings(self, pattern: str) -> dict[str, Any]:
+        store = self.service.store
+        names = list(self.service.detector.backend.indices(pattern))
+        names += [name for name in pattern.split(",") if "*" not in name and name not in names
+                  and store.mapping(name) is not None]
+        if not names and "*" not in pattern and pattern not in ("_all", ""):
+            raise index_not_found(pattern)
+        out = {}
+        for name in names:
+            fields = store.mapping(name) or {}
+            properties = {field: {"type": mapped.type} for field, mapped in fields.items()}
+            out[name] = {"properties": properties} if properties else {}
+        return out
+
+    async def mapping_get(self, request: Request) -> Response:
+        mappings = await self.locked(self._mappings, request.path_params.get("index", "_all"))
+        return respond({name: {"mappings": mapping} for name, mapping in mappings.items()},
+                       request=request)
+
+    async def mapping_put(self, request: Request) -> Response:
+        index = request.path_params["index"]
+        body = _json(await self.body(request))
+        await self.locked(self.service.store.put_mapping, index, body)
+        return respond({"acknowledged": True}, request=request)
+
+    # -- what shippers install, kept and given back ---------------------------------------------
+
+    def objects(self, kind: str, key: str) -> tuple[Callable[[Request], Awaitable[Response]], ...]:
+        """GET, PUT and DELETE handlers for stored objects of a kind; GET answers as ES
+        does: a list under `key` of {name, <kind>} for templates, a map by name otherwise."""
+        service = self.service
+
+        async def put(request: Request) -> Response:
+            name = request.path_params["name"]
+            body = _json(await self.body(request))
+            await run_in_threadpool(service.put_object, kind, name, body)
+            if kind == "data_stream":
+                return respond({"acknowledged": True})
+            return respond({"acknowledged": True})
+
+        async def get(request: Request) -> Response:
+            name = request.path_params.get("name", "*")
+            stored = await run_in_threadpool(service.objects, kind)
+            found = {n: b for n, b in stored.items()
+                     if any(_glob(p, n) for p in name.split(","))}
+            if not found and "*" not in name:
+                raise ElasticError(404, "resource_not_found_exception",
+                                   f"{kind.replace('_', ' ')} [{name}] not found")
+            if kind in ("index_template", "component_template"):
+                return respond({key: [{"name": n, kind: b} for n, b in found.items()]},
+                               request=request)
+            if kind == "data_stream":
+                return respond({key: [{"name": n, "timestamp_field": {"name": "@timestamp"},
+                                       "indices": [], "generation": 1, "status": "GREEN",
+                                       "template": b.get("template", "")}
+                                      for n, b in found.items()]}, request=request)
+            if kind == "ilm_policy":
+                return respond({n: {"version": 1, "modified_date": "2024-01-01T00:00:00.000Z",
+                                    "policy": b.get("policy", b)} for n, b in found.items()},
+                               request=request)
+            return respond(found, request=request)
+
+        async def delete(request: Request) -> Response:
+            name = request.path_params["name"]
+            if not await run_in_threadpool(service.delete_object, kind, name):
+                raise ElasticError(404, "resource_not_found_exception",
+                                   f"{kind.replace('_', ' ')} [{name}] not found")
+            return respond({"acknowledged": True})
+
+        async def head(request: Request) -> Response:
+            stored = await run_in_threadpool(service.objects, kind)
+            return respond(None, 200 if request.path_params["name"] in stored else 404)
+
+        return put, get, delete, head
+
+    # -- search -------------------------------------------------------------------------------
+
+    async def eql(self, request: Request) -> Response:
+        index = request.path_params["index"]
+        body = _json(await self.body(request))
+        if not isinstance(body.get("query"), str):
+            raise parsing("[eql/search] needs a [query] string")
+        options = {k: v for k, v in body.items() if k in (
+            "query", "size", "tiebreaker_field", "timestamp_field", "event_category_field",
+            "result_position", "max_samples_per_key", "filter")}
+        response = await self.locked(self._eql, index, options)
+        return respond(response, request=request)
+
+    def _eql(self, index: str, options: dict[str, Any]) -> dict[str, Any]:
+        self._require(index)
+        return self.service.client.eql.search(index, body=options)
+
+    def _require(self, index: str) -> tuple[str, ...]:
+        found = self.service.detector.backend.indices(index)
+        if not found:
+            missing = [name for name in index.split(",")
+                       if "*" not in name and not name.startswith("-") and name != "_all"]
+            if missing:
+                raise index_not_found(missing[0])
+        return found
+
+    async def search(self, request: Request) -> Response:
+        index = request.path_params.get("index", "_all")
+        body = _json(await self.body(request))
+        size = _int(request, body, "size", 10)
+        offset = _int(request, body, "from", 0)
+        started = time.perf_counter()
+        if _alerts(index):
+            hits, total = await self.locked(self._alert_hits, body.get("query"), offset, size)
+        else:
+            hits, total = await self.locked(self._event_hits, index, body.get("query"),
+                                            offset, size)
+        return respond({"took": int((time.perf_counter() - started) * 1000),
+                        "timed_out": False,
+                        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                        "hits": {"total": {"value": total, "relation": "eq"},
+                                 "max_score": None, "hits": hits}}, request=request)
+
+    async def count(self, request: Request) -> Response:
+        index = request.path_params.get("index", "_all")
+        body = _json(await self.body(request))
+        if _alerts(index):
+            _, total = await self.locked(self._alert_hits, body.get("query"), 0, 0)
+        else:
+            _, total = await self.locked(self._event_hits, index, body.get("query"), 0, 0)
+        return respond({"count": total, "_shards": {"total": 1, "successful": 1,
+                                                    "skipped": 0, "failed": 0}},
+                       request=request)
+
+    def _event_hits(self, index: str, query: Any, offset: int, size: int
+                    ) -> tuple[list[dict[str, Any]], int]:
+        backend = self.service.detector.backend
+        indices = self._require(index)
+        if not indices:
+            return [], 0
+        scope = SearchScope(indices)
+        if query is not None and not isinstance(query, dict):
+            raise parsing("[query] must be an object")
+        where = filter_condition(query, backend.compiler(scope)) if query else "TRUE"
+        total = backend.count(where, scope)
+        documents = backend.window(where, scope, offset, size) if size else []
+        return [{"_index": d.index, "_id": d.id, "_score": None,
+                 "_source": orjson.loads(d.source)} for d in documents], total
+
+    def _alert_hits(self, query: Any, offset: int, size: int
+                    ) -> tuple[list[dict[str, Any]], int]:
+        documents = self.service.alerts.find(order="time")
+        if query:
+            documents = [d for d in documents if _matches(d, query)]
+        return [{"_index": ALERTS_INDEX, "_id": d.get("kibana.alert.uuid"), "_score": None,
+                 "_source": d} for d in documents[offset:offset + size]], len(documents)
+
+    async def cat_indices(self, request: Request) -> Response:
+        rows = await self.locked(self._cat_rows)
+        if request.query_params.get("format") == "json":
+            return respond(rows)
+        text = "".join(f"{r['health']} {r['status']} {r['index']} {r['uuid']} {r['pri']} "
+                       f"{r['rep']} {r['docs.count']} 0 0b 0b\n" for r in rows)
+        return Response(text, headers=PRODUCT, media_type="text/plain")
+
+    def _cat_rows(self) -> list[dict[str, Any]]:
+        counts = dict(self.service.store.con.execute(
+            "SELECT _index, count(*) FROM events GROUP BY _index ORDER BY _index").fetchall())
+        counts[ALERTS_INDEX] = len(self.service.alerts)
+        return [{"health": "green", "status": "open", "index": name,
+                 "uuid": hashlib.sha1(name.encode()).hexdigest()[:22], "pri": "1", "rep": "0",
+                 "docs.count": str(count), "docs.deleted": "0"}
+                for name, count in sorted(counts.items())]
+
+
+def _alerts(index: str) -> bool:
+    return any(_glob(part, ALERTS_INDEX) and part not in ("*", "_all")
+               for part in index.split(","))
+
+
+def _glob(pattern: str, name: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def _matches(document: dict[str, Any], query: dict[str, Any]) -> bool:
+    """The Query DSL subset the alert index answers: match_all, term, terms, match, ids,
+    and bool (must/filter/should/must_not) of them; values read by dotted name."""
+    if not isinstance(query, dict) or len(query) != 1:
+        raise parsing("a query must be an object with one kind of query")
+    ((kind, spec),) = query.items()
+    if kind == "match_all":
+        return True
+    if kind == "bool":
+        def each(key: str) -> list[Any]:
+            value = spec.get(key, [])
+            return value if isinstance(value, list) else [value]
+        return (all(_matches(document, q) for q in each("must") + each("filter"))
+                and not any(_matches(document, q) for q in each("must_not"))
+                and (not each("should") or any(_matches(document, q) for q in each("should"))))
+    if kind == "ids":
+        return document.get("kibana.alert.uuid") in spec.get("values", [])
+    if kind in ("term", "match", "terms"):
+        ((field, wanted),) = spec.items()
+        if isinstance(wanted, dict):
+            wanted = wanted.get("value", wanted.get("query"))
+        values = wanted if kind == "terms" else [wanted]
+        found = _value(document, field)
+        found = found if isinstance(found, list) else [found]
+        return any(value in found for value in values)
+    raise ElasticError(400, "illegal_argument_exception",
+                       f"the alerts index answers match_all, term, terms, match, ids and bool "
+                       f"queries; not [{kind}]")
+
+
+def _value(document: dict[str, Any], field: str) -> Any:
+    if field in document:
+        return document[field]
+    head, _, rest = field.partition(".")
+    while rest:
+        if isinstance(document.get(head), dict):
+            return _value(document[head], rest)
+        more, _, rest = rest.partition(".")
+        head = f"{head}.{more}"
+    return None
+
+
+def _valid_index(index: str) -> None:
+    if index.startswith(("_", "-", "+")) or index != index.lower() or any(
+            c in index for c in '\\/*?"<>| ,#:'):
+        raise ElasticError(400, "invalid_index_name_exception",
+                           f"Invalid index name [{index}]", index=index)
+
+
+def _pipeline_warning(request: Request) -> dict[str, str]:
+    pipeline = request.query_params.get("pipeline")
+    if not pipeline:
+        return {}
+    return {"Warning": f'299 Elasticsearch-{VERSION["number"]} "ingest pipeline '
+                       f'[{pipeline}] was not run: Lanner stores documents as sent"'}
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+class Credentials:
+    """Basic users and API keys; empty means none are asked for (loopback only)."""
+
+    def __init__(self, users: dict[str, str] | None = None,
+                 api_keys: list[str] | None = None) -> None:
+        self.users = dict(users or {})
+        self.api_keys = list(api_keys or [])
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.api_keys)
+
+    def accepts(self, header: str | None) -> bool:
+        if not self:
+            return True
+        if not header:
+            return False
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(token).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            expected = self.users.get(user)
+            return expected is not None and hmac.compare_digest(expected, password)
+        if scheme.lower() == "apikey":
+            decoded = _b64(token)
+            return any(hmac.compare_digest(key, token) or (
+                decoded is not None and hmac.compare_digest(key, decoded))
+                for key in self.api_keys)
+        return False
+
+
+def _b64(token: str) -> str | None:
+    try:
+        return base64.b64decode(token, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class Guard:
+    """ASGI middleware: the credentials on every request, and the product header on every
+    response (those the handlers did not build too)."""
+
+    def __init__(self, app: ASGIApp, credentials: Credentials) -> None:
+        self.app = app
+        self.credentials = credentials
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        if not self.credentials.accepts(headers.get("authorization")):
+            path = scope.get("path", "/")
+            challenge = 'Basic realm="security" charset="UTF-8", ApiKey'
+            body = error_body(401, "security_exception",
+                              f"missing authentication credentials for REST request [{path}]",
+                              header={"WWW-Authenticate": [challenge]})
+            await respond(body, 401, {"WWW-Authenticate": challenge})(scope, receive, send)
+            return
+
+        async def send_with_product(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                if not any(k.lower() == b"x-elastic-product" for k, _ in raw):
+                    raw.append((b"x-elastic-product", b"Elasticsearch"))
+                message = {**message, "headers": raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_product)
+
+
+# -- the application -------------------------------------------------------------------------------
+
+async def _elastic_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ElasticError)
+    if request.method == "HEAD":
+        return respond(None, error.status)
+    return respond(error.body(), error.status)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 404:
+        body = error_body(400, "illegal_argument_exception",
+                          f"request [{request.url.path}] contains unrecognized parameters or "
+                          f"is not supported by Lanner: no handler found for uri "
+                          f"[{request.url.path}] and method [{request.method}]")
+        return respond(body, 400)
+    if error.status_code == 405:
+        return respond(error_body(405, "method_not_allowed", f"Incorrect HTTP method for uri "
+                                  f"[{request.url.path}] and method [{request.method}]"), 405)
+    return respond(error_body(error.status_code, "status_exception", str(error.detail)),
+                   error.status_code)
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.error("unexpected error answering %s %s", request.method, request.url.path,
+              exc_info=error)
+    return respond(error_body(500, "exception", f"Lanner failed on this request: "
+                              f"{type(error).__name__}: {error}"), 500)
+
+
+def create_app(service: Service, credentials: Credentials | None = None) -> Starlette:
+    """The application over `service`; with `credentials`, every route asks for them."""
+    api = Api(service)
+    routes: list[BaseRoute] = [
+        Route("/", api.root, methods=["GET", "HEAD"]),
+        Route("/_license", api.license, methods=["GET"]),
+        Route("/_xpack", api.xpack, methods=["GET"]),
+        Route("/_cluster/health", api.health, methods=["GET"]),
+        Route("/_cluster/health/{index}", api.health, methods=["GET"]),
+        Route("/_nodes", api.nodes, methods=["GET"]),
+        Route("/_nodes/{rest:path}", api.nodes, methods=["GET"]),
+        Route("/_bulk", api.bulk, methods=["POST", "PUT"]),
+        Route("/_cat/indices", api.cat_indices, methods=["GET"]),
+        Route("/_cat/indices/{index}", api.cat_indices, methods=["GET"]),
+        Route("/_search", api.search, methods=["GET", "POST"]),
+        Route("/_count", api.count, methods=["GET", "POST"]),
+        Route("/_mapping", api.mapping_get, methods=["GET"]),
+    ]
+    for kind, prefix, key in (
+            ("index_template", "/_index_template", "index_templates"),
+            ("component_template", "/_component_template", "component_templates"),
+            ("ilm_policy", "/_ilm/policy", "policies"),
+            ("ingest_pipeline", "/_ingest/pipeline", "pipelines"),
+            ("data_stream", "/_data_stream", "data_streams")):
+        put, get, delete, head = api.objects(kind, key)
+        routes += [Route(prefix, get, methods=["GET"]),
+                   Route(prefix + "/{name}", put, methods=["PUT", "POST"]),
+                   Route(prefix + "/{name}", get, methods=["GET"]),
+                   Route(prefix + "/{name}", delete, methods=["DELETE"]),
+                   Route(prefix + "/{name}", head, methods=["HEAD"])]
+    try:
+        from lanner.server.kibana import kibana_routes  # type: ignore[import-not-found]
+    except ImportError:  # until the Kibana API lands
+        pass
+    else:
+        routes += kibana_routes(service)
+    routes += [
+        Route("/{index}/_bulk", api.bulk, methods=["POST", "PUT"]),
+        Route("/{index}/_doc", api.doc, methods=["POST"]),
+        Route("/{index}/_doc/{id}", api.doc, methods=["POST", "PUT"]),
+        Route("/{index}/_create/{id}", api.doc, methods=["POST", "PUT"]),
+        Route("/{index}/_eql/search", api.eql, methods=["GET", "POST"]),
+        Route("/{index}/_search", api.search, methods=["GET", "POST"]),
+        Route("/{index}/_count", api.count, methods=["GET", "POST"]),
+        Route("/{index}/_mapping", api.mapping_get, methods=["GET"]),
+        Route("/{index}/_mapping", api.mapping_put, methods=["PUT", "POST"]),
+        Route("/{index}", api.index_head, methods=["HEAD"]),
+        Route("/{index}", api.index_put, methods=["PUT"]),
+        Route("/{index}", api.index_get, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={
+        ElasticError: _elastic_error, HTTPException: _http_error, Exception: _unexpected})
+    app.add_middleware(Guard, credentials=credentials or Credentials())
+    return app
