@@ -176,22 +176,14 @@ def last_executions(service: Service) -> dict[str, LastExecution]:
     return found
 
 
-_GAP = re.compile(r"(\d+(?:\.\d+)?)\s*(second|minute|hour|day)s?\b", re.IGNORECASE)
+_GAP = re.compile(r"\((\d+)ms\) were not queried")
 
 
 def _gap_seconds(message: str | None) -> int | None:
-    """The gap a run's message reports ("... 10 minutes (600000ms) were not queried ..."),
-    in seconds, when it reports one."""
-    if not message or "gap" not in message.lower():
-        return None
-    millis = re.search(r"\((\d+)ms\)", message)
-    if millis:
-        return int(millis.group(1)) // 1000
-    unit = _GAP.search(message)
-    if not unit:
-        return None
-    scale = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[unit.group(2).lower()]
-    return int(float(unit.group(1)) * scale)
+    """The gap a run's message reports (Kibana's "... (600000ms) were not queried between
+    this rule execution and the last execution ..."), in seconds."""
+    found = _GAP.search(message or "")
+    return int(found.group(1)) // 1000 if found else None
 
 
 # -- rules in Kibana's shape -----------------------------------------------------------------
@@ -647,9 +639,10 @@ def search_alerts(service: Service, request: SearchRequestBody,
     (alert documents as `_source`, `_id` the alert's uuid)."""
     clock = time.perf_counter()
     now = now or datetime.datetime.now(datetime.UTC)
-    matches = compile_query(request.query or {"match_all": {}}, now)
+    query = request.query or {"match_all": {}}
+    matches = compile_query(query, now)
     with service.write_lock:
-        documents = service.alerts.find(building_blocks=True)
+        documents = service.alerts.find(building_blocks=True, **_pushdown(query))
     hits = [d for d in documents if matches(d)]
     if request.sort is not None:
         hits = _sorted_documents(hits, _sort_spec(request.sort), _alert_sort_value)
@@ -760,8 +753,8 @@ def set_alert_status(service: Service, status: Any, *, signal_ids: Any = None,
             raise ApiError(400, "[request body]: query: Expected object")
         matches = compile_query(query, now or datetime.datetime.now(datetime.UTC))
         with service.write_lock:
-            ids = [d["kibana.alert.uuid"] for d in service.alerts.find(building_blocks=True)
-                   if matches(d)]
+            candidates = service.alerts.find(building_blocks=True, **_pushdown(query))
+        ids = [d["kibana.alert.uuid"] for d in candidates if matches(d)]
     with service.write_lock:
         try:
             updated = service.alerts.set_status(ids, status, reason=reason) if ids else 0
@@ -771,6 +764,58 @@ def set_alert_status(service: Service, status: Any, *, signal_ids: Any = None,
 
 
 # -- Query DSL over alert documents ----------------------------------------------------------
+
+# Alert fields the alert store has columns for: a term on one of them, required by the query
+# (top level, or in a bool's must/filter), narrows the documents read before the query runs.
+_PUSHDOWN = {"kibana.alert.workflow_status": "status", "kibana.alert.rule.rule_id": "rule_id",
+             "kibana.alert.rule.uuid": "rule_uuid",
+             "kibana.alert.rule.parameters.rule_id": "rule_id"}
+
+
+def _pushdown(query: Any) -> dict[str, list[str]]:
+    """AlertStore.find conditions implied by the query: the store's columns hold the same
+    values the documents do, so this only saves reading documents the query rejects."""
+    conditions: dict[str, list[str]] = {}
+    for clause in _required(query):
+        ((kind, body),) = clause.items()
+        if kind == "term" and isinstance(body, Mapping) and len(body) == 1:
+            ((name, value),) = body.items()
+            if isinstance(value, Mapping):
+                if value.get("case_insensitive"):
+                    continue
+                value = value.get("value")
+            values = [value]
+        elif kind == "terms" and isinstance(body, Mapping) and len(body) == 1:
+            ((name, values),) = body.items()
+        else:
+            continue
+        column = _PUSHDOWN.get(name)
+        if column is None or not isinstance(values, list) \
+                or not all(isinstance(v, str) for v in values):
+            continue
+        if column == "status" and not all(v in WORKFLOW_STATUSES for v in values):
+            continue
+        if column in conditions:  # two conditions on one column: both must hold
+            values = [v for v in values if v in conditions[column]]
+        conditions[column] = values
+    return conditions
+
+
+def _required(query: Any) -> list[Mapping[str, Any]]:
+    """The leaf clauses every match must satisfy (conjunctions only)."""
+    if not isinstance(query, Mapping) or len(query) != 1:
+        return []
+    ((kind, body),) = query.items()
+    if kind != "bool":
+        return [query]
+    if not isinstance(body, Mapping):
+        return []
+    found: list[Mapping[str, Any]] = []
+    for key in ("must", "filter"):
+        clauses = body.get(key, [])
+        for clause in [clauses] if isinstance(clauses, Mapping) else clauses or []:
+            found.extend(_required(clause))
+    return found
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 

@@ -3,6 +3,7 @@ on disk, driven over HTTP with Starlette's test client (httpx)."""
 
 from __future__ import annotations
 
+import datetime
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from lanner.rules import Rule, load_rules
 from lanner.server.kibana import kibana_routes
 from lanner.store import EventStore, find_event_files
 from lanner.store.alerts import AlertStore
+from lanner.store.runs import RunLog, RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "examples" / "rules"
@@ -252,3 +254,45 @@ def test_a_body_that_is_not_json_is_a_400(client: TestClient) -> None:
     unknown = client.post(BULK, json={"action": "enable", "ids": ["no-such-rule"]})
     assert unknown.status_code == 400
     assert unknown.json()["attributes"]["errors"][0]["status_code"] == 404
+
+
+def test_find_reports_a_scheduled_run_with_a_gap_from_the_run_log(
+        client: TestClient, service: FakeService) -> None:
+    rule = service.rules[1]
+    gap = ("10 minutes (600000ms) were not queried between this rule execution and the last "
+           "execution, so signals may have been missed. Consider increasing your look behind "
+           "time or adding more Kibana instances")
+    log = RunLog(service.store.con)
+    log.record(RunRecord(rule_uuid(rule), rule.rule_id,
+                         datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.UTC),
+                         "succeeded", 0, None))
+    log.record(RunRecord(rule_uuid(rule), rule.rule_id,
+                         datetime.datetime(2026, 12, 1, 10, 30, tzinfo=datetime.UTC),
+                         "failed", 2, gap))
+    (found,) = client.get(FIND, params={"filter": f'alert.attributes.rule_id: "{rule.rule_id}"'}
+                          ).json()["data"]
+    last = found["execution_summary"]["last_execution"]
+    assert last["date"] == "2026-12-01T10:30:00.000Z"
+    assert (last["status"], last["status_order"], last["message"]) == ("failed", 30, gap)
+    assert last["metrics"]["execution_gap_duration_s"] == 600
+    worst = client.get(FIND, params={"sort_field": "execution_summary.last_execution.status",
+                                     "sort_order": "desc"}).json()["data"]
+    assert worst[0]["rule_id"] == rule.rule_id
+
+
+def test_search_by_rule_and_status_reads_the_same_alerts_as_the_store(
+        client: TestClient, service: FakeService) -> None:
+    client.post(BULK, json={"action": "run", "query": "", "run": RUN})
+    rule = service.rules[2]
+    query = {"bool": {"filter": [{"terms": {"kibana.alert.rule.rule_id": [rule.rule_id]}},
+                                 {"term": {"kibana.alert.workflow_status": {"value": "open"}}}],
+                      "must_not": [{"term": {"kibana.alert.severity": "none"}}]}}
+    hits = search(client, {"query": query, "size": 100, "_source": ["kibana.alert.rule.*"]})
+    expected = {a["kibana.alert.uuid"] for a in service.alerts.find(rule_id=rule.rule_id,
+                                                                 building_blocks=True)}
+    assert expected and {h["_id"] for h in hits["hits"]["hits"]} == expected
+    assert all(set(h["_source"]) and all(k.startswith("kibana.alert.rule.")
+                                         for k in h["_source"]) for h in hits["hits"]["hits"])
+    conflicting = {"bool": {"filter": [{"term": {"kibana.alert.workflow_status": "open"}},
+                                       {"term": {"kibana.alert.workflow_status": "closed"}}]}}
+    assert search(client, {"query": conflicting})["hits"]["total"]["value"] == 0
