@@ -22,6 +22,7 @@ Bad input raises `ApiError`, which carries Kibana's status code and message.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fnmatch
 import os
@@ -94,10 +95,12 @@ def _tables(service: Service) -> None:
                 "message VARCHAR, search_ms DOUBLE, start_date TIMESTAMP, end_date TIMESTAMP)")
 
 
-def enabled_states(service: Service) -> dict[str, tuple[bool, datetime.datetime | None]]:
+def enabled_states(service: Service, *, lock: bool = True,
+                   ) -> dict[str, tuple[bool, datetime.datetime | None]]:
     """Rule uuid -> (enabled, when it was last set) for the rules enabled or disabled
-    through the API; the others keep their file's `enabled`."""
-    with service.write_lock:
+    through the API; the others keep their file's `enabled`. `lock=False` when the caller
+    holds `write_lock` already."""
+    with service.write_lock if lock else contextlib.nullcontext():
         _tables(service)
         rows = service.store.con.execute(
             f"SELECT rule_uuid, enabled, updated_at FROM {_STATE_TABLE}").fetchall()
@@ -111,8 +114,11 @@ def is_enabled(service: Service, rule: Rule) -> bool:
     return rule.enabled if state is None else state[0]
 
 
-def enabled_rules(service: Service) -> list[Rule]:
-    states = enabled_states(service)
+def enabled_rules(service: Service, *, lock: bool = True) -> list[Rule]:
+    """The service's rules that are enabled now: what a scheduler runs (`lock=False` from
+    inside `write_lock`, e.g. `scheduler.rules = enabled_rules(service, lock=False)` before
+    each tick)."""
+    states = enabled_states(service, lock=lock)
     return [rule for rule in service.rules
             if states.get(rule_uuid(rule), (rule.enabled, None))[0]]
 

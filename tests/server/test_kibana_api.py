@@ -20,6 +20,7 @@ from lanner.detection.alerts import rule_uuid
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import Rule, load_rules
+from lanner.server.detection_api import enabled_rules
 from lanner.server.kibana import kibana_routes
 from lanner.store import EventStore, find_event_files
 from lanner.store.alerts import AlertStore
@@ -201,6 +202,9 @@ def test_a_disabled_rule_is_not_run_and_stays_disabled(tmp_path: Path) -> None:
         stored = {a["kibana.alert.uuid"] for a in service.alerts.find(building_blocks=True)}
         assert stored == hunted_ids(service, others)
         assert service.alerts.count() and not service.alerts.find(rule_id=off.rule_id)
+        assert enabled_rules(service) == others  # what the scheduler runs
+        with service.write_lock:
+            assert enabled_rules(service, lock=False) == others
 
     service = open_service(db, ingest=False)  # a restart keeps the rule disabled
     with service.store:
