@@ -340,7 +340,8 @@ class Api:
 
     def _alert_hits(self, query: Any, offset: int, size: int
                     ) -> tuple[list[dict[str, Any]], int]:
-        documents = self.service.alerts.find(order="time")
+        # every alert document is in the index, building blocks too, as Kibana writes them
+        documents = self.service.alerts.find(order="time", building_blocks=True)
         if query:
             documents = [d for d in documents if _matches(d, query)]
         return [{"_index": ALERTS_INDEX, "_id": d.get("kibana.alert.uuid"), "_score": None,
