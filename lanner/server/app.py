@@ -542,8 +542,14 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 def create_app(service: Service, credentials: Credentials | None = None) -> Starlette:
     """The application over `service`; with `credentials`, every route asks for them."""
+    from lanner.server.async_eql import AsyncEql  # it builds on Api
+
     api = Api(service)
+    eql = AsyncEql(api)
     routes: list[BaseRoute] = [
+        Route("/_eql/search/status/{id}", eql.status, methods=["GET"]),
+        Route("/_eql/search/{id}", eql.get, methods=["GET"]),
+        Route("/_eql/search/{id}", eql.delete, methods=["DELETE"]),
         Route("/", api.root, methods=["GET", "HEAD"]),
         Route("/_license", api.license, methods=["GET"]),
         Route("/_xpack", api.xpack, methods=["GET"]),
@@ -581,7 +587,7 @@ def create_app(service: Service, credentials: Credentials | None = None) -> Star
         Route("/{index}/_doc", api.doc, methods=["POST"]),
         Route("/{index}/_doc/{id}", api.doc, methods=["POST", "PUT"]),
         Route("/{index}/_create/{id}", api.doc, methods=["POST", "PUT"]),
-        Route("/{index}/_eql/search", api.eql, methods=["GET", "POST"]),
+        Route("/{index}/_eql/search", eql.search, methods=["GET", "POST"]),
         Route("/{index}/_search", api.search, methods=["GET", "POST"]),
         Route("/{index}/_count", api.count, methods=["GET", "POST"]),
         Route("/{index}/_mapping", api.mapping_get, methods=["GET"]),
