@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lanner.engine.backends.duckdb import SearchScope
@@ -582,6 +582,13 @@ def create_app(service: Service, credentials: Credentials | None = None) -> Star
         pass
     else:
         routes += kibana_routes(service)
+    try:  # the triage UI at /app/ (lanner.web; needs jinja2)
+        from lanner.web import create_web_app
+    except ImportError:
+        pass
+    else:
+        routes += [Route("/app", lambda _: RedirectResponse("/app/", 308), methods=["GET"]),
+                   Mount("/app", app=create_web_app(service))]
     routes += [
         Route("/{index}/_bulk", api.bulk, methods=["POST", "PUT"]),
         Route("/{index}/_doc", api.doc, methods=["POST"]),

@@ -1,0 +1,13 @@
+"""The triage web UI, served by `lanner serve` under `/app/`: alerts, an alert's detail with
+its investigation guide, the rules, and an EQL search over the store.
+
+Server-rendered: Starlette routes and Jinja2 templates with autoescaping on, a small plain
+JavaScript module, every asset in the package (no CDN, no build step). A
+Content-Security-Policy allows nothing but this server. See `lanner.web.pages`.
+"""
+
+from __future__ import annotations
+
+from lanner.web.pages import create_web_app
+
+__all__ = ["create_web_app"]

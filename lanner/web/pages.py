@@ -1,0 +1,406 @@
+"""The pages of the triage UI over a server's service (lanner.server.service.Service).
+
+- `GET  /app/`               alerts: filters in the query string, paging, counts by rule
+- `POST /app/alerts/status`  bulk workflow status with a reason (Kibana's signals/status logic)
+- `GET  /app/alerts/{id}`    an alert: its event (or its sequence's events), its guide
+- `GET  /app/rules`          the loaded rules, their last run and alert counts
+- `GET  /app/search`         an EQL query over the store, results as a table
+- `/app/static/…`            the stylesheet and the script, from the package
+
+Every store read runs in the thread pool under the service's `write_lock`. Templates escape
+everything (Jinja2 autoescape); the guide is Markdown rendered without raw HTML; responses
+carry a Content-Security-Policy that lets the page load nothing but this server's assets.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from lanner.detection.alerts import rule_uuid
+from lanner.detection.guide import render_guide
+from lanner.errors import LannerError
+from lanner.rules import Rule
+from lanner.server import detection_api
+from lanner.store.alerts import SEVERITY_RANKS, WORKFLOW_STATUSES, AlertFilter
+from lanner.store.documents import field_values
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+SEARCH_SIZE = 100
+SEVERITIES = tuple(SEVERITY_RANKS)
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "same-origin"}
+# The fields of an event shown as the alert table's and search table's columns.
+EVENT_COLUMNS = ("@timestamp", "event.category", "host.name", "user.name", "process.name")
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
+_ENV = Environment(loader=PackageLoader("lanner.web", "templates"),
+                   autoescape=select_autoescape(default=True, default_for_string=True),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def create_web_app(service: Any) -> Starlette:
+    """The UI over a service; mount it at `/app` (lanner.server.app does)."""
+    pages = Pages(service)
+    routes = [
+        Route("/", pages.alerts, methods=["GET"]),
+        Route("/alerts/status", pages.status, methods=["POST"]),
+        Route("/alerts/{alert_id}", pages.alert, methods=["GET"]),
+        Route("/rules", pages.rules, methods=["GET"]),
+        Route("/search", pages.search, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static"),
+              name="static"),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return page("error.html", status=error.status_code, title="Error",
+                status_code=error.status_code, detail=str(error.detail))
+
+
+def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _ENV.get_template(template).render(severities=SEVERITIES, **context)
+    return HTMLResponse(html, status, headers=HEADERS)
+
+
+class Pages:
+    """The route handlers over one service."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    async def locked(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        def run() -> Any:
+            with self.service.write_lock:
+                return call(*args, **kwargs)
+        return await run_in_threadpool(run)
+
+    # -- alerts ---------------------------------------------------------------------------
+
+    async def alerts(self, request: Request) -> Response:
+        params = request.query_params
+        status = params.get("status", "open")
+        if status not in (*WORKFLOW_STATUSES, "all"):
+            status = "open"
+        severity = params.get("severity", "")
+        if severity not in SEVERITIES:
+            severity = ""
+        chosen = {"status": status, "severity": severity, "rule": params.get("rule", ""),
+                  "host": params.get("host", ""), "user": params.get("user", ""),
+                  "q": params.get("q", "").strip()}
+        number = _page_number(params.get("page"))
+        where = AlertFilter(status=None if status == "all" else status,
+                            severity=severity or None, rule_id=chosen["rule"] or None,
+                            host=chosen["host"] or None, user=chosen["user"] or None)
+        shown, total, groups = await self.locked(self._alerts, where, chosen["q"], number)
+        filters = {k: v for k, v in chosen.items() if v}
+        pages = max(1, -(-total // PAGE_SIZE))
+        return page("alerts.html", title="Alerts", nav="alerts", chosen=chosen,
+                    rows=[_alert_row(alert) for alert in shown], total=total, groups=groups,
+                    page=number, pages=pages, statuses=WORKFLOW_STATUSES,
+                    here=_url("/app/", filters, page=number if number > 1 else None),
+                    link=lambda **changes: _url("/app/", filters, **changes))
+
+    def _alerts(self, where: AlertFilter, text: str, number: int,
+                ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
+        store = self.service.alerts
+        kwargs = {name: getattr(where, name) for name in (
+            "status", "severity", "rule_id", "host", "user")}
+        if text:  # free text over the whole document: read them all (a first slice)
+            needle = text.casefold()
+            matched = [alert for alert in store.find(**kwargs)
+                       if needle in orjson.dumps(alert).decode().casefold()]
+            total = len(matched)
+            shown = matched[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+            by_rule: dict[tuple[str, str], int] = {}
+            for alert in matched:
+                key = (_text(alert, "kibana.alert.rule.rule_id"),
+                       _text(alert, "kibana.alert.rule.name"))
+                by_rule[key] = by_rule.get(key, 0) + 1
+            groups = [{"rule_id": rule_id, "name": name, "count": count,
+                       "severity": None, "open": None}
+                      for (rule_id, name), count in sorted(by_rule.items(),
+                                                           key=lambda item: -item[1])]
+            return shown, total, groups
+        total = store.count(where)
+        shown = store.find(**kwargs, limit=number * PAGE_SIZE)[(number - 1) * PAGE_SIZE:]
+        merged: dict[str, dict[str, Any]] = {}
+        for group in store.summary(where):
+            known = merged.get(group.rule_id or "")
+            if known is None:
+                merged[group.rule_id or ""] = {
+                    "rule_id": group.rule_id, "name": group.rule_name, "count": group.count,
+                    "severity": group.severity, "open": group.open}
+            else:
+                known["count"] += group.count
+                known["open"] += group.open
+        return shown, total, list(merged.values())
+
+    async def status(self, request: Request) -> Response:
+        _same_origin(request)
+        form = await _form(request)
+        ids = form.get("id", [])
+        status = (form.get("status") or [""])[0]
+        reason = (form.get("reason") or [""])[0].strip() or None
+        back = (form.get("next") or ["/app/"])[0]
+        if not back.startswith("/app/") or back.startswith("//"):
+            back = "/app/"
+        if not ids:
+            raise HTTPException(400, "choose at least one alert")
+        try:
+            await run_in_threadpool(detection_api.set_alert_status, self.service, status,
+                                    signal_ids=ids, reason=reason)
+        except detection_api.ApiError as error:
+            raise HTTPException(error.status_code, error.message) from None
+        return RedirectResponse(back, 303, headers=HEADERS)
+
+    # -- one alert ------------------------------------------------------------------------
+
+    async def alert(self, request: Request) -> Response:
+        alert_id = request.path_params["alert_id"]
+        found = await self.locked(self._alert, alert_id)
+        if found is None:
+            raise HTTPException(404, f"no alert with id {alert_id}")
+        alert, events = found
+        rule = self._rule(_text(alert, "kibana.alert.rule.rule_id"))
+        note = rule.note if rule is not None else _text(alert, "kibana.alert.rule.note")
+        transform = rule.transform if rule is not None else None
+        guide = Markup(_MARKDOWN.render(render_guide(note, transform, alert))) if note else None
+        return page("alert.html", title=_text(alert, "kibana.alert.rule.name") or "Alert",
+                    nav="alerts", alert=alert, row=_alert_row(alert), guide=guide,
+                    events=[(_source_fields(event), _text(event, "kibana.alert.uuid"))
+                            for event in events],
+                    alert_fields=[(name, value) for name, value in _flatten(alert)
+                                  if name.startswith("kibana.")],
+                    attack=_attack(alert), statuses=WORKFLOW_STATUSES,
+                    here=f"/app/alerts/{alert_id}",
+                    reason=_text(alert, "kibana.alert.workflow_reason"))
+
+    def _alert(self, alert_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        store = self.service.alerts
+        alert = store.get(alert_id)
+        if alert is None:
+            return None
+        group = _text(alert, "kibana.alert.group.id")
+        if group and not _text(alert, "kibana.alert.building_block_type"):
+            # A sequence's alert: its events are the building-block alerts of its group.
+            members = [other for other in store.find(
+                rule_uuid=_text(alert, "kibana.alert.rule.uuid"), building_blocks=True)
+                if _text(other, "kibana.alert.group.id") == group
+                and _text(other, "kibana.alert.building_block_type")]
+            members.sort(key=lambda other: _first(other, "kibana.alert.group.index") or 0)
+            if members:
+                return alert, members
+        return alert, [alert]
+
+    def _rule(self, rule_id: str) -> Rule | None:
+        return next((rule for rule in self.service.rules if rule.rule_id == rule_id), None)
+
+    # -- rules ----------------------------------------------------------------------------
+
+    async def rules(self, request: Request) -> Response:
+        counts = await self.locked(self.service.alerts.counts, "rule_id",
+                                   AlertFilter(building_blocks=True))
+        open_counts = await self.locked(self.service.alerts.counts, "rule_id",
+                                        AlertFilter(status="open"))
+        runs = await run_in_threadpool(detection_api.last_executions, self.service)
+        states = await run_in_threadpool(detection_api.enabled_states, self.service)
+        rows = []
+        for rule in sorted(self.service.rules,
+                           key=lambda r: (-SEVERITY_RANKS.get(r.severity, 0), r.name)):
+            uuid = rule_uuid(rule)
+            last = runs.get(uuid)
+            state = states.get(uuid)
+            rows.append({
+                "rule": rule, "enabled": rule.enabled if state is None else state[0],
+                "tactics": list(dict.fromkeys(t.tactic.name for t in rule.threat)),
+                "techniques": list(rule.technique_ids), "alerts": counts.get(rule.rule_id, 0),
+                "open": open_counts.get(rule.rule_id, 0),
+                "last": None if last is None else {
+                    "date": _short(last.date), "status": last.status,
+                    "message": last.message or "", "manual": last.manual}})
+        return page("rules.html", title="Rules", nav="rules", rows=rows)
+
+    # -- events search --------------------------------------------------------------------
+
+    async def search(self, request: Request) -> Response:
+        params = request.query_params
+        query = params.get("q", "")
+        index = params.get("index", "").strip() or "*"
+        size = _page_number(params.get("size"), SEARCH_SIZE, most=10_000)
+        result: dict[str, Any] | None = None
+        error: dict[str, Any] | None = None
+        if query.strip():
+            try:
+                result = await self.locked(self.service.client.eql.search, index,
+                                           body={"query": query, "size": size})
+            except LannerError as failure:
+                error = _error(failure, query)
+            except Exception as failure:  # a search page shows why, whatever it was
+                log.warning("EQL search failed", exc_info=failure)
+                error = {"message": f"{type(failure).__name__}: {failure}", "line": None,
+                         "col": None, "excerpt": None}
+        events, sequences, total = [], [], 0
+        if result is not None:
+            hits = result.get("hits", {})
+            total = hits.get("total", {}).get("value", 0)
+            events = [_hit_row(hit) for hit in hits.get("events", [])]
+            sequences = [{"keys": sequence.get("join_keys") or [],
+                          "events": [_hit_row(hit) for hit in sequence.get("events", [])]}
+                         for sequence in hits.get("sequences", [])]
+        return page("search.html", title="Events search", nav="search", query=query,
+                    index=index, size=size, error=error, events=events, sequences=sequences,
+                    total=total, ran=result is not None, columns=EVENT_COLUMNS,
+                    took=None if result is None else result.get("took"))
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse a form posted from another site (a browser sends Origin on every POST)."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        if urlsplit(origin).netloc != request.headers.get("host"):
+            raise HTTPException(403, "cross-site form posts are refused")
+    elif origin == "null":
+        raise HTTPException(403, "cross-site form posts are refused")
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """A urlencoded form (what the pages post), without python-multipart."""
+    if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        raise HTTPException(415, "expected a form (application/x-www-form-urlencoded)")
+    body = await request.body()
+    if len(body) > 1 << 20:
+        raise HTTPException(413, "the form is too large")
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def _page_number(value: str | None, default: int = 1, most: int = 1_000_000) -> int:
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return min(max(number, 1), most)
+
+
+def _url(path: str, filters: Mapping[str, str], **changes: Any) -> str:
+    merged = {**filters, **{k: v for k, v in changes.items()}}
+    query = {k: v for k, v in merged.items() if v not in (None, "")}
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def _first(document: Any, path: str) -> Any:
+    found = field_values(document, path)
+    return found[0] if found else None
+
+
+def _text(document: Any, path: str) -> str:
+    value = _first(document, path)
+    return "" if value is None else str(value)
+
+
+def _texts(document: Any, path: str) -> list[str]:
+    return list(dict.fromkeys(str(value) for value in field_values(document, path)))
+
+
+def _short(moment: datetime.datetime | str | None) -> str:
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, datetime.datetime):
+        moment = moment.astimezone(datetime.UTC).isoformat()
+    text = str(moment).replace("T", " ")
+    return text[:19] + ("Z" if len(text) > 19 else "")
+
+
+def _alert_row(alert: Mapping[str, Any]) -> dict[str, Any]:
+    severity = _text(alert, "kibana.alert.severity")
+    return {
+        "id": _text(alert, "kibana.alert.uuid"),
+        "severity": severity if severity in SEVERITIES else "unknown",
+        "severity_text": severity,
+        "risk": _first(alert, "kibana.alert.risk_score"),
+        "rule": _text(alert, "kibana.alert.rule.name"),
+        "rule_id": _text(alert, "kibana.alert.rule.rule_id"),
+        "hosts": _texts(alert, "host.name"),
+        "users": _texts(alert, "user.name"),
+        "reason": _text(alert, "kibana.alert.reason"),
+        "time": _short(_text(alert, "kibana.alert.original_time") or _text(alert, "@timestamp")),
+        "status": _text(alert, "kibana.alert.workflow_status"),
+    }
+
+
+def _attack(alert: Mapping[str, Any]) -> dict[str, list[str]]:
+    techniques = [f"{tid} {name}" for tid, name in zip(
+        field_values(alert, "kibana.alert.rule.threat.technique.id"),
+        field_values(alert, "kibana.alert.rule.threat.technique.name"), strict=False)]
+    return {"tactics": _texts(alert, "kibana.alert.rule.threat.tactic.name"),
+            "techniques": list(dict.fromkeys(techniques))}
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+    """A document's fields as (dotted name, text), sorted; arrays of scalars as JSON."""
+    if isinstance(value, Mapping):
+        for key in sorted(value, key=str):
+            yield from _flatten(value[key], f"{prefix}.{key}" if prefix else str(key))
+        return
+    if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+        for number, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}[{number}]")
+        return
+    if isinstance(value, (list, dict)):
+        yield prefix, orjson.dumps(value).decode()
+    elif value is None:
+        yield prefix, "null"
+    else:
+        yield prefix, str(value)
+
+
+def _source_fields(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The event's own fields of an alert (without the `kibana.*` ones), sorted."""
+    return [(name, text) for name, text in _flatten(document)
+            if not name.startswith(("kibana.", "kibana["))]
+
+
+def _hit_row(hit: Mapping[str, Any]) -> dict[str, Any]:
+    source = hit.get("_source") or {}
+    return {"index": hit.get("_index", ""), "id": hit.get("_id", ""),
+            "columns": [", ".join(_texts(source, column)) for column in EVENT_COLUMNS],
+            "fields": list(_flatten(source))}
+
+
+def _error(failure: LannerError, query: str) -> dict[str, Any]:
+    span = getattr(failure, "span", None)
+    line = getattr(span, "line", None)
+    col = getattr(span, "col", None)
+    message = getattr(failure, "message", None) or str(failure)
+    excerpt = None
+    if line is not None:
+        lines = query.splitlines() or [""]
+        if 1 <= line <= len(lines):
+            excerpt = {"text": lines[line - 1], "caret": " " * max((col or 1) - 1, 0) + "^"}
+    return {"message": message, "line": line, "col": col, "excerpt": excerpt}

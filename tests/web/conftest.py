@@ -1,0 +1,69 @@
+"""Debian's Chromium through Playwright against the real server (see tests/web/live.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jinja2")  # the UI's dependency (lanner[server])
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.cli.test_report_html import CHROMIUM, CHROMIUM_ARGS
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"the web UI tests need Debian's chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class Watched:
+    """A page with everything that went wrong on it collected: console errors, page errors,
+    dialogs (accepted, so none blocks), and every URL it requested."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda message: self.errors.append(message.text)
+                if message.type == "error" else None)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("dialog", self._dialog)
+        page.on("request", lambda request: self.requests.append(request.url))
+
+    def _dialog(self, dialog: object) -> None:
+        self.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base + path)
+        self.page.wait_for_load_state("load")
+
+    def foreign(self) -> list[str]:
+        """Requests that went anywhere but this server."""
+        return [url for url in self.requests if not url.startswith(self.base + "/")]
+
+    def screenshot(self, name: str) -> None:
+        """docs/screenshots/<name>.png, only when LANNER_SCREENSHOTS=1."""
+        if os.environ.get("LANNER_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def watched_page(browser: Browser, base: str) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    watched = Watched(context.new_page(), base)
+    yield watched
+    context.close()
