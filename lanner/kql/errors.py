@@ -1,0 +1,69 @@
+"""Errors of the KQL front end, with the line and column a person can act on.
+
+Positions, issues and severities are the EQL front end's own types, so that tools report both
+languages the same way.
+"""
+
+from __future__ import annotations
+
+from lanner.eql.errors import Issue, Positioned, Severity, Span, caret_view
+from lanner.errors import LannerError
+
+__all__ = [
+    "Issue", "KqlError", "KqlLimitError", "KqlSyntaxError", "Severity", "Span", "caret_view",
+    "expected_text",
+]
+
+END_OF_INPUT = "end of input"
+
+
+class KqlError(Positioned, LannerError):
+    """A KQL query that Kibana would refuse; carries the position and a stable code."""
+
+    code = "kql-error"
+
+    def __init__(self, message: str, span: Span | None = None, *, text: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.text = text
+
+    def as_issue(self) -> Issue:
+        return Issue(Severity.ERROR, self.code, self.message, self.span)
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.col}: {self.message}"
+
+
+class KqlSyntaxError(KqlError):
+    """The text does not follow Kibana's KQL grammar.
+
+    `expected` lists what the grammar could have read at the farthest position it reached, in
+    Kibana's words (`"("`, `NOT`, `field name`, `value`, `whitespace`, `end of input`); `found`
+    is the character there, None at the end of the text. The message is Kibana's:
+    `Expected "(", NOT, field name, value but ")" found.`
+    """
+
+    code = "syntax"
+
+    def __init__(self, expected: tuple[str, ...], found: str | None, span: Span | None = None,
+                 *, text: str | None = None) -> None:
+        super().__init__(f"Expected {expected_text(expected)} but "
+                         f"{END_OF_INPUT if found is None else repr_found(found)} found.",
+                         span, text=text)
+        self.expected = expected
+        self.found = found
+
+
+class KqlLimitError(KqlError):
+    """Well-formed so far, but nested deeper than Lanner parses (a guard against stack overflow)."""
+
+    code = "limit"
+
+
+def expected_text(expected: tuple[str, ...]) -> str:
+    return ", ".join(expected)
+
+
+def repr_found(found: str) -> str:
+    return f'"{found}"'
