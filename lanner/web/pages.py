@@ -382,7 +382,9 @@ def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
 
 def _source_fields(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The event's own fields of an alert (without the `kibana.*` ones), sorted."""
-    return [(name, text) for name, text in _flatten(document)
+    original = _text(document, "kibana.alert.original_time")  # the alert's @timestamp is
+    return [(name, original if name == "@timestamp" and original else text)  # its creation
+            for name, text in _flatten(document)
             if not name.startswith(("kibana.", "kibana["))]
 
 
