@@ -1,9 +1,11 @@
 """`_bulk` ingest through the official client's parallel_bulk into `lanner serve --http`,
 against the store's file ingest (what `lanner hunt` reads files with) of the same events, in
-one run. Usage: .venv/bin/python bench/bulk.py [EVENTS]"""
+one run: each measured RUNS times, interleaved, and the medians compared.
+Usage: .venv/bin/python bench/bulk.py [EVENTS] [RUNS]"""
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
@@ -25,31 +27,50 @@ def events(count: int) -> list[dict[str, object]]:
              "host": {"name": f"h{n % 10}"}, "user": {"name": "u"}} for n in range(count)]
 
 
-def main(count: int) -> None:
-    docs = events(count)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "events.ndjson"
-        path.write_bytes(b"".join(orjson.dumps(doc) + b"\n" for doc in docs))
+def file_ingest(folder: Path, path: Path, run: int) -> float:
+    clock = time.perf_counter()
+    with EventStore(folder / f"file{run}.duckdb") as store:
+        store.ingest_files([path], "logs-bench")
+    return time.perf_counter() - clock
+
+
+def bulk_ingest(folder: Path, docs: list[dict[str, object]], run: int) -> float:
+    where = folder / f"server{run}"
+    where.mkdir()
+    server = Server(where).start()
+    try:
+        es = Elasticsearch(server.url, request_timeout=300)
         clock = time.perf_counter()
-        with EventStore(Path(folder) / "file.duckdb") as store:
-            store.ingest_files([path], "logs-bench")
-        file_seconds = time.perf_counter() - clock
-        server = Server(Path(folder)).start()
-        try:
-            es = Elasticsearch(server.url, request_timeout=300)
-            clock = time.perf_counter()
-            for ok, item in helpers.parallel_bulk(
-                    es, ({"_index": "logs-bench", "_source": doc} for doc in docs),
-                    chunk_size=5000, thread_count=2):
-                assert ok, item
-            bulk_seconds = time.perf_counter() - clock
-            assert es.count(index="logs-bench")["count"] == count
-        finally:
-            server.stop()
-    file_rate, bulk_rate = count / file_seconds, count / bulk_seconds
-    print(f"{count} events: file ingest {file_rate:,.0f} events/s, _bulk parallel_bulk "
-          f"{bulk_rate:,.0f} events/s, ratio {bulk_rate / file_rate:.2f}")
+        for ok, item in helpers.parallel_bulk(
+                es, ({"_index": "logs-bench", "_source": doc} for doc in docs),
+                chunk_size=5000, thread_count=2):
+            assert ok, item
+        seconds = time.perf_counter() - clock
+        assert es.count(index="logs-bench")["count"] == len(docs)
+        es.close()
+        return seconds
+    finally:
+        server.stop()
+
+
+def main(count: int, runs: int) -> None:
+    docs = events(count)
+    file_times, bulk_times = [], []
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        path = folder / "events.ndjson"
+        path.write_bytes(b"".join(orjson.dumps(doc) + b"\n" for doc in docs))
+        for run in range(runs):
+            file_times.append(file_ingest(folder, path, run))
+            bulk_times.append(bulk_ingest(folder, docs, run))
+    file_rate = count / statistics.median(file_times)
+    bulk_rate = count / statistics.median(bulk_times)
+    print(f"{count} events, median of {runs} runs: file ingest {file_rate:,.0f} events/s, "
+          f"_bulk parallel_bulk {bulk_rate:,.0f} events/s, ratio {bulk_rate / file_rate:.2f}")
+    print("  file runs (s): " + ", ".join(f"{t:.2f}" for t in file_times)
+          + "; bulk runs (s): " + ", ".join(f"{t:.2f}" for t in bulk_times))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000,
+         int(sys.argv[2]) if len(sys.argv) > 2 else 3)

@@ -15,9 +15,11 @@ shape of Elasticsearch's. Errors are Lanner's typed errors (LannerError subclass
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,8 +149,10 @@ class Lanner:
         started = time.perf_counter()
         store = self._stored("bulk")
         given = operations if operations is not None else body or []
-        actions = _bulk_actions(given, index)
-        return _bulk_response(_BulkRun(store, actions).run(), started)
+        request = given if isinstance(given, BulkRequest) else BulkRequest.parse(given, index)
+        with _no_cyclic_gc():
+            return _bulk_response(_BulkRun(store, request.actions).run(),
+                                  request.started or started)
 
     def index(self, index: str, document: Mapping[str, Any] | None = None, *,
               id: str | None = None, body: Mapping[str, Any] | None = None,
@@ -279,6 +283,62 @@ _SHARDS = {"total": 1, "successful": 1, "failed": 0}  # one copy of each index
 _BULK_ACTIONS = ("index", "create", "delete", "update")
 
 
+class BulkRequest:
+    """A bulk body parsed, each document's (_index, _id) told as the store will give them:
+    all that needs no store, so that a server does it before it takes the store's lock.
+    `Lanner.bulk` takes one as `operations`."""
+
+    def __init__(self, actions: list[_BulkAction], started: float | None = None) -> None:
+        self.actions = actions
+        self.started = started
+
+    @classmethod
+    def parse(cls, operations: Iterable[Any] | str | bytes, index: str | None = None
+              ) -> BulkRequest:
+        started = time.perf_counter()
+        with _no_cyclic_gc():
+            actions = _bulk_actions(operations, index)
+            _predict([action for action in actions if action.record is not None])
+        return cls(actions, started)
+
+    @property
+    def indices(self) -> set[str]:
+        """The indices the request writes documents to."""
+        return {action.key[0] for action in self.actions if action.record is not None}
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """JSON values hold no reference cycles; the cyclic GC would traverse every object of a
+    bulk body again and again while it is built (twice the parse time, measured)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _predict(pending: list[_BulkAction]) -> None:
+    """The (_index, _id) each document will have, as the store gives them: the record then
+    carries them, so that the store does not derive them again."""
+    occurrences: dict[bytes, int] = {}
+    for action in pending:
+        record = action.record
+        assert record is not None
+        index = record.index or derive_index(flatten(record.source).get) or ""
+        doc_id = record.id
+        if doc_id is None:
+            canonical = orjson.dumps(record.source, option=orjson.OPT_SORT_KEYS)
+            key = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
+            seen = occurrences.get(key, 0)
+            occurrences[key] = seen + 1
+            doc_id = derived_id(index, canonical, seen)
+        action.key = (index, doc_id)
+        action.record = record._replace(index=index or None, id=doc_id)
+
+
 @dataclass
 class _BulkAction:
     """One action of a bulk request: its name, the record to store (index and create), and
@@ -406,21 +466,8 @@ class _BulkRun:
         return [{action.name: action.item} for action in self.actions]
 
     def _existing(self, pending: list[_BulkAction]) -> set[tuple[str, str | None]]:
-        """The (_index, _id) each document will have, predicted as the store gives them; and
-        those already stored."""
-        occurrences: dict[bytes, int] = {}
-        for action in pending:
-            record = action.record
-            assert record is not None
-            index = record.index or derive_index(flatten(record.source).get) or ""
-            doc_id = record.id
-            if doc_id is None:
-                canonical = orjson.dumps(record.source, option=orjson.OPT_SORT_KEYS)
-                key = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
-                seen = occurrences.get(key, 0)
-                occurrences[key] = seen + 1
-                doc_id = derived_id(index, canonical, seen)
-            action.key = (index, doc_id)
+        """Of the (_index, _id) the documents will have (BulkRequest.parse told them), those
+        already stored."""
         ids = sorted({doc_id for _, doc_id in (a.key for a in pending) if doc_id})
         if not ids:
             return set()
@@ -430,21 +477,16 @@ class _BulkRun:
         return {(index, doc_id) for index, doc_id in rows}
 
     def _store(self, stored: list[_BulkAction], existing: set[tuple[str, str | None]]) -> None:
-        con = self.store.con
-        (before,) = con.execute("SELECT coalesce(max(_doc), 0) FROM events").fetchone()
+        # The store numbers the documents of an ingest in order from its next number, and
+        # gives them the (_index, _id) the records carry (BulkRequest.parse told them).
+        first = self.store._next_doc
         report = self.store.ingest_items([action.record for action in stored])  # type: ignore[misc]
-        rows = con.execute("SELECT _doc, _index, _id FROM events WHERE _doc > ? ORDER BY _doc",
-                           [before]).fetchall()
-        # The n-th document stored is the n-th row; a document replaced by a later one of the
-        # same request left no row (the last one always stays, so it places the others).
-        first = rows[-1][0] - len(stored) + 1 if rows else before + 1
-        by_doc = {doc: (index, doc_id) for doc, index, doc_id in rows}
-        refused = self._refused(stored, report)
+        refused = self._refused(stored, report) if report.coercions else {}
         versions: dict[tuple[str, str | None], int] = {}
         for number, action in enumerate(stored):
             doc = first + number
-            index, doc_id = by_doc.get(doc, action.key)
-            key = (index, doc_id)
+            key = action.key
+            index, doc_id = key
             version = versions[key] = versions.get(key, int(key in existing)) + 1
             failures = refused.get(id(action))
             if failures:

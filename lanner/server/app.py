@@ -144,11 +144,12 @@ class Api:
 
     async def bulk(self, request: Request) -> Response:
         index = request.path_params.get("index")
-        body = await self.body(request)
-        if not body.strip():
-            raise ElasticError(400, "action_request_validation_exception",
-                               "Validation Failed: 1: no requests added;")
-        response = await self.locked(self.service.client.bulk, body, index=index)
+        with self.service.bulk_slot():  # a full queue: 429 with Retry-After
+            body = await self.body(request)
+            if not body.strip():
+                raise ElasticError(400, "action_request_validation_exception",
+                                   "Validation Failed: 1: no requests added;")
+            response = await run_in_threadpool(self.service.bulk, body, index)
         return respond(response, headers=_pipeline_warning(request), request=request)
 
     async def doc(self, request: Request) -> Response:
@@ -158,7 +159,9 @@ class Api:
             request.query_params.get("op_type") == "create" else "index"
         document = _json(await self.body(request))
         metadata = {"_index": index, **({"_id": doc_id} if doc_id else {})}
-        response = await self.locked(self.service.client.bulk, [{action: metadata}, document])
+        with self.service.bulk_slot():
+            response = await run_in_threadpool(self.service.bulk, [{action: metadata},
+                                                                   document])
         ((_, item),) = response["items"][0].items()
         if "error" in item:
             error = item["error"]
@@ -513,9 +516,10 @@ class Guard:
 
 async def _elastic_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ElasticError)
+    headers = getattr(error, "headers", None)  # Retry-After of a 429
     if request.method == "HEAD":
-        return respond(None, error.status)
-    return respond(error.body(), error.status)
+        return respond(None, error.status, headers)
+    return respond(error.body(), error.status, headers)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
