@@ -15,6 +15,7 @@ shape of Elasticsearch's. Errors are Lanner's typed errors (LannerError subclass
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gc
 import hashlib
@@ -33,7 +34,7 @@ from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult, search
 from lanner.errors import LannerError
 from lanner.store import EventStore, IngestReport, StoreError
-from lanner.store.events import derived_id, flatten
+from lanner.store.events import flatten
 from lanner.store.indices import derive_index
 from lanner.store.mappings import OutOfStoreRange, coercer
 from lanner.store.readers import Record
@@ -298,7 +299,6 @@ class BulkRequest:
         started = time.perf_counter()
         with _no_cyclic_gc():
             actions = _bulk_actions(operations, index)
-            _predict([action for action in actions if action.record is not None])
         return cls(actions, started)
 
     @property
@@ -320,25 +320,6 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _predict(pending: list[_BulkAction]) -> None:
-    """The (_index, _id) each document will have, as the store gives them: the record then
-    carries them, so that the store does not derive them again."""
-    occurrences: dict[bytes, int] = {}
-    for action in pending:
-        record = action.record
-        assert record is not None
-        index = record.index or derive_index(flatten(record.source).get) or ""
-        doc_id = record.id
-        if doc_id is None:
-            canonical = orjson.dumps(record.source, option=orjson.OPT_SORT_KEYS)
-            key = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
-            seen = occurrences.get(key, 0)
-            occurrences[key] = seen + 1
-            doc_id = derived_id(index, canonical, seen)
-        action.key = (index, doc_id)
-        action.record = record._replace(index=index or None, id=doc_id)
-
-
 @dataclass
 class _BulkAction:
     """One action of a bulk request: its name, the record to store (index and create), and
@@ -355,6 +336,7 @@ def _bulk_actions(operations: Iterable[Any] | str | bytes, index: str | None
     """The actions of a bulk body, each with its document; malformed ones with their error."""
     values = _bulk_values(operations)
     actions: list[_BulkAction] = []
+    occurrences: dict[bytes, int] = {}  # identical id-less documents so far, by digest
     position = 0
     while position < len(values):
         value = values[position]
@@ -389,8 +371,19 @@ def _bulk_actions(operations: Iterable[Any] | str | bytes, index: str | None
                                    f"[{position}:1] failed to parse: the document on line "
                                    f"[{position}] is not a JSON object", target, doc_id))
         else:
-            actions.append(_BulkAction(name, Record(document, target, doc_id, None,
-                                                    len(actions) + 1)))
+            # The (_index, _id) the store will give the document, told now: the record
+            # carries them, so that the store does not derive them again.
+            target = target or derive_index(flatten(document).get) or ""
+            if doc_id is None:
+                canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+                digest = hashlib.sha1(target.encode() + b"\n" + canonical).digest()
+                seen = occurrences.get(digest, 0)
+                occurrences[digest] = seen + 1
+                if seen:
+                    digest = hashlib.sha1(digest + b"#%d" % seen).digest()
+                doc_id = base64.urlsafe_b64encode(digest).decode()[:20]  # as derived_id
+            actions.append(_BulkAction(name, Record(document, target or None, doc_id, None,
+                                                    len(actions) + 1), key=(target, doc_id)))
     return actions
 
 

@@ -160,3 +160,23 @@ def test_gzip_bulk_body_is_stored(server: Server, tmp_path: Path) -> None:
     assert reply.status_code == 200
     assert reply.json()["errors"] is False
     assert httpx.get(server.url + "/logs-gzip/_count").json()["count"] == 300
+
+
+def test_bulk_ids_are_the_ids_the_store_derives() -> None:
+    from lanner.engine.client import connect
+    from lanner.store.events import derived_id
+
+    twin = {"@timestamp": "2024-01-01T00:00:00Z", "b": 1, "a": {"x": "y"}}
+    other = {"@timestamp": "2024-01-01T00:00:01Z", "b": 2}
+    with connect() as client:
+        reply = client.bulk(operations=[{"index": {"_index": "logs-ids"}}, twin,
+                                        {"create": {"_index": "logs-ids"}}, dict(twin),
+                                        {"index": {}}, other])
+        ids = [item[name]["_id"] for item in reply["items"] for name in item]
+        canonical = orjson.dumps(twin, option=orjson.OPT_SORT_KEYS)
+        assert ids[:2] == [derived_id("logs-ids", canonical, 0),
+                           derived_id("logs-ids", canonical, 1)]
+        stored = client.store.con.execute("SELECT _index, _id FROM events ORDER BY _doc"
+                                          ).fetchall()
+        assert stored == [("logs-ids", ids[0]), ("logs-ids", ids[1]), ("", ids[2])]
+        assert [item[name]["status"] for item in reply["items"] for name in item] == [201] * 3
