@@ -49,20 +49,36 @@ class Node:
         return (node for node in self.walk() if isinstance(node, cls))
 
     def transform(self, fn: Callable[[Node], Node]) -> Node:
-        """Rebuild the tree bottom-up, replacing each node by fn(node)."""
-        changes = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Node):
-                new = value.transform(fn)
-                if new is not value:
-                    changes[f.name] = new
-            elif isinstance(value, tuple) and any(isinstance(v, Node) for v in value):
-                new_items = tuple(v.transform(fn) if isinstance(v, Node) else v for v in value)
-                if any(a is not b for a, b in zip(new_items, value, strict=True)):
-                    changes[f.name] = new_items
-        node = replace(self, **changes) if changes else self
-        return fn(node)
+        """Rebuild the tree bottom-up, replacing each node by fn(node).
+
+        Children first, with a stack of its own: deep trees do not exhaust Python's.
+        """
+        done: dict[int, Node] = {}
+        stack: list[tuple[Node, bool]] = [(self, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                stack.append((node, True))
+                for f in fields(node):
+                    value = getattr(node, f.name)
+                    if isinstance(value, Node):
+                        stack.append((value, False))
+                    elif isinstance(value, tuple):
+                        stack.extend((v, False) for v in value if isinstance(v, Node))
+                continue
+            changes = {}
+            for f in fields(node):
+                value = getattr(node, f.name)
+                if isinstance(value, Node):
+                    new = done[id(value)]
+                    if new is not value:
+                        changes[f.name] = new
+                elif isinstance(value, tuple) and any(isinstance(v, Node) for v in value):
+                    items = tuple(done[id(v)] if isinstance(v, Node) else v for v in value)
+                    if any(a is not b for a, b in zip(items, value, strict=True)):
+                        changes[f.name] = items
+            done[id(node)] = fn(replace(node, **changes) if changes else node)
+        return done[id(self)]
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
@@ -204,6 +220,8 @@ class ArithmeticOp(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Arithmetic(Expr):
+    """`left op right`; a chain `a + b + c` nests to the left, as deep as it is long."""
+
     op: ArithmeticOp
     left: Expr
     right: Expr
@@ -319,3 +337,77 @@ class Sample(Query):
 
     def key_fields(self, stage: Stage) -> tuple[Field, ...]:
         return self.keys + stage.keys
+
+
+# ----------------------------------------------------------------------------- equality
+
+
+_COMPARED: dict[type, tuple[str, ...]] = {}
+
+
+def _compared(cls: type) -> tuple[str, ...]:
+    names = _COMPARED.get(cls)
+    if names is None:
+        names = _COMPARED[cls] = tuple(f.name for f in fields(cls) if f.compare)
+    return names
+
+
+def _node_eq(self: Node, other: object) -> bool:
+    """Structural equality with a stack of its own, so that deep trees (a chain `1 + 1 + …`
+    is as deep as it is long) compare without exhausting Python's; spans are ignored."""
+    if type(other) is not type(self):
+        return NotImplemented
+    stack: list[tuple[object, object]] = [(self, other)]
+    while stack:
+        mine, theirs = stack.pop()
+        if mine is theirs:
+            continue
+        if type(mine) is not type(theirs):
+            return False
+        if type(mine) is Number:
+            if mine != theirs:
+                return False
+            continue
+        for name in _compared(type(mine)):
+            a, b = getattr(mine, name), getattr(theirs, name)
+            if isinstance(a, Node):
+                stack.append((a, b))
+            elif isinstance(a, tuple) and isinstance(b, tuple):
+                if len(a) != len(b):
+                    return False
+                for x, y in zip(a, b, strict=True):
+                    if isinstance(x, Node):
+                        stack.append((x, y))
+                    elif x != y:
+                        return False
+            elif a != b:
+                return False
+    return True
+
+
+def _node_hash(self: Node) -> int:
+    """A hash that agrees with `_node_eq`: the node kinds and plain values in walk order."""
+    parts: list[object] = []
+    for node in self.walk():
+        parts.append(type(node))
+        for name in _compared(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, tuple):
+                parts.append(len(value))
+                parts.extend(v for v in value if not isinstance(v, Node))
+            elif not isinstance(value, Node):
+                parts.append(value)
+    return hash(tuple(parts))
+
+
+def _node_classes(cls: type) -> list[type]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_node_classes(sub))
+    return found
+
+
+for _cls in _node_classes(Node):  # replaces the recursive methods dataclass generated
+    if _cls is not Number:  # a leaf with an equality of its own (1 is not 1.0)
+        _cls.__eq__ = _node_eq  # type: ignore[method-assign,assignment]
+        _cls.__hash__ = _node_hash  # type: ignore[method-assign,assignment]

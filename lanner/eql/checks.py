@@ -59,7 +59,25 @@ class Checker:
     # ------------------------------------------------------------------ kinds
 
     def kind(self, expr: ast.Expr) -> Kind:
-        """The kind an expression yields, as far as literals, functions and schema tell."""
+        """The kind an expression yields, as far as literals, functions and schema tell.
+
+        Computed with a stack of its own, operands first: `1 + 1 + …` of any length is a
+        tree as deep as it is long, and must not exhaust Python's.
+        """
+        kinds: dict[int, Kind] = {}
+        stack: list[tuple[ast.Expr, bool]] = [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            operands = _operands(node)
+            if operands and not ready:
+                stack.append((node, True))
+                stack.extend((operand, False) for operand in operands)
+                continue
+            kinds[id(node)] = self._kind_of(node, [kinds[id(operand)] for operand in operands])
+        return kinds[id(expr)]
+
+    def _kind_of(self, expr: ast.Expr, operands: list[Kind]) -> Kind:
+        """The kind of one node, given the kinds of its `_operands`."""
         if isinstance(expr, ast.Literal):
             return kind_of_value(expr.value)
         if isinstance(expr, ast.Field):
@@ -67,24 +85,14 @@ class Checker:
                 return Kind.UNKNOWN
             return kind_of_es_type(self.schema.type_of(expr.name))
         if isinstance(expr, ast.FunctionCall):
-            spec = FUNCTIONS[expr.name.lower()]
-            if spec.arithmetic and len(expr.args) == 2:
-                return self._arithmetic_kind(expr.args[0], expr.args[1])
-            return spec.returns
+            if operands:
+                return _arithmetic_kind(*operands)
+            return FUNCTIONS[expr.name.lower()].returns
         if isinstance(expr, ast.Arithmetic):
-            return self._arithmetic_kind(expr.left, expr.right)
+            return _arithmetic_kind(*operands)
         if isinstance(expr, ast.Negate):
-            inner = self.kind(expr.expr)
-            return inner if inner.is_numeric else Kind.NUMBER
+            return operands[0] if operands[0].is_numeric else Kind.NUMBER
         return Kind.BOOLEAN
-
-    def _arithmetic_kind(self, left: ast.Expr, right: ast.Expr) -> Kind:
-        kinds = {self.kind(left), self.kind(right)}
-        if kinds <= {Kind.INTEGER, Kind.NULL}:
-            return Kind.INTEGER
-        if Kind.FLOAT in kinds:
-            return Kind.FLOAT
-        return Kind.NUMBER
 
     # ------------------------------------------------------------------ the passes
 
@@ -256,6 +264,28 @@ def raise_errors(query: ast.Query, text: str | None = None) -> None:
         if issue.severity is Severity.ERROR:
             kind = EqlUnsupportedError if issue.code == "unsupported" else EqlSemanticError
             raise kind.from_issue(issue, text)
+
+
+def _operands(expr: ast.Expr) -> tuple[ast.Expr, ...]:
+    """The operands whose kinds decide an expression's kind: arithmetic's and negation's."""
+    if isinstance(expr, ast.Arithmetic):
+        return (expr.left, expr.right)
+    if isinstance(expr, ast.Negate):
+        return (expr.expr,)
+    if isinstance(expr, ast.FunctionCall) and len(expr.args) == 2:
+        spec = FUNCTIONS[expr.name.lower()]
+        if spec.arithmetic:
+            return expr.args
+    return ()
+
+
+def _arithmetic_kind(left: Kind, right: Kind) -> Kind:
+    kinds = {left, right}
+    if kinds <= {Kind.INTEGER, Kind.NULL}:
+        return Kind.INTEGER
+    if Kind.FLOAT in kinds:
+        return Kind.FLOAT
+    return Kind.NUMBER
 
 
 def _issue(severity: Severity, code: str, message: str, node: ast.Node) -> Issue:

@@ -9,7 +9,6 @@ and reported by name instead of failing as plain syntax errors.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 
 from lanner.eql import ast
 from lanner.eql.errors import EqlSemanticError, EqlSyntaxError, EqlUnsupportedError, Span
@@ -35,6 +34,11 @@ FIELD_STARTS = frozenset({K.IDENT, K.QUOTED_IDENT, K.QUESTION})
 PIPES = ("head", "tail")
 FOREIGN_PIPES = ("count", "filter", "sort", "unique", "unique_count")
 MAX_RUNS = 100
+# Levels of nesting (parentheses, calls, `in` lists, `not`, signs) a query may open. The rule
+# corpus needs at most 8 (tests/eql/test_limits.py measures it); at this depth the parser, the
+# checks and the printer stay well inside Python's stack, so an over-deep query is a typed
+# error, not a RecursionError. Flat chains (`a or b or …`, `1 + 1 + …`) do not nest: no limit.
+MAX_DEPTH = 64
 
 
 def parse_expression(text: str) -> ast.Expr:
@@ -65,6 +69,8 @@ class Parser:
         self.pos = 0
         self.tok = self.tokens[0]
         self.prev = self.tok
+        self.depth = 0  # levels of nesting open at the cursor
+        self.deepest = 0  # the most levels open at any point so far
 
     # ------------------------------------------------------------------ cursor helpers
 
@@ -339,39 +345,55 @@ class Parser:
 
     # ------------------------------------------------------------------ expressions
 
+    def _enter(self, token: Token) -> None:
+        """One level deeper (a group, call, `in` list, `not` or sign); too deep is an error."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise EqlSemanticError(
+                f"the query nests more than {MAX_DEPTH} levels deep (parentheses, function "
+                "calls, 'in' lists, 'not' and signs); Elasticsearch also rejects over-deep "
+                "expressions", token.span, code="too-deep", text=self.text)
+        if self.depth > self.deepest:
+            self.deepest = self.depth
+
     def _parse_expression(self) -> ast.Expr:
-        return self._parse_or()
+        """`or` of `and`s of terms, each flattened: parentheses do not change the meaning.
 
-    def _parse_or(self) -> ast.Expr:
-        return self._parse_junction(K.OR, ast.Or, self._parse_and)
-
-    def _parse_and(self) -> ast.Expr:
-        return self._parse_junction(K.AND, ast.And, self._parse_not)
-
-    def _parse_junction(self, keyword: TokenKind, node: type[ast.And] | type[ast.Or],
-                        parse_term: Callable[[], ast.Expr]) -> ast.Expr:
-        """`t1 and t2 and …` (or `or`), flattened: parentheses do not change the meaning."""
+        Both chains are loops, so `a or b or …` of any length takes no extra stack.
+        """
         start = self.tok
-        left = parse_term()
-        if self.tok.kind is not keyword:
-            return left
-        terms = list(left.terms) if isinstance(left, node) else [left]
-        while self._match(keyword):
-            right = parse_term()
-            terms.extend(right.terms if isinstance(right, node) else (right,))
-        return node(tuple(terms), span=self._span_from(start))
+        or_terms: list[ast.Expr] = []
+        while True:
+            term_start = self.tok
+            term = self._parse_not()
+            if self.tok.kind is K.AND:
+                and_terms = list(term.terms) if isinstance(term, ast.And) else [term]
+                while self._match(K.AND):
+                    right = self._parse_not()
+                    and_terms.extend(right.terms if isinstance(right, ast.And) else (right,))
+                term = ast.And(tuple(and_terms), span=self._span_from(term_start))
+            if not or_terms and self.tok.kind is not K.OR:
+                return term
+            or_terms.extend(term.terms if isinstance(term, ast.Or) else (term,))
+            if not self._match(K.OR):
+                return ast.Or(tuple(or_terms), span=self._span_from(start))
 
     def _parse_not(self) -> ast.Expr:
+        nots: list[Token] = []
+        while self.tok.kind is K.NOT:
+            self._enter(self.tok)
+            nots.append(self._advance())
         start = self.tok
-        if start.kind is K.NOT:
-            self._advance()
-            return ast.Not(self._parse_not(), span=self._span_from(start))
         if start.kind is K.IDENT and self._peek().kind is K.OF:
             raise self._unsupported(
                 f"the lineage test '{start.text} of'",
                 "correlate processes with a sequence by process.entity_id instead",
                 start.span)
-        return self._parse_comparison()
+        expr = self._parse_comparison()
+        for token in reversed(nots):
+            expr = ast.Not(expr, span=self._span_from(token))
+        self.depth -= len(nots)
+        return expr
 
     def _parse_comparison(self) -> ast.Expr:
         start = self.tok
@@ -391,36 +413,43 @@ class Parser:
         return ast.Comparison(op, left, right, span=self._span_from(start))
 
     def _parse_additive(self) -> ast.Expr:
+        """`+ -` over `* / %`, both left-associative loops (a long chain takes no stack)."""
         start = self.tok
-        left = self._parse_multiplicative()
-        while (op := ADDITIVE_OPS.get(self.tok.kind)) is not None:
+        left: ast.Expr | None = None
+        op: ast.ArithmeticOp | None = None
+        while True:
+            term_start = self.tok
+            term = self._parse_unary()
+            while (mul := MULTIPLICATIVE_OPS.get(self.tok.kind)) is not None:
+                self._advance()
+                right = self._parse_unary()
+                term = ast.Arithmetic(mul, term, right, span=self._span_from(term_start))
+            if left is None or op is None:
+                left = term
+            else:
+                left = ast.Arithmetic(op, left, term, span=self._span_from(start))
+            op = ADDITIVE_OPS.get(self.tok.kind)
+            if op is None:
+                return left
             self._advance()
-            right = self._parse_multiplicative()
-            left = ast.Arithmetic(op, left, right, span=self._span_from(start))
-        return left
-
-    def _parse_multiplicative(self) -> ast.Expr:
-        start = self.tok
-        left = self._parse_unary()
-        while (op := MULTIPLICATIVE_OPS.get(self.tok.kind)) is not None:
-            self._advance()
-            right = self._parse_unary()
-            left = ast.Arithmetic(op, left, right, span=self._span_from(start))
-        return left
 
     def _parse_unary(self) -> ast.Expr:
-        start = self.tok
-        if start.kind is K.MINUS:
-            self._advance()
-            operand = self._parse_unary()
-            span = self._span_from(start)
-            if type(operand) is ast.Number:
-                return ast.Number(-operand.value, span=span)
-            return ast.Negate(operand, span=span)
-        if start.kind is K.PLUS:
-            self._advance()
-            return self._parse_unary()
-        return self._parse_predicate()
+        """Signs, read in a loop; `-` of a number folds into the number."""
+        signs: list[Token] = []
+        while self.tok.kind is K.MINUS or self.tok.kind is K.PLUS:
+            self._enter(self.tok)
+            signs.append(self._advance())
+        expr = self._parse_predicate()
+        for sign in reversed(signs):
+            if sign.kind is K.PLUS:
+                continue
+            span = self._span_from(sign)
+            if type(expr) is ast.Number:
+                expr = ast.Number(-expr.value, span=span)
+            else:
+                expr = ast.Negate(expr, span=span)
+        self.depth -= len(signs)
+        return expr
 
     def _parse_predicate(self) -> ast.Expr:
         start = self.tok
@@ -439,6 +468,7 @@ class Parser:
         return expr
 
     def _parse_in(self, expr: ast.Expr, start: Token, *, negated: bool) -> ast.Expr:
+        self._enter(self.tok)
         insensitive = self._advance().kind is K.IN_I
         self._expect(K.LPAREN, "'(' and a list of values after 'in'")
         values: list[ast.Literal] = []
@@ -458,6 +488,7 @@ class Parser:
             if not self._match(K.COMMA):
                 break
         self._expect(K.RPAREN, "',' or ')' to close the list")
+        self.depth -= 1
         return ast.In(expr, tuple(values), insensitive, negated, span=self._span_from(start))
 
     def _parse_patterns(self, kind: ast.MatchKind) -> tuple[ast.Literal, ...]:
@@ -512,9 +543,11 @@ class Parser:
                 raise self._syntax_error("'(' after a function name", self._peek())
             return self._parse_call()
         if kind is K.LPAREN:
+            self._enter(tok)
             self._advance()
             expr = self._parse_expression()
             self._expect(K.RPAREN, "')'")
+            self.depth -= 1
             return expr
         raise self._syntax_error(
             "a value: a field, a string, a number, true, false, null, a function call or '('")
@@ -562,11 +595,13 @@ class Parser:
             raise EqlSemanticError(f"unknown function [{name_tok.text.rstrip('~')}]{hint}",
                                    name_tok.span, code="unknown-function", text=self.text)
         self._expect(K.LPAREN, "'('")
+        self._enter(name_tok)
         args: list[ast.Expr] = []
         if self.tok.kind is not K.RPAREN:
             args.append(self._parse_expression())
             while self._match(K.COMMA):
                 args.append(self._parse_expression())
         self._expect(K.RPAREN, "',' or ')' to close the arguments")
+        self.depth -= 1
         return ast.FunctionCall(spec.name, tuple(args), insensitive,
                                 span=self._span_from(name_tok))

@@ -49,6 +49,19 @@ def quote_field(name: str) -> str:
     return ".".join(parts)
 
 
+def _continued_operands(root: ast.Node) -> set[int]:
+    """Arithmetic left operands that `arithmetic_text` prints inline in its loop: their own
+    text is never needed, and making it would make printing `1 + 1 + …` quadratic."""
+    continued = set()
+    for node in root.walk():
+        if type(node) is ast.Arithmetic:
+            left = node.left
+            if (type(left) is ast.Arithmetic
+                    and _ARITHMETIC_LEVEL[left.op] >= _ARITHMETIC_LEVEL[node.op]):
+                continued.add(id(left))
+    return continued
+
+
 def precedence(node: ast.Expr) -> int:
     if isinstance(node, ast.Or):
         return OR
@@ -70,19 +83,46 @@ def precedence(node: ast.Expr) -> int:
 
 
 class Printer:
-    """Dispatches on the node's class name to a `<name>_text` method."""
+    """Dispatches on the node's class name to a `<name>_text` method.
+
+    `text` prints children before their parents, in a loop over the tree, and a method finds
+    its children's text already made: printing takes no stack however deep the tree is.
+    """
 
     indent = "  "
 
+    def __init__(self) -> None:
+        self._texts: dict[int, str] = {}
+
     def text(self, node: ast.Node) -> str:
+        outer, self._texts = self._texts, {}
+        try:
+            skipped = _continued_operands(node)
+            for each in reversed(list(node.walk())):
+                if id(each) not in skipped:
+                    self._texts[id(each)] = self._render(each)
+            return self._texts[id(node)]
+        finally:
+            self._texts = outer
+
+    def _render(self, node: ast.Node) -> str:
         method = getattr(self, f"{type(node).__name__.lower()}_text", None)
         if method is None:
             raise TypeError(f"no printer for {type(node).__name__}")
         return method(node)
 
+    def _child(self, node: ast.Node) -> str:
+        """A child's text: made already by `text`, or now when a method is called directly."""
+        text = self._texts.get(id(node))
+        return self._render(node) if text is None else text
+
     def _wrap(self, node: ast.Expr, minimum: int) -> str:
-        text = self.text(node)
+        """A child's text, in parentheses if it binds looser than `minimum`."""
+        text = self._child(node)
         return f"({text})" if precedence(node) < minimum else text
+
+    def _each(self, nodes: tuple[ast.Expr, ...], minimum: int) -> list[str]:
+        return [self._wrap(node, minimum) for node in nodes]
 
     # ------------------------------------------------------------------ literals and fields
 
@@ -104,7 +144,7 @@ class Printer:
     # ------------------------------------------------------------------ operators
 
     def functioncall_text(self, node: ast.FunctionCall) -> str:
-        args = ", ".join(self.text(arg) for arg in node.args)
+        args = ", ".join(self._each(node.args, OR))
         return f"{node.name}{'~' if node.insensitive else ''}({args})"
 
     def comparison_text(self, node: ast.Comparison) -> str:
@@ -114,34 +154,45 @@ class Printer:
 
     def match_text(self, node: ast.Match) -> str:
         subject = self._wrap(node.expr, PRIMARY)
-        patterns = [self.text(p) for p in node.patterns]
+        patterns = self._each(node.patterns, OR)
         rhs = patterns[0] if len(patterns) == 1 else "(" + ", ".join(patterns) + ")"
         return f"{subject} {node.kind.value} {rhs}"
 
     def in_text(self, node: ast.In) -> str:
         subject = self._wrap(node.expr, PRIMARY)
         op = ("not " if node.negated else "") + ("in~" if node.insensitive else "in")
-        values = ", ".join(self.text(v) for v in node.values)
+        values = ", ".join(self._each(node.values, OR))
         return f"{subject} {op} ({values})"
 
     def arithmetic_text(self, node: ast.Arithmetic) -> str:
-        level = _ARITHMETIC_LEVEL[node.op]
-        return f"{self._wrap(node.left, level)} {node.op.value} {self._wrap(node.right, level + 1)}"
+        """Walks down the left operands in a loop: `1 + 1 + …` of any length takes no stack."""
+        rights: list[str] = []
+        left: ast.Expr = node
+        while type(left) is ast.Arithmetic:
+            level = _ARITHMETIC_LEVEL[left.op]
+            rights.append(f" {left.op.value} {self._wrap(left.right, level + 1)}")
+            left = left.left
+            if type(left) is ast.Arithmetic and _ARITHMETIC_LEVEL[left.op] < level:
+                break  # a looser operation on the left needs its own parentheses
+        rights.append(self._wrap(left, level))
+        return "".join(reversed(rights))
 
     def negate_text(self, node: ast.Negate) -> str:
-        operand = self._wrap(node.expr, UNARY)
-        if isinstance(node.expr, ast.Number | ast.Negate):
-            operand = f"({self.text(node.expr)})"  # `--x` and `-(5)` keep their shape
-        return f"-{operand}"
+        """The operand is printed once (printing it twice made nested minus exponential)."""
+        if isinstance(node.expr, ast.Number):
+            return f"-({self._wrap(node.expr, OR)})"  # `-(5)`, not the literal `-5`
+        if isinstance(node.expr, ast.Negate):
+            return f"- {self._wrap(node.expr, UNARY)}"  # `- -x`: no group, no extra nesting
+        return f"-{self._wrap(node.expr, UNARY)}"
 
     def not_text(self, node: ast.Not) -> str:
         return f"not {self._wrap(node.expr, NOT)}"
 
     def and_text(self, node: ast.And) -> str:
-        return " and ".join(self._wrap(term, NOT) for term in node.terms)
+        return " and ".join(self._each(node.terms, NOT))
 
     def or_text(self, node: ast.Or) -> str:
-        return " or ".join(self._wrap(term, AND) for term in node.terms)
+        return " or ".join(self._each(node.terms, AND))
 
     # ------------------------------------------------------------------ queries
 
@@ -152,7 +203,7 @@ class Printer:
             category = node.category
         else:
             category = quote_string(node.category)
-        return f"{category} where {self.text(node.condition)}"
+        return f"{category} where {self._wrap(node.condition, OR)}"
 
     def timespan_text(self, node: ast.TimeSpan) -> str:
         return f"{node.value}{node.unit}"
@@ -161,31 +212,31 @@ class Printer:
         return f"| {node.kind.value} {node.count}"
 
     def _keys(self, keys: tuple[ast.Field, ...]) -> str:
-        return " by " + ", ".join(self.text(key) for key in keys) if keys else ""
+        return " by " + ", ".join(self._child(key) for key in keys) if keys else ""
 
     def stage_text(self, node: ast.Stage) -> str:
-        text = ("![" if node.missing else "[") + self.text(node.filter) + "]"
+        text = ("![" if node.missing else "[") + self._child(node.filter) + "]"
         text += self._keys(node.keys)
         if node.runs != 1:
             text += f" with runs={node.runs}"
         return text
 
     def _pipes(self, query: ast.Query, separator: str) -> str:
-        return "".join(separator + self.text(pipe) for pipe in query.pipes)
+        return "".join(separator + self._child(pipe) for pipe in query.pipes)
 
     def eventquery_text(self, node: ast.EventQuery) -> str:
-        return self.text(node.filter) + self._pipes(node, " ")
+        return self._child(node.filter) + self._pipes(node, " ")
 
     def sequence_text(self, node: ast.Sequence) -> str:
         head = "sequence" + self._keys(node.keys)
         if node.maxspan is not None:
-            head += f" with maxspan={self.text(node.maxspan)}"
-        lines = [head, *(self.indent + self.text(stage) for stage in node.stages)]
+            head += f" with maxspan={self._child(node.maxspan)}"
+        lines = [head, *(self.indent + self._child(stage) for stage in node.stages)]
         if node.until is not None:
-            lines.append("until " + self.text(node.until))
+            lines.append("until " + self._child(node.until))
         return "\n".join(lines) + self._pipes(node, "\n")
 
     def sample_text(self, node: ast.Sample) -> str:
         lines = ["sample" + self._keys(node.keys),
-                 *(self.indent + self.text(stage) for stage in node.stages)]
+                 *(self.indent + self._child(stage) for stage in node.stages)]
         return "\n".join(lines)

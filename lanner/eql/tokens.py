@@ -6,11 +6,12 @@ sees values, not escapes. Keywords are lowercase only, as in Elasticsearch's gra
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from enum import StrEnum
 
-from lanner.eql.errors import EqlSyntaxError, EqlUnsupportedError, Span
+from lanner.eql.errors import EqlSemanticError, EqlSyntaxError, EqlUnsupportedError, Span
 
 
 class TokenKind(StrEnum):
@@ -120,6 +121,12 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 
+# Lone surrogates: not Unicode characters, so no UTF-8 text (a rule file, a request to
+# Elasticsearch, a SQL literal) can carry them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Integers of more significant digits than this may be beyond the largest double (1.8e308).
+_DOUBLE_DIGITS = 308
+
 _SIMPLE_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "'": "'",
                    "\\": "\\"}
 _ESCAPE_RE = re.compile(r"\\(u\{([^}]*)\}|u|.)", re.DOTALL)
@@ -148,6 +155,12 @@ class Tokenizer:
         multiline = "\n" in text
         match = _TOKEN_RE.match
         ident, keywords, operators = TokenKind.IDENT, KEYWORDS, _OPERATORS
+        surrogate = _SURROGATE.search(text)
+        if surrogate is not None:
+            start = surrogate.start()
+            raise EqlSyntaxError("a valid Unicode code point",
+                                 f"the lone surrogate \\u{{{ord(text[start]):04x}}}",
+                                 self._span(start, start + 1), text=text)
         while pos < length:
             m = match(text, pos)
             if m is None:
@@ -191,9 +204,12 @@ class Tokenizer:
         if group == "raw":
             return Token(TokenKind.STRING, lexeme, lexeme[3:-3], span)
         if group == "integer":
-            return Token(TokenKind.INTEGER, lexeme, int(lexeme), span)
+            return Token(TokenKind.INTEGER, lexeme, self._integer(lexeme, span), span)
         if group == "decimal":
-            return Token(TokenKind.DECIMAL, lexeme, float(lexeme), span)
+            value = float(lexeme)
+            if math.isinf(value):
+                raise self._too_large(lexeme, span)
+            return Token(TokenKind.DECIMAL, lexeme, value, span)
         if group == "tilde":
             kind = KEYWORDS.get(lexeme)
             if kind is None:
@@ -207,6 +223,19 @@ class Tokenizer:
         raise EqlUnsupportedError(
             f"the raw string prefix {lexeme}", 'write raw strings as """…"""', span,
             text=self.text)
+
+    def _integer(self, lexeme: str, span: Span) -> int:
+        """Integers stay exact beyond a long (Elasticsearch reads those as doubles); beyond
+        the range of a double Elasticsearch rejects the number, and so does Lanner."""
+        digits = lexeme.lstrip("0") or "0"
+        if len(digits) > _DOUBLE_DIGITS and math.isinf(float(digits)):
+            raise self._too_large(lexeme, span)
+        return int(digits)  # at most 309 digits here, far below int()'s 4300-digit limit
+
+    def _too_large(self, lexeme: str, span: Span) -> EqlSemanticError:
+        shown = lexeme if len(lexeme) <= 40 else f"{lexeme[:20]}…({len(lexeme)} characters)"
+        return EqlSemanticError(f"Number [{shown}] is too large", span, code="number-range",
+                                text=self.text)
 
     def _skip_block_comment(self, start: int) -> int:
         """Block comments nest, as in Elasticsearch's grammar; returns the offset after it."""
