@@ -151,7 +151,7 @@ class Lanner:
         store = self._stored("bulk")
         given = operations if operations is not None else body or []
         request = given if isinstance(given, BulkRequest) else BulkRequest.parse(given, index)
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             return _bulk_response(_BulkRun(store, request.actions).run(),
                                   request.started or started)
 
@@ -297,7 +297,7 @@ class BulkRequest:
     def parse(cls, operations: Iterable[Any] | str | bytes, index: str | None = None
               ) -> BulkRequest:
         started = time.perf_counter()
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             actions = _bulk_actions(operations, index)
         return cls(actions, started)
 
@@ -308,7 +308,7 @@ class BulkRequest:
 
 
 @contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
+def no_cyclic_gc() -> Iterator[None]:
     """JSON values hold no reference cycles; the cyclic GC would traverse every object of a
     bulk body again and again while it is built (twice the parse time, measured)."""
     collecting = gc.isenabled()
