@@ -11,12 +11,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lanner"
 # What each package may import from lanner, besides itself and the root `lanner.errors`.
 ALLOWED = {
     "eql": set(),
-    "rules": {"eql"},
+    "kql": {"eql"},
+    "rules": {"eql", "kql"},
     "store": {"eql"},
     "engine": {"eql", "store"},
-    "detection": {"eql", "rules", "store", "engine"},
-    "server": {"eql", "rules", "store", "engine", "detection"},
-    "cli": {"eql", "rules", "store", "engine", "detection", "server"},
+    "detection": {"eql", "kql", "rules", "store", "engine"},
+    "server": {"eql", "kql", "rules", "store", "engine", "detection"},
+    "web": {"eql", "kql", "rules", "store", "engine", "detection", "server"},
+    "cli": {"eql", "kql", "rules", "store", "engine", "detection", "server", "web"},
 }
 
 

@@ -321,6 +321,7 @@ def _serve_http(view: _View, session: _Session, watch: Path | None, http: str | 
         serve_http,
     )
     from lanner.server.service import Service
+    from lanner.web import web_routes
 
     env = view.env
     try:
@@ -338,7 +339,7 @@ def _serve_http(view: _View, session: _Session, watch: Path | None, http: str | 
     scheme = "https" if tls_cert else "http"
     env.err.print(data(f"serving {scheme}://{http or DEFAULT_ADDRESS}; Ctrl-C to stop"))
     try:
-        serve_http(service, host, port, credentials=credentials,
+        serve_http(service, host, port, credentials=credentials, mounts=web_routes(service),
                    tls_cert=str(tls_cert) if tls_cert else None,
                    tls_key=str(tls_key) if tls_key else None)
     except ServerConfigError as error:

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lanner.engine.backends.duckdb import SearchScope
@@ -27,6 +27,7 @@ from lanner.engine.querydsl import filter_condition
 from lanner.errors import LannerError
 from lanner.server.bodies import filter_path, read_body
 from lanner.server.errors import ElasticError, error_body, from_lanner, index_not_found, parsing
+from lanner.server.kibana import kibana_routes
 from lanner.server.service import Service
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,10 @@ class Api:
             if not body.strip():
                 raise ElasticError(400, "action_request_validation_exception",
                                    "Validation Failed: 1: no requests added;")
-            response = await run_in_threadpool(self.service.bulk, body, index)
-        return respond(response, headers=_pipeline_warning(request), request=request)
+            content = await run_in_threadpool(self.service.bulk_json, body, index,
+                                              request.query_params.get("filter_path"))
+        return Response(content, 200, {**PRODUCT, **_pipeline_warning(request)},
+                        media_type="application/json")
 
     async def doc(self, request: Request) -> Response:
         index = request.path_params["index"]
@@ -544,8 +547,11 @@ async def _unexpected(request: Request, error: Exception) -> Response:
                               f"{type(error).__name__}: {error}"), 500)
 
 
-def create_app(service: Service, credentials: Credentials | None = None) -> Starlette:
-    """The application over `service`; with `credentials`, every route asks for them."""
+def create_app(service: Service, credentials: Credentials | None = None,
+               mounts: Sequence[BaseRoute] = ()) -> Starlette:
+    """The application over `service`; with `credentials`, every route asks for them.
+    `mounts`: other interfaces served beside the APIs (the triage UI at /app/), composed by
+    the caller so that the server knows none of them."""
     from lanner.server.async_eql import AsyncEql  # it builds on Api
 
     api = Api(service)
@@ -580,19 +586,8 @@ def create_app(service: Service, credentials: Credentials | None = None) -> Star
                    Route(prefix + "/{name}", get, methods=["GET"]),
                    Route(prefix + "/{name}", delete, methods=["DELETE"]),
                    Route(prefix + "/{name}", head, methods=["HEAD"])]
-    try:
-        from lanner.server.kibana import kibana_routes  # type: ignore[import-not-found]
-    except ImportError:  # until the Kibana API lands
-        pass
-    else:
-        routes += kibana_routes(service)
-    try:  # the triage UI at /app/ (lanner.web; needs jinja2)
-        from lanner.web import create_web_app
-    except ImportError:
-        pass
-    else:
-        routes += [Route("/app", lambda _: RedirectResponse("/app/", 308), methods=["GET"]),
-                   Mount("/app", app=create_web_app(service))]
+    routes += kibana_routes(service)
+    routes += mounts
     routes += [
         Route("/{index}/_bulk", api.bulk, methods=["POST", "PUT"]),
         Route("/{index}/_doc", api.doc, methods=["POST"]),

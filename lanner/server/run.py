@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 import uvicorn
+from starlette.routing import BaseRoute
 
 from lanner.errors import LannerError
 from lanner.server.app import Credentials, create_app
@@ -45,7 +47,8 @@ def parse_users(values: list[str] | None) -> dict[str, str]:
 
 
 def serve_http(service: Service, host: str, port: int, *, credentials: Credentials,
-               tls_cert: str | None = None, tls_key: str | None = None) -> None:
+               mounts: Sequence[BaseRoute] = (), tls_cert: str | None = None,
+               tls_key: str | None = None) -> None:
     """Serve until interrupted (SIGINT/SIGTERM), the scheduler running beside the server."""
     if not is_loopback(host) and not credentials:
         raise ServerConfigError(
@@ -53,7 +56,7 @@ def serve_http(service: Service, host: str, port: int, *, credentials: Credentia
             "credentials: give --user NAME:PASSWORD and/or --api-key KEY")
     if bool(tls_cert) != bool(tls_key):
         raise ServerConfigError("TLS needs both --tls-cert and --tls-key")
-    config = uvicorn.Config(create_app(service, credentials), host=host, port=port,
+    config = uvicorn.Config(create_app(service, credentials, mounts), host=host, port=port,
                             log_level="warning", ssl_certfile=tls_cert, ssl_keyfile=tls_key,
                             access_log=False)
     uvicorn.Server(config).run()

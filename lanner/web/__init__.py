@@ -8,6 +8,16 @@ Content-Security-Policy allows nothing but this server. See `lanner.web.pages`.
 
 from __future__ import annotations
 
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from lanner.server.service import Service
 from lanner.web.pages import create_web_app
 
-__all__ = ["create_web_app"]
+__all__ = ["create_web_app", "web_routes"]
+
+
+def web_routes(service: Service) -> list[BaseRoute]:
+    """The UI at /app/ (and /app sent there), to serve beside the server's APIs."""
+    return [Route("/app", lambda _: RedirectResponse("/app/", 308), methods=["GET"]),
+            Mount("/app", app=create_web_app(service))]

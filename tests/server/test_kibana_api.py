@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("starlette")  # the server's dependency (lanner[server])
-
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 

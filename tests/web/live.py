@@ -17,6 +17,7 @@ from lanner.rules import load_rules
 from lanner.server.app import create_app
 from lanner.server.service import Service
 from lanner.store import EventStore, find_event_files
+from lanner.web import web_routes
 from tests.server.live import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,8 @@ def serve(folder: Path, rules: Sequence[Path] = (RULES,),
     with service.write_lock:
         service.detector.hunt_many(loaded)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(service, mounts=web_routes(service)),
+                                           host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name="lanner-web-test", daemon=True)
     thread.start()
