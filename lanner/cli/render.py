@@ -67,7 +67,7 @@ def summary_line(reports: list[RuleReport]) -> Text:
     text.append(f"{warnings} with warnings", style="yellow" if warnings else "")
     skipped = len(reports) - len(checked)
     if skipped:
-        text.append(f" ({skipped} skipped: not EQL rules)")
+        text.append(f" ({skipped} skipped: neither EQL nor KQL)")
     return text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lanner.eql import Severity
@@ -86,11 +87,20 @@ def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
     assert rules == [] and "no such file or folder" in errors[0].message
 
 
-def test_non_eql_rules_are_skipped_with_a_reason(tmp_path: Path) -> None:
-    text = RULE.replace('type = "eql"', 'type = "query"').replace('language = "eql"',
-                                                                  'language = "kuery"')
-    report = validate_rule(load_rule_file(write(tmp_path, "q.toml", text)))
-    assert report.skipped == "type query, language kuery: not an EQL rule"
+def test_kql_rules_are_validated_and_others_skipped_with_a_reason(tmp_path: Path) -> None:
+    kuery = RULE.replace('type = "eql"', 'type = "query"').replace('language = "eql"',
+                                                                   'language = "kuery"')
+    broken = re.sub(r"query = \'\'\'.*?\'\'\'", "query = \'\'\'\nprocess.name:(a or\n\'\'\'",
+                    kuery, flags=re.S)
+    report = validate_rule(load_rule_file(write(tmp_path, "q.toml", broken)))
+    assert report.skipped is None
+    [problem] = report.problems
+    assert (problem.severity, problem.code) == (Severity.ERROR, "syntax")
+    assert problem.message.endswith("but end of input found.")
+    lucene = RULE.replace('type = "eql"', 'type = "query"').replace('language = "eql"',
+                                                                    'language = "lucene"')
+    report = validate_rule(load_rule_file(write(tmp_path, "l.toml", lucene)))
+    assert report.skipped == "type query, language lucene: not an EQL or KQL rule"
     assert report.problems == []
 
 
