@@ -619,7 +619,11 @@ class SqlCompiler:
     def condition(self, expr: ast.Expr) -> str:
         """SQL that is TRUE exactly for the events `expr` matches (FALSE or NULL otherwise):
         a bool query over one query or script per predicate, as Elasticsearch plans it."""
-        clause = self._clause(expr)
+        try:
+            clause = self._clause(expr)
+        except RecursionError:  # a flat chain of thousands of operators nests the tree
+            raise CompileError("the expression is too large to compile: Elasticsearch, too, "
+                               "refuses statements whose parse tree is this deep", expr) from None
         if isinstance(clause, str):
             return clause
         return "TRUE" if clause else "FALSE"
