@@ -150,10 +150,8 @@ class Api:
             if not body.strip():
                 raise ElasticError(400, "action_request_validation_exception",
                                    "Validation Failed: 1: no requests added;")
-            content = await run_in_threadpool(self.service.bulk_json, body, index,
-                                              request.query_params.get("filter_path"))
-        return Response(content, 200, {**PRODUCT, **_pipeline_warning(request)},
-                        media_type="application/json")
+            response = await run_in_threadpool(self.service.bulk, body, index)
+        return respond(response, headers=_pipeline_warning(request), request=request)
 
     async def doc(self, request: Request) -> Response:
         index = request.path_params["index"]
