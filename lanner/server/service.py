@@ -20,6 +20,7 @@ from lanner.detection.serve import DetectionService, Tick, utc_now
 from lanner.engine.client import BulkRequest, Lanner, make_backend, no_cyclic_gc
 from lanner.errors import LannerError
 from lanner.rules import Rule
+from lanner.server import detection_api
 from lanner.server.errors import ElasticError, from_lanner
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
@@ -226,11 +227,17 @@ class Service:
                                         name="lanner-scheduler", daemon=True)
         self._thread.start()
 
+    def tick(self) -> Tick:
+        """One round of the scheduler: the rules enabled now (the Kibana API may have enabled
+        or disabled some since the last round) that are due."""
+        with self.write_lock:
+            self.scheduler.rules = detection_api.enabled_rules(self, lock=False)
+            return self.scheduler.tick(utc_now())
+
     def _loop(self, poll: datetime.timedelta, on_tick: Callable[[Tick], None] | None) -> None:
         while not self._stop.is_set():
             try:
-                with self.write_lock:
-                    tick = self.scheduler.tick(utc_now())
+                tick = self.tick()
                 if on_tick is not None:
                     on_tick(tick)
             except Exception:  # a failing tick must not end detection

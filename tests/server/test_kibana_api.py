@@ -19,6 +19,7 @@ from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import Rule, load_rules
 from lanner.server.detection_api import enabled_rules
 from lanner.server.kibana import kibana_routes
+from lanner.server.service import Service
 from lanner.store import EventStore, find_event_files
 from lanner.store.alerts import AlertStore
 from lanner.store.runs import RunLog, RunRecord
@@ -297,3 +298,24 @@ def test_search_by_rule_and_status_reads_the_same_alerts_as_the_store(
     conflicting = {"bool": {"filter": [{"term": {"kibana.alert.workflow_status": "open"}},
                                        {"term": {"kibana.alert.workflow_status": "closed"}}]}}
     assert search(client, {"query": conflicting})["hits"]["total"]["value"] == 0
+
+
+def test_the_scheduler_runs_only_the_rules_enabled_now(tmp_path: Path) -> None:
+    """A rule disabled through _bulk_action leaves the server's schedule at its next round,
+    and comes back when enabled again."""
+    rules, errors = load_rules([RULES])
+    assert not errors
+    service = Service(EventStore(tmp_path / "lanner.duckdb"), rules)
+    try:
+        client = TestClient(Starlette(routes=kibana_routes(service)))
+        off = rules[0]
+        assert client.post(BULK, json={"action": "disable",
+                                        "ids": [rule_uuid(off)]}).status_code == 200
+        ran = {run.rule.rule_id for run in service.tick().runs}
+        assert ran == {rule.rule_id for rule in rules[1:]}
+        assert client.post(BULK, json={"action": "enable",
+                                        "ids": [rule_uuid(off)]}).status_code == 200
+        service.tick()
+        assert service.scheduler.rules == rules
+    finally:
+        service.close()
