@@ -27,15 +27,27 @@ from lanner.eql.tokens import Token, TokenKind, tokenize
 __all__ = [
     "EqlError", "EqlSemanticError", "EqlSyntaxError", "EqlUnsupportedError", "Issue", "Schema",
     "Severity", "Span", "Token", "TokenKind", "ast", "caret_view", "check", "parse",
-    "parse_expression", "to_text", "tokenize", "validate",
+    "parse_expression", "remember", "to_text", "tokenize", "validate",
 ]
+
+
+_REMEMBERED: dict[str, ast.Query] = {}
 
 
 def parse(text: str) -> ast.Query:
     """Parse a query and reject what Elasticsearch would reject; raises an EqlError subclass."""
+    known = _REMEMBERED.get(text)
+    if known is not None:
+        return known
     query = Parser(text).parse_query()
     raise_errors(query, text)
     return query
+
+
+def remember(text: str, query: ast.Query) -> None:
+    """Take `query` as what `parse(text)` gives: it was parsed and checked before, by this
+    version of Lanner (the rules cache, lanner.rules.cache, hands its queries over here)."""
+    _REMEMBERED[text] = query
 
 
 def validate(text: str, schema: Schema | None = None,

@@ -7,6 +7,7 @@ the key; `load_rules` collects those and carries on with the other rules.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import orjson
 
+from lanner import eql
+from lanner.eql import ast
 from lanner.errors import Location
+from lanner.rules import cache
 from lanner.rules.build import RuleLoadError, rule_from_mapping
 from lanner.rules.model import QueryOrigin, Rule
 
@@ -68,24 +72,70 @@ def load_rule_text(text: str, path: str | None = None) -> Rule:
 
 
 def load_rules(paths: Iterable[str | Path]) -> tuple[list[Rule], list[RuleLoadError]]:
-    """All rules under the paths, and the files that failed, without stopping at the first."""
+    """All rules under the paths, and the files that failed, without stopping at the first.
+
+    TOML rules come from the on-disk cache (lanner.rules.cache) when their file is unchanged,
+    their EQL query already parsed and checked; what missed is loaded and cached.
+    """
     rules: list[Rule] = []
     errors: list[RuleLoadError] = []
     try:
         files = list(find_rule_files(paths))
     except RuleLoadError as error:
         return rules, [error]
+    use_cache = cache.enabled()
+    name = cache.bundle_name([str(file) for file in files]) if use_cache else ""
+    known = cache.read_bundle(name) if use_cache else {}
+    entries: dict[str, tuple[Rule, ast.Query | None]] = {}
     for file in files:
         if file.suffix == ".ndjson":
             exported, failed = load_rule_export(file)
             rules.extend(exported)
             errors.extend(failed)
             continue
+        if not use_cache:
+            try:
+                rules.append(load_rule_file(file))
+            except RuleLoadError as error:
+                errors.append(error)
+            continue
         try:
-            rules.append(load_rule_file(file))
-        except RuleLoadError as error:
-            errors.append(error)
+            data = file.read_bytes()
+        except OSError as error:
+            errors.append(RuleLoadError(f"cannot read the file: {error}", Location(str(file))))
+            continue
+        key = cache.entry_key(str(file), data)
+        entry = known.get(key)
+        if entry is None:
+            try:
+                entry = _load_entry(data, str(file))
+            except RuleLoadError as error:
+                errors.append(error)
+                continue
+        rule, query = entry
+        if query is not None:
+            eql.remember(rule.query, query)
+        rules.append(rule)
+        entries[key] = entry
+    if use_cache and entries.keys() != known.keys():
+        cache.write_bundle(name, entries)
     return rules, errors
+
+
+def _load_entry(data: bytes, path: str) -> tuple[Rule, ast.Query | None]:
+    """A rule file's Rule, and its EQL query parsed and checked (None if it is not EQL or
+    does not parse: the rule reports that when it runs)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RuleLoadError(f"cannot read the file: {error}", Location(path)) from error
+    # as read_text reads it: universal newlines
+    rule = load_rule_text(text.replace("\r\n", "\n").replace("\r", "\n"), path)
+    query = None
+    if rule.is_eql:
+        with contextlib.suppress(eql.EqlError, RecursionError):
+            query = eql.parse(rule.query)
+    return rule, query
 
 
 def load_rule_export(path: str | Path) -> tuple[list[Rule], list[RuleLoadError]]:

@@ -1,0 +1,168 @@
+"""An on-disk cache of loaded rule files: the Rule a TOML file gives and its parsed, checked
+EQL query, so that a hunt with a thousand rules does not parse a thousand TOML files and
+queries on every start.
+
+Never stale: an entry's key is the sha256 of the file's bytes, its path, Lanner's version and
+the cache format, so a changed file, a moved one or a new Lanner misses it. Entries live in one
+pickle per set of files loaded together (`load_rules` of some folders), under
+$XDG_CACHE_HOME/lanner (default ~/.cache/lanner); a bundle is rewritten, atomically (a temp
+file, then os.replace), when any of its files missed. Pickle is only read from a directory that
+is the user's own (owned by them, mode 0700) and files they own that nobody else can write; a
+corrupt or unreadable bundle is ignored and rewritten. `LANNER_CACHE=off` disables it all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import os
+import pickle
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lanner import __version__
+
+FORMAT = 1  # bump when what an entry holds, or Rule's fields, change shape
+_SUBDIR = "rules"
+
+
+def enabled() -> bool:
+    return os.environ.get("LANNER_CACHE", "").strip().lower() not in {"off", "0", "no",
+                                                                       "false"}
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / "lanner"
+
+
+def _private_dir(path: Path, create: bool) -> bool:
+    """Whether `path` is a directory only this user can write (made 0700 if `create`)."""
+    try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                path.mkdir(mode=0o700)
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            and info.st_mode & 0o077 == 0)
+
+
+def rules_dir(create: bool = False) -> Path | None:
+    """The rules cache directory, if the cache is on and the directory can be trusted."""
+    if not enabled():
+        return None
+    root = cache_root()
+    if not _private_dir(root, create):
+        return None
+    folder = root / _SUBDIR
+    return folder if _private_dir(folder, create) else None
+
+
+@functools.lru_cache(maxsize=1)
+def version() -> str:
+    """Lanner's version, and a fingerprint of the code that makes what is cached (the rules
+    and EQL packages: their files' sizes and times), so that an edited checkout misses too."""
+    here = Path(__file__).resolve().parent
+    stamps = sorted(f"{p.name}:{s.st_size}:{s.st_mtime_ns}"
+                    for folder in (here, here.parent / "eql") for p in folder.glob("*.py")
+                    for s in [p.stat()])
+    return f"{__version__}+{hashlib.sha256(','.join(stamps).encode()).hexdigest()[:16]}"
+
+
+def entry_key(path: str, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    joined = f"{FORMAT}\0{version()}\0{path}\0{digest}"
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def bundle_name(paths: list[str]) -> str:
+    joined = "\0".join([str(FORMAT), version(), *paths])
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest() + ".pickle"
+
+
+def read_bundle(name: str) -> dict[str, Any]:
+    """The entries of a bundle; empty when missing, untrusted, corrupt or of another version."""
+    folder = rules_dir()
+    if folder is None:
+        return {}
+    path = folder / name
+    try:
+        with open(path, "rb") as file:
+            info = os.fstat(file.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                return {}
+            content = pickle.load(file)  # our own file, in our own 0700 folder
+    except Exception:  # missing, unreadable or corrupt: a miss, rewritten later
+        return {}
+    if (not isinstance(content, dict) or content.get("format") != FORMAT
+            or content.get("version") != version()
+            or not isinstance(content.get("entries"), dict)):
+        return {}
+    return content["entries"]
+
+
+def write_bundle(name: str, entries: dict[str, Any]) -> None:
+    """Store a bundle atomically; a cache that cannot be written is silently not written."""
+    folder = rules_dir(create=True)
+    if folder is None:
+        return
+    content = {"format": FORMAT, "version": version(), "entries": entries}
+    temp = None
+    try:
+        with tempfile.NamedTemporaryFile("wb", dir=folder, prefix=".tmp-", delete=False) as file:
+            temp = file.name
+            _Pickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(content)
+        os.replace(temp, folder / name)
+        temp = None
+    except Exception:  # a full disk, a rule that does not pickle: no cache this time
+        pass
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_set = object.__setattr__
+
+
+def _rebuild(cls: type, values: tuple[Any, ...]) -> Any:
+    """A dataclass instance from its field values, without dataclasses' slow __setstate__
+    (which looks its fields up again for every node: most of a warm load's time)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    obj = cls.__new__(cls)
+    for name, value in zip(names, values, strict=True):
+        _set(obj, name, value)
+    return obj
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        if dataclasses.is_dataclass(cls) and not isinstance(obj, type):
+            names = _FIELDS.get(cls)
+            if names is None:
+                names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+            return _rebuild, (cls, tuple(getattr(obj, name) for name in names))
+        return NotImplemented
+
+
+def clear() -> int:
+    """Remove the rules cache; the number of files removed."""
+    folder = cache_root() / _SUBDIR
+    if not folder.is_dir():
+        return 0
+    count = sum(1 for p in folder.iterdir() if p.is_file())
+    shutil.rmtree(folder, ignore_errors=True)
+    return count
