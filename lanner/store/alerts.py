@@ -97,6 +97,9 @@ _DOCUMENT_LINES = (
 )
 _DOCUMENT_COLUMNS = "document, workflow_status, workflow_status_updated_at, workflow_reason"
 
+# Pages of at most this many alerts read their documents by id (see `find`).
+_PAGE_BY_IDS = 1_000
+
 _ORDERS = {
     "time": "original_time DESC NULLS LAST, group_id, group_index, id",
     "severity": "severity_rank DESC, risk_score DESC NULLS LAST, original_time DESC NULLS LAST, id",
@@ -150,6 +153,10 @@ class AlertFilter:
     since: TimeBound = None
     until: TimeBound = None
     building_blocks: bool = False
+    # Free text, ignoring case, over the stored text columns: rule name and id, severity,
+    # workflow reason, hosts, users, ATT&CK tactic and technique ids and names (not the
+    # whole document: scanning 100k documents of 20 KB takes seconds).
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +304,8 @@ class AlertStore:
         building_blocks: bool = False,
         limit: int | None = None,
         order: Order = "time",
+        offset: int = 0,
+        text: str | None = None,
     ) -> list[dict[str, Any]]:
         """The documents of the alerts matching every condition given.
 
@@ -305,6 +314,9 @@ class AlertStore:
         ignoring case. `since`/`until` bound `kibana.alert.original_time`, both inclusive
         (datetimes, naive meaning UTC; ES date strings; epoch milliseconds). Order "time" is
         newest first, "severity" most severe first, then highest risk score, then newest.
+        `offset` skips that many alerts of the order first (paging: `limit` rows from
+        `offset`). `text` keeps the alerts whose stored text columns contain it, ignoring case
+        (see `AlertFilter.text`).
         """
         where = AlertFilter(
             rule_id=rule_id,
@@ -319,15 +331,37 @@ class AlertStore:
             since=since,
             until=until,
             building_blocks=building_blocks,
+            text=text,
         )
         if order not in _ORDERS:
             raise AlertStoreError(f"unknown order {order!r}: expected one of {', '.join(_ORDERS)}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise AlertStoreError(f"offset must be a whole number >= 0, not {offset!r}")
         condition, parameters = _where(where)
-        sql = f"SELECT {_DOCUMENT_COLUMNS} FROM alerts WHERE {condition} ORDER BY {_ORDERS[order]}"
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise AlertStoreError(f"limit must be a whole number >= 0, not {limit!r}")
-            sql += f" LIMIT {limit}"
+        if limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise AlertStoreError(f"limit must be a whole number >= 0, not {limit!r}")
+        if limit is None or limit > _PAGE_BY_IDS:
+            sql = (f"SELECT {_DOCUMENT_COLUMNS} FROM alerts WHERE {condition} "
+                   f"ORDER BY {_ORDERS[order]}")
+            if limit is not None:
+                sql += f" LIMIT {limit}"
+            if offset:
+                sql += f" OFFSET {offset}"
+        else:
+            # A page: choose its ids over the narrow columns first, then read only those
+            # documents by id (a top-N over the documents decompresses every one of them;
+            # with 100k alerts of 20 KB, 175 ms instead of 15 + 100 ms, measured).
+            page = [alert_id for (alert_id,) in self._execute(
+                f"SELECT id FROM alerts WHERE {condition} ORDER BY {_ORDERS[order]} "
+                f"LIMIT {limit} OFFSET {offset}", parameters).fetchall()]
+            if not page:
+                return []
+            rows = self._execute(
+                f"SELECT id, {_DOCUMENT_COLUMNS} FROM alerts WHERE id IN "
+                f"({', '.join('?' * len(page))})", page).fetchall()
+            documents = {row[0]: row[1:] for row in rows}
+            return [_document(*documents[alert_id]) for alert_id in page]
         return [_document(*row) for row in self._execute(sql, parameters).fetchall()]
 
     def count(self, where: AlertFilter | None = None) -> int:
@@ -405,6 +439,52 @@ class AlertStore:
             parameters,
         ).fetchall()
         return dict(rows)
+
+    def rule_groups(self, where: AlertFilter | None = None) -> list[dict[str, Any]]:
+        """Alerts per rule in one aggregate, most first: rule_id, name, the highest severity,
+        count and open count (lighter than `summary`: no host or user lists)."""
+        condition, parameters = _where(where or AlertFilter())
+        rows = self._execute(
+            "SELECT rule_id, any_value(rule_name), arg_max(severity, severity_rank), count(*), "
+            "count(*) FILTER (WHERE workflow_status = 'open') "
+            f"FROM alerts WHERE {condition} GROUP BY rule_id "
+            "ORDER BY count(*) DESC, any_value(rule_name), rule_id",
+            parameters,
+        ).fetchall()
+        return [{"rule_id": rule_id, "name": name, "severity": severity, "count": count,
+                 "open": open_count}
+                for rule_id, name, severity, count, open_count in rows]
+
+    def histogram(
+        self, where: AlertFilter | None = None, buckets: int = 48
+    ) -> list[tuple[datetime.datetime, datetime.datetime, int]]:
+        """The matching alerts over `kibana.alert.original_time` in at most `buckets` equal
+        intervals from the first to the last: (start, end, count) each, oldest first, empty
+        intervals included. Alerts without a time are not counted."""
+        if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
+            raise AlertStoreError(f"buckets must be a whole number >= 1, not {buckets!r}")
+        condition, parameters = _where(where or AlertFilter())
+        rows = self._execute(
+            "WITH matched AS (SELECT epoch_ns(original_time) AS t FROM alerts "
+            f"WHERE {condition} AND original_time IS NOT NULL), "
+            "bounds AS (SELECT min(t) AS low, max(t) AS high FROM matched), "
+            "width AS (SELECT low, greatest(1, (high - low) // $buckets + 1) AS step "
+            "FROM bounds WHERE low IS NOT NULL) "
+            "SELECT (t - low) // step AS bucket, any_value(low), any_value(step), count(*) "
+            "FROM matched, width GROUP BY bucket ORDER BY bucket",
+            {**parameters, "buckets": buckets},
+        ).fetchall()
+        if not rows:
+            return []
+        low, step = rows[0][1], rows[0][2]
+        found = {bucket: count for bucket, _, _, count in rows}
+        last = max(found)
+
+        def moment(nanos: int) -> datetime.datetime:
+            return _EPOCH + datetime.timedelta(microseconds=nanos // 1000)
+
+        return [(moment(low + n * step), moment(low + (n + 1) * step - 1), found.get(n, 0))
+                for n in range(last + 1)]
 
     def existing(self, ids: Iterable[str]) -> set[str]:
         """Which of these ids are stored: what Kibana asks before truncating to max_signals."""
@@ -606,6 +686,14 @@ def _where(where: AlertFilter) -> tuple[str, dict[str, Any]]:
         match("original_time >= make_timestamp_ns($since)", "since", _bound(where.since))
     if where.until is not None:
         match("original_time <= make_timestamp_ns($until)", "until", _bound(where.until))
+    if where.text:
+        match(
+            "(contains(lower(concat_ws(chr(10), rule_name, rule_id, severity, workflow_reason, "
+            "array_to_string(hosts || users || tactic_ids || tactic_names || technique_ids "
+            "|| technique_names, chr(10)))), $text))",
+            "text",
+            where.text.lower(),
+        )
     if not where.building_blocks:
         conditions.append("NOT building_block")
     return " AND ".join(conditions) or "true", parameters

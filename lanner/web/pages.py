@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -40,10 +41,13 @@ from lanner.rules import Rule
 from lanner.server import detection_api
 from lanner.store.alerts import SEVERITY_RANKS, WORKFLOW_STATUSES, AlertFilter
 from lanner.store.documents import field_values
+from lanner.store.mappings import coercer
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+HISTOGRAM_BARS = 48
+GROUPINGS = ("rule", "host")
 SEARCH_SIZE = 100
 SEVERITIES = tuple(SEVERITY_RANKS)
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -53,6 +57,7 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
 # The fields of an event shown as the alert table's and search table's columns.
 EVENT_COLUMNS = ("@timestamp", "event.category", "host.name", "user.name", "process.name")
 
+_parse_time = coercer("date")
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
 _ENV = Environment(loader=PackageLoader("lanner.web", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
@@ -107,56 +112,58 @@ class Pages:
         severity = params.get("severity", "")
         if severity not in SEVERITIES:
             severity = ""
-        chosen = {"status": status, "severity": severity, "rule": params.get("rule", ""),
-                  "host": params.get("host", ""), "user": params.get("user", ""),
-                  "q": params.get("q", "").strip()}
+        group = params.get("group", "rule")
+        if group not in GROUPINGS:
+            group = "rule"
+        chosen = {name: params.get(name, "").strip() for name in (
+            "rule", "host", "user", "tactic", "technique", "from", "to", "q")}
+        chosen.update(status=status, severity=severity,
+                      group="" if group == "rule" else group)
+        errors = []
+        bounds: dict[str, str | None] = {}
+        for name, field in (("from", "since"), ("to", "until")):
+            bounds[field] = _time_bound(chosen[name], end=name == "to") if chosen[name] else None
+            if chosen[name] and bounds[field] is None:
+                errors.append(f"“{chosen[name]}” is not a time (use 2026-11-20T10:01 or a date)")
         number = _page_number(params.get("page"))
         where = AlertFilter(status=None if status == "all" else status,
                             severity=severity or None, rule_id=chosen["rule"] or None,
-                            host=chosen["host"] or None, user=chosen["user"] or None)
-        shown, total, groups = await self.locked(self._alerts, where, chosen["q"], number)
+                            host=chosen["host"] or None, user=chosen["user"] or None,
+                            tactic=chosen["tactic"] or None,
+                            technique=chosen["technique"] or None,
+                            since=bounds["since"], until=bounds["until"],
+                            text=chosen["q"] or None)
+        found = await self.locked(self._alerts, where, number, group)
         filters = {k: v for k, v in chosen.items() if v}
-        pages = max(1, -(-total // PAGE_SIZE))
+        if status == "open":  # the default
+            del filters["status"]
+        pages = max(1, -(-found["total"] // PAGE_SIZE))
+        link = lambda **changes: _url("/app/", filters, **changes)  # noqa: E731
         return page("alerts.html", title="Alerts", nav="alerts", chosen=chosen,
-                    rows=[_alert_row(alert) for alert in shown], total=total, groups=groups,
+                    rows=[_alert_row(alert) for alert in found["shown"]],
+                    total=found["total"], groups=found["groups"], group=group,
+                    by_status=found["by_status"],
+                    histogram=_histogram(found["histogram"], link), errors=errors,
                     page=number, pages=pages, statuses=WORKFLOW_STATUSES,
                     here=_url("/app/", filters, page=number if number > 1 else None),
-                    link=lambda **changes: _url("/app/", filters, **changes))
+                    link=link)
 
-    def _alerts(self, where: AlertFilter, text: str, number: int,
-                ) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
+    def _alerts(self, where: AlertFilter, number: int, group: str) -> dict[str, Any]:
+        """One screen of alerts, every figure from one SQL statement of its own: the page
+        (LIMIT/OFFSET), the total, the groups, the counts by status, the histogram."""
         store = self.service.alerts
-        kwargs = {name: getattr(where, name) for name in (
-            "status", "severity", "rule_id", "host", "user")}
-        if text:  # free text over the whole document: read them all (a first slice)
-            needle = text.casefold()
-            matched = [alert for alert in store.find(**kwargs)
-                       if needle in orjson.dumps(alert).decode().casefold()]
-            total = len(matched)
-            shown = matched[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
-            by_rule: dict[tuple[str, str], int] = {}
-            for alert in matched:
-                key = (_text(alert, "kibana.alert.rule.rule_id"),
-                       _text(alert, "kibana.alert.rule.name"))
-                by_rule[key] = by_rule.get(key, 0) + 1
-            groups = [{"rule_id": rule_id, "name": name, "count": count,
-                       "severity": None, "open": None}
-                      for (rule_id, name), count in sorted(by_rule.items(),
-                                                           key=lambda item: -item[1])]
-            return shown, total, groups
+        kwargs = {field.name: getattr(where, field.name) for field in fields(AlertFilter)}
+        shown = store.find(**kwargs, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         total = store.count(where)
-        shown = store.find(**kwargs, limit=number * PAGE_SIZE)[(number - 1) * PAGE_SIZE:]
-        merged: dict[str, dict[str, Any]] = {}
-        for group in store.summary(where):
-            known = merged.get(group.rule_id or "")
-            if known is None:
-                merged[group.rule_id or ""] = {
-                    "rule_id": group.rule_id, "name": group.rule_name, "count": group.count,
-                    "severity": group.severity, "open": group.open}
-            else:
-                known["count"] += group.count
-                known["open"] += group.open
-        return shown, total, list(merged.values())
+        if group == "host":
+            groups = [{"host": host, "name": host, "count": count}
+                      for host, count in store.counts("host", where).items()]
+        else:
+            groups = store.rule_groups(where)
+        by_status = store.counts("status", replace(where, status=None))
+        return {"shown": shown, "total": total, "groups": groups,
+                "by_status": {s: by_status.get(s, 0) for s in WORKFLOW_STATUSES},
+                "histogram": store.histogram(where, HISTOGRAM_BARS)}
 
     async def status(self, request: Request) -> Response:
         _same_origin(request)
@@ -312,6 +319,44 @@ def _url(path: str, filters: Mapping[str, str], **changes: Any) -> str:
     merged = {**filters, **{k: v for k, v in changes.items()}}
     query = {k: v for k, v in merged.items() if v not in (None, "")}
     return path + ("?" + urlencode(query) if query else "")
+
+
+def _time_bound(text: str, *, end: bool = False) -> str | None:
+    """A time filter as the store reads it (ISO 8601, a date, a `datetime-local` value), or
+    None when it is not one; a bare date as the end of a range means its whole day."""
+    if end and len(text) == 10:
+        text += "T23:59:59.999Z"
+    try:
+        _parse_time(text)
+    except ValueError:
+        return None
+    return text
+
+
+def _histogram(buckets: list[tuple[datetime.datetime, datetime.datetime, int]],
+               link: Any) -> dict[str, Any] | None:
+    """The histogram's bars as SVG geometry (no inline style: the CSP forbids it), each a
+    link that narrows the time range to its interval."""
+    if not buckets:
+        return None
+    most = max(count for _, _, count in buckets) or 1
+    width, height = 720, 64
+    step = width / len(buckets)
+    bars = []
+    for number, (start, end, count) in enumerate(buckets):
+        tall = round(height * count / most, 1) if count else 0
+        bars.append({"x": round(number * step, 1), "w": max(round(step - 1, 1), 1),
+                     "y": round(height - tall, 1), "h": tall, "count": count,
+                     "start": _short(start), "end": _short(end),
+                     "href": link(**{"from": _iso(start), "to": _iso(end), "page": None})})
+    return {"bars": bars, "width": width, "height": height,
+            "total": sum(count for _, _, count in buckets),
+            "first": _short(buckets[0][0]), "last": _short(buckets[-1][1])}
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
 
 
 def _first(document: Any, path: str) -> Any:
