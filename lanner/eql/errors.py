@@ -54,10 +54,11 @@ class Issue(Positioned):
     span: Span | None = None
 
 
-class EqlError(Positioned, LannerError):
-    """A query that Elasticsearch would reject; carries the position and a stable code."""
+class QueryError(Positioned, LannerError):
+    """A query in any of Lanner's languages that it refuses, with the position and a stable
+    code: EQL's and KQL's errors alike."""
 
-    code = "eql-error"
+    code = "query-error"
 
     def __init__(self, message: str, span: Span | None = None, *, text: str | None = None) -> None:
         super().__init__(message)
@@ -68,6 +69,15 @@ class EqlError(Positioned, LannerError):
     def as_issue(self) -> Issue:
         return Issue(Severity.ERROR, self.code, self.message, self.span)
 
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.col}: {self.message}"
+
+
+class EqlError(QueryError):
+    """A query that Elasticsearch would reject; carries the position and a stable code."""
+
+    code = "eql-error"
+
     @classmethod
     def from_issue(cls, issue: Issue, text: str | None = None) -> EqlError:
         """The error for an Issue found by a check pass, keeping its code and position."""
@@ -75,9 +85,6 @@ class EqlError(Positioned, LannerError):
         EqlError.__init__(error, issue.message, issue.span, text=text)
         error.code = issue.code
         return error
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.col}: {self.message}"
 
 
 class EqlSyntaxError(EqlError):

@@ -6,8 +6,7 @@ languages the same way.
 
 from __future__ import annotations
 
-from lanner.eql.errors import Issue, Positioned, Severity, Span, caret_view
-from lanner.errors import LannerError
+from lanner.eql.errors import Issue, QueryError, Severity, Span, caret_view
 
 __all__ = [
     "Issue", "KqlError", "KqlLimitError", "KqlSyntaxError", "Severity", "Span", "caret_view",
@@ -17,22 +16,10 @@ __all__ = [
 END_OF_INPUT = "end of input"
 
 
-class KqlError(Positioned, LannerError):
+class KqlError(QueryError):
     """A KQL query that Kibana would refuse; carries the position and a stable code."""
 
     code = "kql-error"
-
-    def __init__(self, message: str, span: Span | None = None, *, text: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.span = span
-        self.text = text
-
-    def as_issue(self) -> Issue:
-        return Issue(Severity.ERROR, self.code, self.message, self.span)
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.col}: {self.message}"
 
 
 class KqlSyntaxError(KqlError):
