@@ -143,3 +143,15 @@ def test_clear_removes_the_cache(cache_home: Path, tmp_path: Path) -> None:
     load_rules([copy_examples(tmp_path)])
     assert cache.clear() == 1
     assert bundles(cache_home) == []
+
+
+def test_lanner_cache_clear_command(cache_home: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lanner.cli.app import app
+
+    load_rules([copy_examples(tmp_path)])
+    result = CliRunner().invoke(app, ["cache", "clear"])
+    assert result.exit_code == 0, result.output
+    assert "removed 1 cache file" in result.output
+    assert bundles(cache_home) == []
