@@ -123,12 +123,25 @@ def write_bundle(name: str, entries: dict[str, Any]) -> None:
             _Pickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(content)
         os.replace(temp, folder / name)
         temp = None
+        _prune(folder)
     except Exception:  # a full disk, a rule that does not pickle: no cache this time
         pass
     finally:
         if temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+
+
+KEEP = 32  # bundles kept; loads of ever new sets of files (temporary folders) would pile up
+
+
+def _prune(folder: Path) -> None:
+    """Remove all but the KEEP most recently written bundles."""
+    with contextlib.suppress(OSError):
+        found = [(p.stat().st_mtime_ns, p) for p in folder.glob("*.pickle")]
+        for _, path in sorted(found, reverse=True)[KEEP:]:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

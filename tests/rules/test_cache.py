@@ -155,3 +155,13 @@ def test_lanner_cache_clear_command(cache_home: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "removed 1 cache file" in result.output
     assert bundles(cache_home) == []
+
+
+def test_old_bundles_are_pruned(cache_home: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "KEEP", 2)
+    folder = copy_examples(tmp_path)
+    files = sorted(folder.glob("*.toml"))
+    for file in files[:4]:
+        load_rules([file])
+    assert len(bundles(cache_home)) == 2
