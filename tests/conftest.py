@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The suite's rules cache (lanner.rules.cache) lives in a folder of its own, never the user's;
+# commands the tests start in other processes inherit it.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lanner-tests-cache-")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

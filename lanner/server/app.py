@@ -275,18 +275,8 @@ class Api:
 
     # -- search -------------------------------------------------------------------------------
 
-    async def eql(self, request: Request) -> Response:
-        index = request.path_params["index"]
-        body = _json(await self.body(request))
-        if not isinstance(body.get("query"), str):
-            raise parsing("[eql/search] needs a [query] string")
-        options = {k: v for k, v in body.items() if k in (
-            "query", "size", "tiebreaker_field", "timestamp_field", "event_category_field",
-            "result_position", "max_samples_per_key", "filter")}
-        response = await self.locked(self._eql, index, options)
-        return respond(response, request=request)
-
-    def _eql(self, index: str, options: dict[str, Any]) -> dict[str, Any]:
+    def eql_search(self, index: str, options: dict[str, Any]) -> dict[str, Any]:
+        """An EQL search's response (run under the lock: see AsyncEql)."""
         self._require(index)
         return self.service.client.eql.search(index, body=options)
 

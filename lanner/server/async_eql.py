@@ -92,12 +92,12 @@ class AsyncEql:
         keep_alive = duration_ms(params["keep_alive"], "keep_alive") \
             if "keep_alive" in params else DEFAULT_KEEP_ALIVE
         if wait is None and not keep:  # the synchronous search
-            result = await self.api.locked(self.api._eql, index, options)
+            result = await self.api.locked(self.api.eql_search, index, options)
             return respond(result, request=request)
         # without a timeout, a search asked to be kept runs to completion first
         timeout = duration_ms(wait, "wait_for_completion_timeout") / 1000 \
             if wait is not None else None
-        task = asyncio.ensure_future(self.api.locked(self.api._eql, index, options))
+        task = asyncio.ensure_future(self.api.locked(self.api.eql_search, index, options))
         started = _now_ms()
         await asyncio.wait({task}, timeout=timeout)
         if task.done() and not keep:
