@@ -6,10 +6,20 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+# Debian's Chromium, which the HTML report and the web UI are checked in (tools/setup.sh
+# installs it), started as this machine's closed network wants it.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # The suite's rules cache (lanner.rules.cache) lives in a folder of its own, never the user's;
 # commands the tests start in other processes inherit it.
@@ -44,3 +54,16 @@ def conformance_cases() -> list[dict[str, Any]]:
     for spec in sorted(CONFORMANCE.glob("*.toml")):
         cases.extend(load_spec(spec))
     return cases
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for every browser test of the session."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

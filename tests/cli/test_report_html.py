@@ -10,15 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from typer.testing import CliRunner
 
 from lanner.cli.app import app
 from tests.conftest import EXAMPLES, ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 EVENTS = ROOT / "examples" / "events"
 RULE_NAMES = {"通过 Windows BITS 的入站传输", "连接到常用滥用 Web 服务",
               "通过 PowerShell 进行远程文件下载", "通过 LOLBin 或不受信任的进程建立 SMB 连接",
@@ -31,16 +28,6 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = CliRunner().invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "-o", str(path)])
     assert result.exit_code == 0, result.output
     return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"the HTML report test needs Debian's chromium at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

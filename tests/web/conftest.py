@@ -6,25 +6,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("jinja2")  # the UI's dependency (lanner[server])
-
-from playwright.sync_api import Browser, Page, sync_playwright
-
-from tests.cli.test_report_html import CHROMIUM, CHROMIUM_ARGS
+from playwright.sync_api import Browser, Page
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"the web UI tests need Debian's chromium at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 class Watched:
