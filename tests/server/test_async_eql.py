@@ -18,13 +18,6 @@ QUERY = 'process where process.name == "rundll32.exe"'
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("async-eql")).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def es(server: Server) -> Iterator[Elasticsearch]:
     client = Elasticsearch(server.url, request_timeout=30)
     now = datetime.datetime.now(datetime.UTC)

@@ -21,13 +21,6 @@ ALERTS = ".alerts-security.alerts-default"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("server")).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def es(server: Server) -> Iterator[Elasticsearch]:
     client = Elasticsearch(server.url, request_timeout=30)
     yield client

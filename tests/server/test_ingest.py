@@ -95,13 +95,6 @@ def test_the_official_helpers_retry_429_until_all_is_stored(small_queue: Server)
     es.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("templates")).start()
-    yield running
-    running.stop()
-
-
 def test_an_index_template_types_the_indices_it_matches(server: Server) -> None:
     es = Elasticsearch(server.url, request_timeout=30)
     es.cluster.put_component_template(name="x-settings", template={"mappings": {

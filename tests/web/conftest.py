@@ -6,7 +6,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page
+
+from lanner.server.service import Service
+from tests.web.live import serve
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -51,3 +55,17 @@ def watched_page(browser: Browser, base: str) -> Iterator[Watched]:
     watched = Watched(context.new_page(), base)
     yield watched
     context.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Service]]:
+    """The real server over the example rules hunted over the example events, one for each
+    module (a module's own fixture overrides it)."""
+    with serve(tmp_path_factory.mktemp("web")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def ui(browser: Browser, server: tuple[str, Service]) -> Iterator[Watched]:
+    """One page for the whole module, as one analyst's session; checked clean at the end."""
+    yield from watched_page(browser, server[0])

@@ -4,32 +4,17 @@ example rules hunted over the example events: 8 alerts of 5 rules, named in Chin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from lanner.server.service import Service
 from lanner.store.alerts import AlertFilter
 from tests.cli.test_report_html import RULE_NAMES
-from tests.web.conftest import Watched, watched_page
-from tests.web.live import serve
+from tests.web.conftest import Watched
 
 WEB_SERVICES = "连接到常用滥用 Web 服务"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Service]]:
-    with serve(tmp_path_factory.mktemp("web")) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def ui(browser: Browser, server: tuple[str, Service]) -> Iterator[Watched]:
-    """One page for the whole module, as one analyst's session; checked clean at the end."""
-    yield from watched_page(browser, server[0])
 
 
 def rule_cells(ui: Watched) -> list[str]:

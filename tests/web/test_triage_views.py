@@ -5,26 +5,10 @@ filters, each from the URL and each agreeing with the alert store."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser
 
 from lanner.server.service import Service
 from lanner.store.alerts import AlertFilter
-from tests.web.conftest import Watched, watched_page
-from tests.web.live import serve
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Service]]:
-    with serve(tmp_path_factory.mktemp("web-views")) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def ui(browser: Browser, server: tuple[str, Service]) -> Iterator[Watched]:
-    yield from watched_page(browser, server[0])
+from tests.web.conftest import Watched
 
 
 def group_counts(ui: Watched) -> dict[str, int]:
