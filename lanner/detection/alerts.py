@@ -247,23 +247,15 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
         "severity": rule.severity, "license": rule.license, "author": list(rule.author),
         "false_positives": list(rule.false_positives), "from": rule.from_, "to": rule.to,
         "rule_id": rule.rule_id, "max_signals": rule.max_signals,
-        "risk_score_mapping": [{"field": m.field, "operator": m.operator, "value": m.value}
-                               for m in rule.risk_score_mapping],
-        "severity_mapping": [{"field": m.field, "operator": m.operator, "value": m.value,
-                              "severity": m.severity} for m in rule.severity_mapping],
+        "risk_score_mapping": rule.risk_score_mapping_dicts(),
+        "severity_mapping": rule.severity_mapping_dicts(),
         "threat": rule.threat_dicts(), "references": list(rule.references),
         "version": rule.version, "type": rule.type, "language": rule.language or "eql",
         "query": rule.query, "index": list(rule.index),
         "exceptions_list": [{"id": e.id, "list_id": e.list_id,
                              "namespace_type": e.namespace_type, "type": e.type}
                             for e in rule.exceptions_list],
-        "immutable": False, "note": note, "setup": rule.setup,
-        "timestamp_override": rule.timestamp_override,
-        "timestamp_field": rule.timestamp_field,
-        "event_category_override": rule.event_category_override,
-        "tiebreaker_field": rule.tiebreaker_field,
-        "building_block_type": rule.building_block_type,
-        "rule_name_override": rule.rule_name_override,
+        "immutable": False, "note": note, "setup": rule.setup, **rule.override_fields(),
     }
     fields = {
         "uuid": rule_uuid(rule), "rule_id": rule.rule_id, "name": rule.name,

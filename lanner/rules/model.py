@@ -164,6 +164,26 @@ class Rule:
         """The ATT&CK mapping in Kibana's JSON shape, as alerts carry it."""
         return [_threat_dict(t) for t in self.threat]
 
+    def risk_score_mapping_dicts(self) -> list[dict[str, Any]]:
+        """`risk_score_mapping` in Kibana's JSON shape (alerts and the rules API)."""
+        return [{"field": m.field, "operator": m.operator, "value": m.value}
+                for m in self.risk_score_mapping]
+
+    def severity_mapping_dicts(self) -> list[dict[str, Any]]:
+        """`severity_mapping` in Kibana's JSON shape (alerts and the rules API)."""
+        return [{"field": m.field, "operator": m.operator, "value": m.value,
+                 "severity": m.severity} for m in self.severity_mapping]
+
+    def override_fields(self) -> dict[str, Any]:
+        """The rule's field overrides, as Kibana's rule parameters name them (None when
+        not set)."""
+        return {"timestamp_override": self.timestamp_override,
+                "timestamp_field": self.timestamp_field,
+                "event_category_override": self.event_category_override,
+                "tiebreaker_field": self.tiebreaker_field,
+                "building_block_type": self.building_block_type,
+                "rule_name_override": self.rule_name_override}
+
 
 def _ref_dict(ref: AttackRef) -> dict[str, Any]:
     return {"id": ref.id, "name": ref.name, "reference": ref.reference}

@@ -206,11 +206,9 @@ def rule_object(rule: Rule, enabled: bool, updated_at: datetime.datetime | None,
         "query": rule.query, "index": list(rule.index), "interval": rule.interval,
         "from": rule.from_, "to": rule.to, "max_signals": rule.max_signals,
         "risk_score": rule.risk_score,
-        "risk_score_mapping": [{"field": m.field, "operator": m.operator, "value": m.value}
-                               for m in rule.risk_score_mapping],
+        "risk_score_mapping": rule.risk_score_mapping_dicts(),
         "severity": rule.severity,
-        "severity_mapping": [{"field": m.field, "operator": m.operator, "value": m.value,
-                              "severity": m.severity} for m in rule.severity_mapping],
+        "severity_mapping": rule.severity_mapping_dicts(),
         "tags": list(rule.tags), "threat": rule.threat_dicts(), "author": list(rule.author),
         "license": rule.license or "", "version": rule.version, "revision": 0,
         "references": list(rule.references), "false_positives": list(rule.false_positives),
@@ -224,15 +222,8 @@ def rule_object(rule: Rule, enabled: bool, updated_at: datetime.datetime | None,
         "updated_at": iso(updated_at or created) if (updated_at or created) else None,
         "updated_by": "lanner",
     }
-    optional = {
-        "timestamp_override": rule.timestamp_override,
-        "timestamp_field": rule.timestamp_field,
-        "event_category_override": rule.event_category_override,
-        "tiebreaker_field": rule.tiebreaker_field,
-        "building_block_type": rule.building_block_type,
-        "rule_name_override": rule.rule_name_override,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
+    body.update({key: value for key, value in rule.override_fields().items()
+                 if value is not None})
     if rule.timestamp_override:
         body["timestamp_override_fallback_disabled"] = rule.timestamp_override_fallback_disabled
     if rule.investigation_fields:
