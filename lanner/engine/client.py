@@ -472,7 +472,7 @@ class _BulkRun:
     def _store(self, stored: list[_BulkAction], existing: set[tuple[str, str | None]]) -> None:
         # The store numbers the documents of an ingest in order from its next number, and
         # gives them the (_index, _id) the records carry (BulkRequest.parse told them).
-        first = self.store._next_doc
+        first = self.store.next_doc
         report = self.store.ingest_items([action.record for action in stored])  # type: ignore[misc]
         refused = self._refused(stored, report) if report.coercions else {}
         versions: dict[tuple[str, str | None], int] = {}

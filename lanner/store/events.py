@@ -340,6 +340,12 @@ class EventStore:
         """The explicit mapping put for `index`, flat; None when it has none."""
         return self._mappings.get(index)
 
+    @property
+    def next_doc(self) -> int:
+        """The `_doc` number the next stored document gets: an ingest numbers its documents
+        in order from it, so a caller can place what it stored."""
+        return self._next_doc
+
     def index_names(self) -> tuple[str, ...]:
         """Every stored index name, sorted (read once after each ingest)."""
         if self._index_names is None:
