@@ -10,8 +10,10 @@ and print queries, reading them exactly as Kibana's grammar does.
 from __future__ import annotations
 
 from lanner.kql import ast
+from lanner.kql.dsl import lucene_to_query_dsl, to_query_dsl
 from lanner.kql.errors import (
     Issue,
+    KqlCompileError,
     KqlError,
     KqlLimitError,
     KqlSyntaxError,
@@ -23,8 +25,9 @@ from lanner.kql.parser import MAX_DEPTH, Parser
 from lanner.kql.printer import to_text
 
 __all__ = [
-    "MAX_DEPTH", "Issue", "KqlError", "KqlLimitError", "KqlSyntaxError", "Parser", "Severity",
-    "Span", "ast", "caret_view", "parse", "to_text", "validate",
+    "MAX_DEPTH", "Issue", "KqlCompileError", "KqlError", "KqlLimitError", "KqlSyntaxError",
+    "Parser", "Severity", "Span", "ast", "caret_view", "lucene_to_query_dsl", "parse",
+    "to_query_dsl", "to_text", "validate",
 ]
 
 

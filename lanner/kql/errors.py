@@ -9,8 +9,8 @@ from __future__ import annotations
 from lanner.eql.errors import Issue, QueryError, Severity, Span, caret_view
 
 __all__ = [
-    "Issue", "KqlError", "KqlLimitError", "KqlSyntaxError", "Severity", "Span", "caret_view",
-    "expected_text",
+    "Issue", "KqlCompileError", "KqlError", "KqlLimitError", "KqlSyntaxError", "Severity", "Span",
+    "caret_view", "expected_text",
 ]
 
 END_OF_INPUT = "end of input"
@@ -46,6 +46,13 @@ class KqlLimitError(KqlError):
     """Well-formed so far, but nested deeper than Lanner parses (a guard against stack overflow)."""
 
     code = "limit"
+
+
+class KqlCompileError(KqlError):
+    """Well-formed, but Kibana would refuse to turn it into Query DSL (a field in a nested
+    group that is not nested, a nested field outside one, ...), or Lanner does not (Lucene)."""
+
+    code = "compile"
 
 
 def expected_text(expected: tuple[str, ...]) -> str:
