@@ -12,13 +12,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lanner"
 ALLOWED = {
     "eql": set(),
     "kql": {"eql"},
-    "rules": {"eql", "kql"},
+    "esql": {"eql"},
+    "rules": {"eql", "kql", "esql"},
     "store": {"eql"},
-    "engine": {"eql", "store"},
-    "detection": {"eql", "kql", "rules", "store", "engine"},
-    "server": {"eql", "kql", "rules", "store", "engine", "detection"},
-    "web": {"eql", "kql", "rules", "store", "engine", "detection", "server"},
-    "cli": {"eql", "kql", "rules", "store", "engine", "detection", "server", "web"},
+    "engine": {"eql", "store", "esql"},
+    "detection": {"eql", "kql", "rules", "store", "engine", "esql"},
+    "server": {"eql", "kql", "rules", "store", "engine", "detection", "esql"},
+    "web": {"eql", "kql", "rules", "store", "engine", "detection", "server", "esql"},
+    "cli": {"eql", "kql", "rules", "store", "engine", "detection", "server", "web", "esql"},
 }
 
 
