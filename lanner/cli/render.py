@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -65,9 +66,10 @@ def summary_line(reports: list[RuleReport]) -> Text:
     text.append(f"{errors} with errors", style="bold red" if errors else "")
     text.append(", ")
     text.append(f"{warnings} with warnings", style="yellow" if warnings else "")
-    skipped = len(reports) - len(checked)
-    if skipped:
-        text.append(f" ({skipped} skipped: neither EQL nor KQL)")
+    reasons = Counter(r.skipped for r in reports if r.skipped is not None)
+    if reasons:
+        text.append(" (not checked: " + "; ".join(f"{count} {reason}" for reason, count
+                                                  in sorted(reasons.items())) + ")")
     return text
 
 

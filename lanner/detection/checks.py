@@ -22,6 +22,8 @@ from lanner.store import EventStore
 
 def engine_issues(rule: Rule) -> list[Issue]:
     """The engine's refusals of `rule`'s query, each at its place in the query."""
+    if not rule.is_eql:
+        return []
     compiler = SqlCompiler(_no_events(), category_field=rule.category_field,
                            schema=FieldSchema.default())
     issues = []

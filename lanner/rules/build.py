@@ -22,9 +22,14 @@ from lanner.rules.model import (
     SeverityMapping,
     Technique,
     Threat,
+    ThreatMappingEntry,
+    Threshold,
+    ThresholdCardinality,
 )
 
-REQUIRED_KEYS = ("name", "rule_id", "type", "query")
+REQUIRED_KEYS = ("name", "rule_id", "type")
+# Every type but ML searches with a query; an ML rule names its anomaly jobs instead.
+QUERYLESS_TYPES = ("machine_learning",)
 _DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
 _SUPPRESSION_UNITS = ("s", "m", "h")
 
@@ -50,14 +55,17 @@ def rule_from_mapping(data: Mapping[str, Any], locate: Locate, *,
     for key in REQUIRED_KEYS:
         if key not in data:
             raise RuleLoadError(f"missing required key rule.{key}", locate(key), key)
+    rule_type = read.text("type")
+    if "query" not in data and rule_type not in QUERYLESS_TYPES:
+        raise RuleLoadError("missing required key rule.query", locate("query"), "query")
     severity = read.choice("severity", SEVERITIES, "low")
     index = data.get("index", ())
     return Rule(
         name=read.text("name"),
         rule_id=read.text("rule_id"),
-        type=read.text("type"),
+        type=rule_type,
         language=read.optional_text("language"),
-        query=read.text("query"),
+        query=read.text("query") if "query" in data else "",
         index=(index,) if isinstance(index, str) else read.texts("index"),
         description=read.optional_text("description") or "",
         severity=severity,
@@ -82,8 +90,8 @@ def rule_from_mapping(data: Mapping[str, Any], locate: Locate, *,
         author=read.texts("author"),
         license=read.optional_text("license"),
         version=read.integer("version", 1, low=1),
-        note=read.optional_text("note"),
-        setup=read.optional_text("setup"),
+        note=read.optional_text("note", allow_empty=True),
+        setup=read.optional_text("setup", allow_empty=True),
         threat=tuple(_threat(read, item) for item in read.objects("threat")),
         building_block_type=read.optional_text("building_block_type"),
         exceptions_list=tuple(_exception_ref(read, item)
@@ -94,6 +102,19 @@ def rule_from_mapping(data: Mapping[str, Any], locate: Locate, *,
         transform=transform,
         enabled=read.flag("enabled", True),
         maturity=maturity,
+        filters=tuple(dict(f) for f in read.objects("filters")),
+        threshold=_threshold(read),
+        new_terms_fields=_new_terms_fields(read),
+        history_window_start=_history_window_start(read),
+        threat_index=read.texts("threat_index"),
+        threat_query=read.optional_text("threat_query"),
+        threat_language=read.optional_text("threat_language"),
+        threat_filters=tuple(dict(f) for f in read.objects("threat_filters")),
+        threat_mapping=_threat_mapping(read),
+        threat_indicator_path=read.optional_text("threat_indicator_path"),
+        machine_learning_job_id=_job_ids(read),
+        anomaly_threshold=(read.integer("anomaly_threshold", 0, low=0, high=100)
+                           if "anomaly_threshold" in data else None),
         raw=dict(data),
     )
 
@@ -114,8 +135,12 @@ class _Reader:
             raise self.fail(key, f"expected a non-empty string, found {value!r}")
         return value
 
-    def optional_text(self, key: str) -> str | None:
-        return self.text(key) if self.data.get(key) is not None else None
+    def optional_text(self, key: str, *, allow_empty: bool = False) -> str | None:
+        """The key's text, None when absent (or empty, where Kibana accepts an empty one)."""
+        value = self.data.get(key)
+        if value is None or (allow_empty and value == ""):
+            return None
+        return self.text(key)
 
     def texts(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
@@ -244,3 +269,93 @@ def _investigation_fields(read: _Reader) -> tuple[str, ...]:
         raise read.fail("investigation_fields",
                         f"expected {{field_names = [...]}}, found {value!r}")
     return tuple(names)
+
+
+def _threshold(read: _Reader) -> Threshold | None:
+    """`threshold = {field, value, cardinality}`; `field` is a name or a list of up to 5."""
+    value = read.data.get("threshold")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise read.fail("threshold", f"expected a table, found {value!r}")
+    fields = value.get("field", [])
+    fields = [fields] if isinstance(fields, str) else fields
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise read.fail("threshold.field", f"expected a list of field names, found {fields!r}")
+    count = value.get("value")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise read.fail("threshold.value", f"expected an integer >= 1, found {count!r}")
+    cardinality = []
+    for item in value.get("cardinality") or []:
+        name, distinct = (item.get("field"), item.get("value")) if isinstance(item, Mapping) \
+            else (None, None)
+        if (not isinstance(name, str) or isinstance(distinct, bool)
+                or not isinstance(distinct, int)):
+            raise read.fail("threshold.cardinality",
+                            f"expected {{field, value}} entries, found {item!r}")
+        cardinality.append(ThresholdCardinality(name, distinct))
+    return Threshold(tuple(f for f in fields if f), count, tuple(cardinality))
+
+
+def _new_terms_value(read: _Reader, key: str) -> Any:
+    """A new_terms parameter written as Kibana's API does (`new_terms_fields = [...]`) or as
+    detection-rules' TOML does (`[rule.new_terms] field = "new_terms_fields", value = [...]`,
+    with `[[rule.new_terms.history_window_start]]` inside)."""
+    if key in read.data:
+        return read.data[key]
+    table = read.data.get("new_terms")
+    if not isinstance(table, Mapping):
+        return None
+    if table.get("field") == key:
+        return table.get("value")
+    for entry in table.get("history_window_start") or []:
+        if isinstance(entry, Mapping) and entry.get("field") == key:
+            return entry.get("value")
+    return None
+
+
+def _new_terms_fields(read: _Reader) -> tuple[str, ...]:
+    value = _new_terms_value(read, "new_terms_fields")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise read.fail("new_terms", f"expected a list of field names, found {value!r}")
+    return tuple(value)
+
+
+def _history_window_start(read: _Reader) -> str | None:
+    value = _new_terms_value(read, "history_window_start")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise read.fail("new_terms", f"expected history_window_start like now-14d, found "
+                                     f"{value!r}")
+    return value
+
+
+def _threat_mapping(read: _Reader) -> tuple[tuple[ThreatMappingEntry, ...], ...]:
+    groups = []
+    for group in read.objects("threat_mapping"):
+        entries = group.get("entries")
+        if not isinstance(entries, list) or not entries:
+            raise read.fail("threat_mapping", f"a group lacks its entries: {dict(group)!r}")
+        built = []
+        for entry in entries:
+            if (not isinstance(entry, Mapping) or not isinstance(entry.get("field"), str)
+                    or not isinstance(entry.get("value"), str)):
+                raise read.fail("threat_mapping",
+                                f"expected {{field, type, value}} entries, found {entry!r}")
+            built.append(ThreatMappingEntry(entry["field"], entry["value"],
+                                            str(entry.get("type", "mapping")),
+                                            bool(entry.get("negate", False))))
+        groups.append(tuple(built))
+    return tuple(groups)
+
+
+def _job_ids(read: _Reader) -> tuple[str, ...]:
+    value = read.data.get("machine_learning_job_id")
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return read.texts("machine_learning_job_id")

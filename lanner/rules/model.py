@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("low", "medium", "high", "critical")
+# Kibana's rule types (`type`), and the one Lanner cannot run: an ML rule reads anomaly records
+# that Elastic's ML jobs write (OTHER-RULE-TYPES.md §7), never events.
+RULE_TYPES = ("eql", "query", "saved_query", "threshold", "new_terms", "esql", "threat_match",
+              "machine_learning")
+NEEDS_ML = "needs Elastic ML: not run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,33 @@ class ExceptionListRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ThresholdCardinality:
+    """`threshold.cardinality` entry: at least `value` distinct values of `field` per group."""
+
+    field: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """`threshold`: groups by `field` (none: one group) with at least `value` events."""
+
+    field: tuple[str, ...]
+    value: int
+    cardinality: tuple[ThresholdCardinality, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ThreatMappingEntry:
+    """One `threat_mapping` entry: the event's `field` equals the indicator's `value` field."""
+
+    field: str
+    value: str
+    type: str = "mapping"
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One detection rule. `raw` keeps the rule table as loaded, for what is not modelled."""
 
@@ -135,11 +167,36 @@ class Rule:
     path: str | None = None
     origin: QueryOrigin = QueryOrigin()
     maturity: str | None = None
+    # Kibana filters (`filters`): Query DSL clauses beside the query, as the rule's UI saved them
+    filters: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    threshold: Threshold | None = None
+    new_terms_fields: tuple[str, ...] = ()
+    history_window_start: str | None = None
+    threat_index: tuple[str, ...] = ()
+    threat_query: str | None = None
+    threat_language: str | None = None
+    threat_filters: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    # groups ORed, the entries of a group ANDed (OTHER-RULE-TYPES.md §6)
+    threat_mapping: tuple[tuple[ThreatMappingEntry, ...], ...] = ()
+    threat_indicator_path: str | None = None
+    machine_learning_job_id: tuple[str, ...] = ()
+    anomaly_threshold: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_eql(self) -> bool:
         return self.type == "eql" and (self.language or "eql") == "eql"
+
+    @property
+    def is_kql(self) -> bool:
+        """A rule whose query is KQL (Kibana's default language for the non-EQL types)."""
+        return (self.type in ("query", "saved_query", "threshold", "new_terms", "threat_match")
+                and (self.language or "kuery") == "kuery")
+
+    @property
+    def needs_ml(self) -> bool:
+        """An ML rule: it reads Elastic ML's anomaly records, so Lanner cannot run it."""
+        return self.type == "machine_learning"
 
     @property
     def is_building_block(self) -> bool:
