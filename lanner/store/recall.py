@@ -1,0 +1,135 @@
+"""Stored documents read back as a response shows them, and the ids of documents that came
+without one.
+
+A document the columnar route read keeps only its place (`_file`, `_line`) and a hash of its
+fields: its `_source` is read again from the file and its `_id` derived when it is fetched,
+exactly as the general ingest would have derived it at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import duckdb
+import orjson
+
+from lanner.store.readers import LineIndex, Record
+
+# `_doc` numbers per query when documents are fetched.
+DOCUMENT_CHUNK = 10_000
+
+
+class Document(NamedTuple):
+    """A stored event as a response shows it."""
+
+    index: str
+    id: str
+    source: str  # the document as JSON text
+
+
+class DocumentReader:
+    """Fetches stored documents, telling those the columnar route read from their files."""
+
+    def __init__(self, execute: Callable[..., duckdb.DuckDBPyConnection]) -> None:
+        self._execute = execute
+        self.files: list[LineIndex | str] = []  # what `_file` numbers
+        self._told_ids: dict[int, str] = {}
+
+    def documents(self, docs: Iterable[int]) -> dict[int, Document]:
+        """The stored documents with these `_doc` numbers."""
+        wanted = sorted(set(docs))
+        found: dict[int, Document] = {}
+        for start in range(0, len(wanted), DOCUMENT_CHUNK):
+            chunk = ", ".join(str(doc) for doc in wanted[start:start + DOCUMENT_CHUNK])
+            rows = self._execute(
+                f"SELECT _doc, _index, _id, _source, _file, _line, _hash FROM events "
+                f"WHERE _doc IN ({chunk})"
+            ).fetchall()
+            told = self._tell([row for row in rows if row[3] is None or row[2] is None])
+            for doc, index, doc_id, source, *_ in rows:
+                source = source if source is not None else told[doc][0]
+                doc_id = doc_id if doc_id is not None else told[doc][1]
+                found[doc] = Document(index, doc_id, source)
+        return found
+
+    def _tell(self, rows: list[tuple[Any, ...]]) -> dict[int, tuple[str, str]]:
+        """`_source` and `_id` of documents the columnar route read: the text from the file,
+        the id derived as the general ingest derives it (the n-th identical copy counted among
+        the earlier documents with the same index and field hash)."""
+        sources = self._sources_of([(row[0], row[3], row[4], row[5]) for row in rows])
+        unknown = [row for row in rows if row[2] is None and row[0] not in self._told_ids]
+        earlier = self._earlier_copies(unknown)
+        copies = self._sources_of(copy for found in earlier.values() for copy in found)
+        told: dict[int, tuple[str, str]] = {}
+        for doc, index, doc_id, _, _, _, _ in rows:
+            if doc_id is None:
+                doc_id = self._told_ids.get(doc)
+            if doc_id is None:
+                mine = _canonical(sources[doc])
+                seen = sum(1 for copy, *_ in earlier.get(doc, ())
+                           if _canonical(copies[copy]) == mine)
+                doc_id = self._told_ids[doc] = derived_id(index, mine, seen)
+            told[doc] = (sources[doc], doc_id)
+        return told
+
+    def _earlier_copies(self, rows: list[tuple[Any, ...]]
+                        ) -> dict[int, list[tuple[int, str | None, int | None, int | None]]]:
+        """Per document row, the earlier documents with its index and field hash and no given
+        id, as (doc, stored source, file, line): one join for all of them, not one scan each."""
+        if not rows:
+            return {}
+        found = self._execute(
+            "SELECT w.doc, e._doc, e._source, e._file, e._line FROM (SELECT "
+            "unnest(?::BIGINT[]) AS doc, unnest(?::VARCHAR[]) AS idx, unnest(?::BIGINT[]) AS h) w "
+            "JOIN events e ON e._index = w.idx AND e._hash = w.h AND e._doc < w.doc "
+            "AND e._id IS NULL",
+            [[row[0] for row in rows], [row[1] for row in rows], [row[6] for row in rows]],
+        ).fetchall()
+        earlier: dict[int, list[tuple[int, str | None, int | None, int | None]]] = {}
+        for doc, *copy in found:
+            earlier.setdefault(doc, []).append((copy[0], copy[1], copy[2], copy[3]))
+        return earlier
+
+    def _sources_of(self, rows: Iterable[tuple[int, str | None, int | None, int | None]]
+                    ) -> dict[int, str]:
+        """`_source` of (doc, stored source, file, line) rows: stored, or read from the file."""
+        found: dict[int, str] = {}
+        wanted: dict[int, dict[int, int]] = {}  # file -> line ordinal -> doc
+        for doc, source, file, line in rows:
+            if source is not None:
+                found[doc] = source
+            else:
+                wanted.setdefault(file, {})[line] = doc
+        for file, lines in wanted.items():
+            index = self.files[file]
+            if isinstance(index, str):
+                index = self.files[file] = LineIndex(index)
+            for ordinal, _, text in index.lines(lines):
+                found[lines[ordinal]] = orjson.dumps(orjson.loads(text)).decode()
+        return found
+
+
+def ingest_id(index: str, record: Record, occurrences: dict[bytes, int]) -> str:
+    """A stable id for a document without one: the same document in the same index gets the
+    same id on every ingest; the n-th identical copy within one ingest gets its own."""
+    canonical = orjson.dumps(record.source, option=orjson.OPT_SORT_KEYS)
+    key = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
+    seen = occurrences.get(key, 0)
+    occurrences[key] = seen + 1
+    return derived_id(index, canonical, seen)
+
+
+def derived_id(index: str, canonical: bytes, seen: int) -> str:
+    """The id of a document in `index` whose sorted-key JSON is `canonical`, after `seen`
+    identical copies of it in the same ingest."""
+    digest = hashlib.sha1(index.encode() + b"\n" + canonical).digest()
+    if seen:
+        digest = hashlib.sha1(digest + b"#%d" % seen).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:20]
+
+
+def _canonical(source: str) -> bytes:
+    return orjson.dumps(orjson.loads(source), option=orjson.OPT_SORT_KEYS)
