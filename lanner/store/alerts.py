@@ -49,6 +49,9 @@ UUID = "kibana.alert.uuid"
 WORKFLOW_STATUS = "kibana.alert.workflow_status"
 WORKFLOW_STATUS_UPDATED_AT = "kibana.alert.workflow_status_updated_at"
 WORKFLOW_REASON = "kibana.alert.workflow_reason"
+WORKFLOW_TAGS = "kibana.alert.workflow_tags"
+WORKFLOW_ASSIGNEES = "kibana.alert.workflow_assignee_ids"
+NOTES = "lanner.notes"  # Lanner's own: the analysts' notes, [{text, author?, at}]
 
 # Column -> DuckDB type. Times are TIMESTAMP_NS (UTC) like the events' date columns; they
 # travel to DuckDB as epoch nanoseconds and are converted on insert.
@@ -78,16 +81,30 @@ COLUMNS: dict[str, str] = {
     # Documents are large and much alike (the rule's fields repeat): with zstd, 100k alerts
     # of 13 KB took 24 MB on disk instead of 1 GB, and a file store's commit 10x less time.
     "document": "VARCHAR USING COMPRESSION zstd",
+    # Added after the first release (a store without them gets them when opened):
+    "tags": "VARCHAR[]",  # kibana.alert.workflow_tags
+    "assignees": "VARCHAR[]",  # kibana.alert.workflow_assignee_ids
+    "search_text": "VARCHAR",  # the text columns lower-cased, for free text (_SEARCH_TEXT)
 }
+_ADDED_COLUMNS = ("tags", "assignees", "search_text")
 _TIME_COLUMNS = frozenset({"original_time", "created_at"})
+# What free text searches, computed once when an alert is stored: rule name and id, severity,
+# hosts, users, ATT&CK ids and names (the workflow reason, which changes, is searched apart).
+# Concatenating the lists of 100k alerts at each search took 1.4 s; a stored column, 50 ms.
+_SEARCH_TEXT = (
+    "lower(concat_ws(chr(10), rule_name, rule_id, severity, array_to_string(hosts || users "
+    "|| tactic_ids || tactic_names || technique_ids || technique_names, chr(10))))"
+)
 # How the rows file types each column (the documents come from a file of lines).
 _JSON_TYPES = {
     name: "BIGINT" if name in _TIME_COLUMNS else kind.removesuffix(" PRIMARY KEY")
     for name, kind in COLUMNS.items()
-    if name != "document"
+    if name not in ("document", "search_text")
 }
 _SELECTS = ", ".join(
-    f"make_timestamp_ns({name})" if name in _TIME_COLUMNS else name for name in COLUMNS
+    f"make_timestamp_ns({name})" if name in _TIME_COLUMNS
+    else _SEARCH_TEXT if name == "search_text" else name
+    for name in COLUMNS
 )
 # A file of one document per line, each line one VARCHAR: orjson escapes every control
 # character, so \x01 never occurs as a delimiter and no quoting is needed.
@@ -95,7 +112,9 @@ _DOCUMENT_LINES = (
     "read_csv(?, columns = {'document': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
     f"header = false, auto_detect = false, max_line_size = {1 << 30})"
 )
-_DOCUMENT_COLUMNS = "document, workflow_status, workflow_status_updated_at, workflow_reason"
+_DOCUMENT_COLUMNS = (
+    "document, workflow_status, workflow_status_updated_at, workflow_reason, tags, assignees"
+)
 
 # Pages of at most this many alerts read their documents by id (see `find`).
 _PAGE_BY_IDS = 1_000
@@ -115,6 +134,8 @@ _DIMENSIONS = {
     "user": "unnest(users)",
     "tactic": "unnest(tactic_names)",
     "technique": "unnest(technique_ids)",
+    "tag": "unnest(tags)",
+    "assignee": "unnest(assignees)",
 }
 
 _parse_date = coercer("date")  # ES `strict_date_optional_time||epoch_millis` -> epoch nanos
@@ -157,6 +178,8 @@ class AlertFilter:
     # workflow reason, hosts, users, ATT&CK tactic and technique ids and names (not the
     # whole document: scanning 100k documents of 20 KB takes seconds).
     text: str | None = None
+    tag: Selection = None  # any of the alert's kibana.alert.workflow_tags
+    assignee: Selection = None  # any of its kibana.alert.workflow_assignee_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +215,24 @@ class AlertStore:
                 "AND schema_name = 'main' AND database_name = current_database()"
             ).fetchall()
         }
+        missing = [name for name in _ADDED_COLUMNS if name not in found]
+        if missing and found | set(missing) == set(COLUMNS):
+            self._add_columns(missing)
+            found = set(COLUMNS)
         if found != set(COLUMNS):
             raise AlertStoreError(
                 "the database has a table `alerts` that is not an alert store's: columns "
                 + ", ".join(sorted(found))
             )
+
+    def _add_columns(self, names: list[str]) -> None:
+        """Bring a store written before these columns existed up to date."""
+        for name in names:
+            self._execute(f"ALTER TABLE alerts ADD COLUMN {name} {COLUMNS[name]}")
+        self._execute(
+            f"UPDATE alerts SET tags = coalesce(tags, []), assignees = coalesce(assignees, []), "
+            f"search_text = {_SEARCH_TEXT}"
+        )
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -259,6 +295,54 @@ class AlertStore:
         ).fetchone()
         return changed[0] if changed else 0
 
+    def change_tags(
+        self, ids: str | Iterable[str], *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> int:
+        """Add and remove workflow tags (Kibana's signals/tags: `tags_to_add`,
+        `tags_to_remove`); returns how many alerts changed."""
+        return self._change_list("tags", ids, add, remove)
+
+    def change_assignees(
+        self, ids: str | Iterable[str], *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> int:
+        """Add and remove assignees (Kibana's signals/assignees: `add`, `remove`, user ids
+        in `kibana.alert.workflow_assignee_ids`); returns how many alerts changed."""
+        return self._change_list("assignees", ids, add, remove)
+
+    def _change_list(
+        self, column: str, ids: str | Iterable[str], add: Iterable[str], remove: Iterable[str]
+    ) -> int:
+        added = [value.strip() for value in _strings(add) if value.strip()]
+        removed = _strings(remove)
+        changed_list = (f"list_sort(list_distinct(list_filter({column} || $add, "
+                        f"lambda v: NOT list_contains($remove, v))))")
+        changed = self._execute(
+            f"UPDATE alerts SET {column} = {changed_list} WHERE id IN (SELECT unnest($ids)) "
+            f"AND list_sort({column}) IS DISTINCT FROM {changed_list}",
+            {"add": added, "remove": removed, "ids": _strings(ids)},
+        ).fetchone()
+        return changed[0] if changed else 0
+
+    def add_note(self, alert_id: str, text: str, *, author: str | None = None) -> bool:
+        """Append an analyst's note to the alert's `lanner.notes` ({text, author?, at});
+        returns whether the alert exists."""
+        if not isinstance(text, str) or not text.strip():
+            raise AlertStoreError("a note needs some text")
+        row = self._execute("SELECT document FROM alerts WHERE id = ?", [alert_id]).fetchone()
+        if row is None:
+            return False
+        notes = list(orjson.loads(row[0]).get(NOTES) or [])
+        note: dict[str, str] = {"text": text.strip()}
+        if author:
+            note["author"] = author
+        note["at"] = datetime.datetime.now(datetime.UTC).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+        self._execute(
+            "UPDATE alerts SET document = json_merge_patch(document, ?) WHERE id = ?",
+            [orjson.dumps({NOTES: [*notes, note]}).decode(), alert_id],
+        )
+        return True
+
     def extend_suppression(
         self, alert_id: str, docs_count: int, end: str, *, last_detected: str | None = None
     ) -> bool:
@@ -306,6 +390,8 @@ class AlertStore:
         order: Order = "time",
         offset: int = 0,
         text: str | None = None,
+        tag: Selection = None,
+        assignee: Selection = None,
     ) -> list[dict[str, Any]]:
         """The documents of the alerts matching every condition given.
 
@@ -332,6 +418,8 @@ class AlertStore:
             until=until,
             building_blocks=building_blocks,
             text=text,
+            tag=tag,
+            assignee=assignee,
         )
         if order not in _ORDERS:
             raise AlertStoreError(f"unknown order {order!r}: expected one of {', '.join(_ORDERS)}")
@@ -600,15 +688,25 @@ def _row(alert_id: str, alert: Mapping[str, Any]) -> dict[str, Any]:
         "group_id": _text(alert, "kibana.alert.group.id"),
         "group_index": group_index,
         "instance_id": _text(alert, "kibana.alert.instance.id"),
+        "tags": _texts(alert, WORKFLOW_TAGS),
+        "assignees": _texts(alert, WORKFLOW_ASSIGNEES),
     }
 
 
 def _document(
-    text: str, status: str, status_updated_at: str | None, reason: str | None
+    text: str,
+    status: str,
+    status_updated_at: str | None,
+    reason: str | None,
+    tags: list[str] | None,
+    assignees: list[str] | None,
 ) -> dict[str, Any]:
     """A stored document with its current workflow fields, written as Kibana writes them."""
     document = orjson.loads(text)
     document[WORKFLOW_STATUS] = status
+    for key, values in ((WORKFLOW_TAGS, tags), (WORKFLOW_ASSIGNEES, assignees)):
+        if values or key in document:
+            document[key] = values or []
     for key, value in ((WORKFLOW_STATUS_UPDATED_AT, status_updated_at), (WORKFLOW_REASON, reason)):
         if value is None:
             document.pop(key, None)
@@ -688,12 +786,14 @@ def _where(where: AlertFilter) -> tuple[str, dict[str, Any]]:
         match("original_time <= make_timestamp_ns($until)", "until", _bound(where.until))
     if where.text:
         match(
-            "(contains(lower(concat_ws(chr(10), rule_name, rule_id, severity, workflow_reason, "
-            "array_to_string(hosts || users || tactic_ids || tactic_names || technique_ids "
-            "|| technique_names, chr(10)))), $text))",
+            "(contains(search_text, $text) OR contains(lower(workflow_reason), $text))",
             "text",
             where.text.lower(),
         )
+    if where.tag is not None:
+        match("list_has_any(tags, $tag)", "tag", _strings(where.tag))
+    if where.assignee is not None:
+        match("list_has_any(assignees, $assignee)", "assignee", _strings(where.assignee))
     if not where.building_blocks:
         conditions.append("NOT building_block")
     return " AND ".join(conditions) or "true", parameters

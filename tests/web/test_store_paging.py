@@ -96,3 +96,40 @@ def test_histogram_counts_every_alert_in_equal_intervals(store: AlertStore) -> N
     single = AlertStore(duckdb.connect())
     single.add([alert(1)])
     assert [count for _, _, count in single.histogram()] == [1]
+
+
+def test_tags_and_assignees_change_filter_and_count(store: AlertStore) -> None:
+    assert store.change_tags(["alert-0001", "alert-0002"], add=["phishing", " "]) == 2
+    assert store.change_tags("alert-0001", add=["phishing"]) == 0  # already tagged
+    assert store.change_assignees("alert-0002", add=["u_alice"]) == 1
+    assert store.get("alert-0001")["kibana.alert.workflow_tags"] == ["phishing"]
+    assert store.get("alert-0002")["kibana.alert.workflow_assignee_ids"] == ["u_alice"]
+    assert [a["kibana.alert.uuid"] for a in store.find(tag="phishing")] == [
+        "alert-0002", "alert-0001"]
+    assert store.count(AlertFilter(assignee="u_alice")) == 1
+    assert store.counts("tag") == {"phishing": 2}
+    assert store.change_tags("alert-0001", remove=["phishing"]) == 1
+    assert store.get("alert-0001").get("kibana.alert.workflow_tags", []) == []
+    assert store.count(AlertFilter(tag="phishing")) == 1
+
+
+def test_notes_are_kept_in_order_with_author_and_time(store: AlertStore) -> None:
+    assert store.add_note("alert-0003", "seen before", author="alice")
+    assert store.add_note("alert-0003", "<b>not bold</b>")
+    assert not store.add_note("no-such-alert", "x")
+    notes = store.get("alert-0003")["lanner.notes"]
+    assert [n["text"] for n in notes] == ["seen before", "<b>not bold</b>"]
+    assert notes[0]["author"] == "alice" and "author" not in notes[1]
+    assert all(n["at"].endswith("Z") for n in notes)
+    with pytest.raises(AlertStoreError):
+        store.add_note("alert-0003", "  ")
+
+
+def test_a_store_without_the_added_columns_gets_them(store: AlertStore) -> None:
+    con = store.con
+    for column in ("tags", "assignees", "search_text"):
+        con.execute(f"ALTER TABLE alerts DROP COLUMN {column}")
+    reopened = AlertStore(con)
+    assert reopened.count(AlertFilter(text="规则 1")) == store.count(AlertFilter(rule_id="rule-1"))
+    assert reopened.change_tags("alert-0005", add=["x"]) == 1
+    assert reopened.find(tag="x")[0]["kibana.alert.uuid"] == "alert-0005"
