@@ -1,10 +1,16 @@
-"""One rule execution, as Kibana's EQL executor does it.
+"""One rule execution, as Kibana's executors do it.
 
-For each window of the run: one EQL search over the rule's indices with `size = max_signals`,
-filtered to the window on the rule's timestamp (`timestamp_override`, falling back to
-`@timestamp`) and by the rule's exceptions; each hit becomes an alert (a sequence: a shell and
-its building blocks); suppression groups them; the alert store keeps the ones it has not seen.
-A hunt is the same execution over all the data with no window and, unless asked, no cap.
+For each window of the run, the executor of the rule's type (lanner.detection.executors) says
+which engine searches it needs: for EQL, one EQL search over the rule's indices with
+`size = max_signals`; for a query rule, the engine's event search with the KQL filter, earliest
+first. Each search is filtered to the window on the rule's timestamp (`timestamp_override`,
+falling back to `@timestamp`) and by the rule's exceptions; the executor turns the hits into
+alerts; suppression groups them; the alert store keeps the ones it has not seen. A hunt is the
+same execution over all the data with no window and, unless asked, no cap.
+
+Rule types register in `EXECUTORS`, keyed by the rule's `type`: one line,
+`"threshold": ThresholdExecutor(),` with its import. A type without an executor fails its run
+with a clear message; an ML rule never runs (`NEEDS_ML`).
 """
 
 from __future__ import annotations
@@ -12,46 +18,65 @@ from __future__ import annotations
 import datetime
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from lanner import eql
-from lanner.detection.alerts import (
-    AlertContext,
-    SourceEvent,
-    event_alert,
-    is_own_alert,
-    iso,
-    sequence_alerts,
-)
+from lanner.detection.alerts import AlertContext
 from lanner.detection.exceptions import (
     ExceptionItem,
     ExceptionLists,
     exception_filter,
     load_rule_exceptions,
 )
-from lanner.detection.schedule import RuleWindow, rule_windows
+from lanner.detection.executors import (
+    DEFAULT_INDEX,
+    EqlExecutor,
+    Executor,
+    HuntWindow,
+    Round,
+    Window,
+    WindowAlerts,
+    WindowJob,
+)
+from lanner.detection.schedule import rule_windows
 from lanner.detection.suppression import SuppressionResult, suppress
-from lanner.engine.backends.base import Backend, IndexNames
-from lanner.engine.backends.duckdb import Document, SearchScope
-from lanner.engine.backends.sql import SqlCompiler, UnknownFieldError
-from lanner.engine.plan import QueryKind
-from lanner.engine.querydsl import filter_condition
+from lanner.engine.backends.base import Backend
+from lanner.engine.backends.sql import UnknownFieldError
 from lanner.engine.search import SearchRequest, SearchResult, search_many
 from lanner.eql import Issue, Severity, ast
 from lanner.eql.checks import unknown_field
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
 from lanner.rules import Rule, place_issue
+from lanner.rules.model import NEEDS_ML
 from lanner.store.alerts import AlertStore
 
-# Kibana's securitySolution:defaultIndex, for a rule that names no index.
-DEFAULT_INDEX = ("apm-*-transaction*", "auditbeat-*", "endgame-*", "filebeat-*", "logs-*",
-                 "packetbeat-*", "traces-apm*", "winlogbeat-*", "-*elastic-cloud-logs-*")
-UNLIMITED = 2**31 - 1
+__all__ = ["DEFAULT_INDEX", "EXECUTORS", "Detector", "Invocation", "RunReport", "WindowResult"]
+
+# The executor of each rule type Lanner runs, by the rule's `type` (see the module docstring).
+EXECUTORS: dict[str, Executor] = {
+    "eql": EqlExecutor(),
+}
+
+
+class RuleTypeError(LannerError):
+    """A rule whose type (or language) Lanner does not run."""
+
+
+def executor_for(rule: Rule) -> Executor:
+    """The executor of the rule's type; RuleTypeError names what cannot run and why."""
+    if rule.needs_ml:
+        raise RuleTypeError(f"type machine_learning: {NEEDS_ML}")
+    if rule.type == "eql" and not rule.is_eql:
+        raise RuleTypeError(f"type eql with language {rule.language}: not run")
+    if rule.type != "eql" and rule.type != "esql" and not rule.is_kql:
+        raise RuleTypeError(f"type {rule.type} with language {rule.language}: not run")
+    executor = EXECUTORS.get(rule.type)
+    if executor is None:
+        raise RuleTypeError(f"type {rule.type}: not run by Lanner yet")
+    return executor
 
 
 @dataclass(slots=True)
@@ -65,9 +90,7 @@ class WindowResult:
     alerts: list[dict[str, Any]]
     took: float
 
-    @property
-    def reached_max_signals(self) -> bool:
-        return self.max_signals is not None and self.hits >= self.max_signals
+    reached_max_signals: bool = False
 
 
 @dataclass(slots=True)
@@ -180,7 +203,7 @@ class Detector:
                   until: datetime.datetime | None = None) -> list[RunReport]:
         """`hunt` for many rules as one round; one report per rule, in order."""
         started_at = started_at or datetime.datetime.now(datetime.UTC)
-        window = _Window(since, until, max_signals)
+        window = HuntWindow(since, until, max_signals)
         return self._execute([_Execution(rule, (window,), started_at, "manual")
                               for rule in rules])
 
@@ -189,59 +212,70 @@ class Detector:
     def _execute(self, executions: Sequence[_Execution]) -> list[RunReport]:
         """Searches of every execution in one call to the backend, then each rule's alerts,
         de-duplication, suppression and storage, as Kibana's executor does for one."""
-        round_ = _Round(self.backend)
+        round_ = Round(self.backend)
         requests: list[SearchRequest] = []
         for execution in executions:
             clock = time.perf_counter()
             execution.first_request = len(requests)
-            execution.requests = self._requests(execution, round_)
-            requests.extend(r for r in execution.requests if isinstance(r, SearchRequest))
+            self._plan(execution, round_)
+            requests.extend(r for window in execution.requests if not isinstance(window,
+                                                                                 LannerError)
+                            for r in window)
             execution.took += time.perf_counter() - clock
         clock = time.perf_counter()
         outcomes = search_many(self.backend, requests)
         share = (time.perf_counter() - clock) / max(len(requests), 1)
         return [self._finish(execution, outcomes, share) for execution in executions]
 
-    def _requests(self, execution: _Execution,
-                  round_: _Round) -> list[SearchRequest | LannerError]:
-        """The execution's search per window, in order, up to the first that cannot be made
-        (its error)."""
+    def _plan(self, execution: _Execution, round_: Round) -> None:
+        """The execution's window jobs and their searches, in order, up to the first window
+        whose searches cannot be made (its error)."""
         rule, report = execution.rule, execution.report
-        requests: list[SearchRequest | LannerError] = []
         try:
+            executor = executor_for(rule)
             exceptions = self._exception_query(rule, execution.started_at, report)
-            for window in execution.windows:
-                filters = [f for f in (_time_filter(rule, window), exceptions) if f]
-                size = window.max_signals if window.max_signals is not None else UNLIMITED
-                query_filter = {"bool": {"filter": filters}} if filters else None
-                requests.append(SearchRequest(rule.query, round_.scope(rule, query_filter),
-                                              size))
         except LannerError as error:
-            requests.append(error)
-        return requests
+            execution.requests.append(error)
+            return
+        execution.executor = executor
+        for window in execution.windows:
+            job = WindowJob(rule, window, execution.context, exceptions, round_, self._known)
+            try:
+                requests = executor.requests(job)
+            except LannerError as error:
+                execution.requests.append(error)
+                return
+            execution.jobs.append(job)
+            execution.requests.append(requests)
+
+    def _known(self, ids: Iterable[str]) -> set[str]:
+        """The ids the alert store already holds (none without a store)."""
+        return set(self.alerts.existing(ids)) if self.alerts is not None else set()
 
     def _finish(self, execution: _Execution, outcomes: list[SearchResult | Exception],
                 share: float) -> RunReport:
         clock = time.perf_counter()
         rule, report = execution.rule, execution.report
         position = execution.first_request
-        for window, request in zip(execution.windows, execution.requests, strict=False):
-            if isinstance(request, LannerError):
-                report.error = rule_error(rule, request)
+        for job, requests in zip(execution.jobs, execution.requests, strict=False):
+            if isinstance(requests, LannerError):
                 break
-            outcome = outcomes[position]
-            position += 1
-            if isinstance(outcome, LannerError):
-                report.error = rule_error(rule, outcome)
+            results = outcomes[position:position + len(requests)]
+            position += len(requests)
+            failed = next((o for o in results if isinstance(o, Exception)), None)
+            if isinstance(failed, LannerError):
+                report.error = rule_error(rule, failed)
                 break
-            if isinstance(outcome, Exception):
-                raise outcome
+            if failed is not None:
+                raise failed
             try:
-                report.windows.append(self._window(rule, window, outcome, execution.context,
-                                                   share))
+                report.windows.append(self._window(job, execution.executor, results, share))
             except LannerError as error:
-                report.error = str(error)
+                report.error = rule_error(rule, error)
                 break
+        failure = next((r for r in execution.requests if isinstance(r, LannerError)), None)
+        if failure is not None and report.error is None:
+            report.error = rule_error(rule, failure)
         for result in report.windows:
             if result.reached_max_signals:
                 report.warnings.append(
@@ -261,7 +295,7 @@ class Detector:
         report.warnings.extend(execution.plan_warnings)
         if execution.gap_message:
             report.error = execution.gap_message
-        searched = share * sum(isinstance(r, SearchRequest) for r in execution.requests)
+        searched = share * sum(len(r) for r in execution.requests if isinstance(r, list))
         report.took = execution.took + searched + time.perf_counter() - clock
         return report
 
@@ -304,25 +338,16 @@ class Detector:
             self._rule_exceptions[path] = load_rule_exceptions(path)
         return self._rule_exceptions[path]
 
-    def _window(self, rule: Rule, window: RuleWindow | _Window, result: SearchResult,
-                context: AlertContext, searched: float) -> WindowResult:
-        """The alerts of one window's hits (a rule never fires on its own alerts)."""
+    def _window(self, job: WindowJob, executor: Executor | None, results: list[SearchResult],
+                searched: float) -> WindowResult:
+        """The alerts of one window's results, by the rule type's executor."""
         clock = time.perf_counter()
-        alerts: list[dict[str, Any]] = []
-        if result.kind is QueryKind.EVENT:
-            for document in result.events:
-                event = _source_event(document)
-                if not is_own_alert(event, rule):
-                    alerts.append(event_alert(event, context))
-            hits = len(result.events)
-        else:
-            for sequence in result.sequences:
-                events = [_source_event(d) for d in sequence.events if d is not None]
-                if events and not any(is_own_alert(e, rule) for e in events):
-                    alerts.extend(sequence_alerts(events, context))
-            hits = len(result.sequences)
-        return WindowResult(window.start, window.end, window.max_signals, hits, alerts,
-                            searched + time.perf_counter() - clock)
+        assert executor is not None  # a job exists only once its executor is known
+        made: WindowAlerts = executor.alerts(job, results)
+        window = job.window
+        return WindowResult(window.start, window.end, window.max_signals, made.hits,
+                            made.alerts, searched * len(results) + time.perf_counter() - clock,
+                            made.reached_max_signals)
 
 
 @dataclass(slots=True)
@@ -330,12 +355,15 @@ class _Execution:
     """One rule execution of a round, from its windows to its report."""
 
     rule: Rule
-    windows: Sequence[RuleWindow | _Window]
+    windows: Sequence[Window]
     started_at: datetime.datetime
     execution_type: str
     plan_warnings: Sequence[str] = ()
     gap_message: str | None = None
-    requests: list[SearchRequest | LannerError] = field(default_factory=list)
+    # per window: its searches, or the error that kept them from being made (the last entry)
+    requests: list[list[SearchRequest] | LannerError] = field(default_factory=list)
+    jobs: list[WindowJob] = field(default_factory=list)
+    executor: Executor | None = None
     first_request: int = 0
     took: float = 0.0
     report: RunReport = field(init=False)
@@ -347,76 +375,12 @@ class _Execution:
                                     str(uuid.uuid4()))
 
 
-class _Round:
-    """What the searches of one round share: the store does not change during a round, so
-    each index pattern list is resolved, each scope's compiler built and each request filter
-    compiled once."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self._names = backend.index_names() if isinstance(backend, IndexNames) else None
-        self._indices: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._compilers: dict[tuple[object, ...], SqlCompiler] = {}
-        self._filters: dict[tuple[object, ...], str] = {}
-
-    def scope(self, rule: Rule, query_filter: Mapping[str, Any] | None) -> SearchScope:
-        patterns = tuple(rule.index or DEFAULT_INDEX)
-        indices = self._indices.get(patterns)
-        if indices is None:
-            indices = self._indices[patterns] = self._resolve(list(patterns))
-        scope = SearchScope(indices, rule.timestamp_field or "@timestamp",
-                            rule.tiebreaker_field, rule.category_field)
-        if not query_filter or not scope.indices:
-            return scope
-        compiled = (indices, scope.category_field)
-        key = (*compiled, orjson.dumps(query_filter))
-        sql = self._filters.get(key)
-        if sql is None:
-            compiler = self._compilers.get(compiled)
-            if compiler is None:
-                compiler = self._compilers[compiled] = self.backend.compiler(scope)
-            sql = self._filters[key] = filter_condition(query_filter, compiler)
-        return replace(scope, filter_sql=sql)
-
-    def _resolve(self, patterns: list[str]) -> tuple[str, ...]:
-        if isinstance(self.backend, IndexNames):
-            return self.backend.indices(patterns, self._names)
-        return self.backend.indices(patterns)
-
-
-@dataclass(frozen=True, slots=True)
-class _Window:
-    """A hunt's window: everything, or what lies after `start` and before `end`."""
-
-    start: datetime.datetime | None
-    end: datetime.datetime | None
-    max_signals: int | None
-
-
-def _time_filter(rule: Rule, window: RuleWindow | _Window) -> dict[str, Any] | None:
-    """Kibana's buildTimeRangeFilter: the primary timestamp in range, or, when an override
-    may fall back, `@timestamp` in range for events without the override field."""
-    if window.start is None and window.end is None:
-        return None
-    bounds: dict[str, str] = {"format": "strict_date_optional_time"}
-    if window.start is not None:
-        bounds["gte"] = iso(window.start)
-    if window.end is not None:
-        bounds["lte"] = iso(window.end)
-    primary = rule.timestamp_override or "@timestamp"
-    if primary == "@timestamp" or rule.timestamp_override_fallback_disabled:
-        return {"range": {primary: bounds}}
-    return {"bool": {"minimum_should_match": 1, "should": [
-        {"range": {primary: bounds}},
-        {"bool": {"filter": [{"range": {"@timestamp": bounds}}],
-                  "must_not": [{"exists": {"field": primary}}]}},
-    ]}}
-
-
 def rule_error(rule: Rule, error: LannerError) -> str:
     """The message of an error a rule's run met. A query error is placed in the rule file
     as `rules validate` places its problems (`path:line:col: error: message`), an unknown
     field with the suggestions validate makes; other errors say what they say."""
+    if not rule.is_eql:
+        return str(error)
     if isinstance(error, UnknownFieldError):
         issues = _unknown_columns(rule, error.fields)
     elif isinstance(error, eql.EqlError):
@@ -437,7 +401,3 @@ def _unknown_columns(rule: Rule, names: Sequence[str]) -> list[Issue]:
             if name in first else Issue(Severity.ERROR, "unknown-field",
                                         f"unknown column {name}")
             for name in names]
-
-
-def _source_event(document: Document) -> SourceEvent:
-    return SourceEvent(document.index, document.id, orjson.loads(document.source))
