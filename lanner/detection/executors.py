@@ -38,6 +38,7 @@ from lanner.engine.plan import QueryKind
 from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult
 from lanner.rules import Rule
+from lanner.store.alerts import AlertStore
 
 # Kibana's securitySolution:defaultIndex, for a rule that names no index.
 DEFAULT_INDEX = ("apm-*-transaction*", "auditbeat-*", "endgame-*", "filebeat-*", "logs-*",
@@ -120,6 +121,7 @@ class WindowJob:
     exceptions: Mapping[str, Any] | None
     round: Round
     known: Callable[[Iterable[str]], set[str]]
+    alerts: AlertStore | None = None  # earlier runs' alerts, for types that keep state
 
     @property
     def backend(self) -> Backend:

@@ -40,8 +40,10 @@ from lanner.detection.executors import (
     WindowAlerts,
     WindowJob,
 )
+from lanner.detection.new_terms import NewTermsExecutor
 from lanner.detection.schedule import rule_windows
 from lanner.detection.suppression import SuppressionResult, suppress
+from lanner.detection.threshold import ThresholdExecutor
 from lanner.engine.backends.base import Backend
 from lanner.engine.backends.sql import UnknownFieldError
 from lanner.engine.search import SearchRequest, SearchResult, search_many
@@ -58,6 +60,8 @@ __all__ = ["DEFAULT_INDEX", "EXECUTORS", "Detector", "Invocation", "RunReport", 
 # The executor of each rule type Lanner runs, by the rule's `type` (see the module docstring).
 EXECUTORS: dict[str, Executor] = {
     "eql": EqlExecutor(),
+    "threshold": ThresholdExecutor(),
+    "new_terms": NewTermsExecutor(),
 }
 
 
@@ -239,7 +243,8 @@ class Detector:
             return
         execution.executor = executor
         for window in execution.windows:
-            job = WindowJob(rule, window, execution.context, exceptions, round_, self._known)
+            job = WindowJob(rule, window, execution.context, exceptions, round_, self._known,
+                            self.alerts)
             try:
                 requests = executor.requests(job)
             except LannerError as error:

@@ -1,0 +1,155 @@
+"""What the threshold and new_terms executors share.
+
+* The rule's search as Kibana's `getFilter` builds it for a kuery rule (OTHER-RULE-TYPES.md §1,
+  [GF]): the KQL query as Query DSL (`lanner.kql.to_query_dsl`, the fields typed as the
+  searched indices map them, Kibana's data view), the rule's `filters` (a negated one under
+  `must_not`, a disabled one left out, as `buildEsQuery` does) and the exceptions' filter, all
+  one `bool`; compiled to SQL by the engine's one Query DSL compiler through the backend's
+  compiler for the rule's indices.
+* The aggregatable timestamp (§1): the override, falling back to `@timestamp`.
+* The alert's rule fields for the type (`rule_type_id`, category, the type's parameters).
+* Kibana's `object-hash` (npm `object-hash` v3 defaults: sha1 of a typed serialization), which
+  new_terms alert ids use.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from lanner import kql
+from lanner.detection import datemath
+from lanner.detection.executors import DEFAULT_INDEX, HuntWindow, WindowJob
+from lanner.engine.aggregate import Aggregator, Timestamp
+from lanner.engine.backends.duckdb import SearchScope
+from lanner.rules import Rule
+
+# Kibana's rule type registrations (`ruleTypeId`) and the alerts table's category for them.
+_RULE_TYPES = {
+    "threshold": ("siem.thresholdRule", "Threshold Rule"),
+    "new_terms": ("siem.newTermsRule", "New Terms Rule"),
+}
+_NANOS = 1_000_000_000
+T = TypeVar("T")
+
+
+def rule_filter(rule: Rule, field_types: Mapping[str, str],
+                exceptions: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The rule's Query DSL filter: KQL query, rule filters and exceptions in one bool."""
+    filters: list[Any] = []
+    must_not: list[Any] = []
+    if rule.query and rule.query.strip():
+        filters.append(kql.to_query_dsl(rule.query, field_types))
+    for saved in rule.filters:
+        meta = saved.get("meta") or {}
+        if meta.get("disabled"):
+            continue
+        query = saved.get("query", {k: v for k, v in saved.items() if k not in ("meta", "$state")})
+        (must_not if meta.get("negate") else filters).append(query)
+    if exceptions:
+        filters.append(dict(exceptions))
+    return {"bool": {"filter": filters, "must_not": must_not}}
+
+
+def aggregator(job: WindowJob) -> Aggregator:
+    """The aggregations over the events the job's rule searches, in the job's round."""
+    rule = job.rule
+    timestamp_field = rule.timestamp_override or "@timestamp"
+    compiler = job.round.compiler(SearchScope(job.round.indices(rule.index), timestamp_field))
+    types = {name: column.es_type for name, column in compiler.fields.columns().items()
+             if not name.startswith("_") and column.es_type}
+    scope = job.round.scope(rule.index, rule_filter(rule, types, job.exceptions),
+                            timestamp_field=timestamp_field)
+    timestamp = Timestamp(timestamp_field,
+                          fallback=not rule.timestamp_override_fallback_disabled)
+    return Aggregator(job.backend, scope, compiler, timestamp, rule.type)
+
+
+def is_hunt(job: WindowJob) -> bool:
+    """Whether the job sweeps a range (a hunt, replayed), not one scheduled window."""
+    return isinstance(job.window, HuntWindow)
+
+
+def index_patterns(rule: Rule) -> str:
+    """Kibana's `inputIndex` joined by ',': the rule's patterns, or the default ones."""
+    return ",".join(rule.index or DEFAULT_INDEX)
+
+
+class RunMemory(Generic[T]):
+    """What an executor remembers from the earlier windows of the current execution (catch-up
+    windows, which the store does not hold yet): a run's windows reach the executor one after
+    the other, before the next execution's, so one slot suffices."""
+
+    def __init__(self, empty: Callable[[], T]) -> None:
+        self._empty = empty
+        self._execution: str | None = None
+        self._value: T = empty()
+
+    def of(self, job: WindowJob) -> T:
+        if job.context.execution_uuid != self._execution or not job.context.execution_uuid:
+            self._execution = job.context.execution_uuid
+            self._value = self._empty()
+        return self._value
+
+
+def typed_alert(alert: dict[str, Any], rule: Rule, parameters: Mapping[str, Any]) -> None:
+    """Give an alert its rule type's `rule_type_id`, category and parameters (in place)."""
+    type_id, category = _RULE_TYPES[rule.type]
+    alert["kibana.alert.rule.rule_type_id"] = type_id
+    alert["kibana.alert.rule.category"] = category
+    alert["kibana.alert.rule.parameters"] = {
+        **alert.get("kibana.alert.rule.parameters", {}), "language": rule.language or "kuery",
+        **parameters}
+
+
+def lookback(rule: Rule, now: datetime.datetime) -> datetime.timedelta:
+    """How far before a run's start its window begins (`from`, date math against now)."""
+    return datemath.to_instant(now) - datemath.parse(rule.from_, now=now)
+
+
+def span_nanos(duration: datetime.timedelta) -> int:
+    """A duration in nanoseconds (microsecond precision)."""
+    return duration // datetime.timedelta(microseconds=1) * 1_000
+
+
+def nanos(moment: datetime.datetime) -> int:
+    """Epoch nanoseconds of an aware datetime (microsecond precision)."""
+    delta = moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    return (delta.days * 86_400 + delta.seconds) * _NANOS + delta.microseconds * 1_000
+
+
+def moment(epoch_nanos: int) -> datetime.datetime:
+    """The UTC datetime of epoch nanoseconds (to the microsecond)."""
+    return (datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+            + datetime.timedelta(microseconds=epoch_nanos // 1_000))
+
+
+def object_hash(value: Any) -> str:
+    """npm `object-hash` with its defaults (sha1, hex, ordered arrays), for the values alert
+    ids hash: arrays, strings, numbers, booleans and null."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(_hash_text(value).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _hash_text(value: Any) -> str:
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return f"bool:{'true' if value else 'false'}"
+    if isinstance(value, str):
+        return f"string:{len(value.encode('utf-16-le')) // 2}:{value}"
+    if isinstance(value, int | float):
+        return f"number:{js_number(value)}"
+    if isinstance(value, list | tuple):
+        return f"array:{len(value)}:" + "".join(_hash_text(item) for item in value)
+    raise TypeError(f"object_hash does not hash {type(value).__name__}")
+
+
+def js_number(value: int | float) -> str:
+    """A number as JavaScript's `String(number)` writes it (integers without `.0`)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
