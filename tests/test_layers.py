@@ -15,7 +15,7 @@ ALLOWED = {
     "esql": {"eql"},
     "rules": {"eql", "kql", "esql"},
     "store": {"eql"},
-    "engine": {"eql", "store", "esql"},
+    "engine": {"eql", "kql", "store", "esql"},
     "detection": {"eql", "kql", "rules", "store", "engine", "esql"},
     "server": {"eql", "kql", "rules", "store", "engine", "detection", "esql"},
     "web": {"eql", "kql", "rules", "store", "engine", "detection", "server", "esql"},

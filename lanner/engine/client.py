@@ -7,6 +7,8 @@
     es.bulk(operations=[{"index": {"_index": "logs"}}, {...}, ...])
     resp = es.eql.search(index="logs*", query='process where process.name == "cmd.exe"')
     resp["hits"]["events"]
+    resp = es.search(index="logs*", query={"kql": {"query": "process.name:cmd.exe"}})
+    resp = es.search(index="logs*", kql="process.name:cmd.exe and not user.name:*")
 
 Methods take elasticsearch-py's keyword arguments; those that change nothing here (`refresh`,
 `fetch_size`, `wait_for_completion_timeout`, …) are accepted and ignored. Responses have the
@@ -30,7 +32,7 @@ import orjson
 from lanner.engine.backends.base import Backend
 from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
 from lanner.engine.plan import QueryKind
-from lanner.engine.querydsl import filter_condition
+from lanner.engine.querydsl import filter_condition, kql_condition
 from lanner.engine.search import SearchRequest, SearchResult, search
 from lanner.errors import LannerError
 from lanner.store import EventStore, IngestReport, StoreError
@@ -121,6 +123,34 @@ class Lanner:
         client.indices = IndicesClient(client)
         client.eql = EqlClient(client)
         return client
+
+    def search(self, index: str | list[str] = "*", query: Mapping[str, Any] | None = None, *,
+               kql: str | None = None, size: int = 10, from_: int = 0,
+               body: Mapping[str, Any] | None = None, **_ignored: Any) -> dict[str, Any]:
+        """`POST <index>/_search` in filter context: the events `query` (Query DSL, including
+        `query_string` and Elasticsearch's `kql` query) and `kql` (a KQL query, compiled as
+        Kibana's detection engine compiles it) both match, oldest first, from the same
+        filter compiler as EQL's `filter`. Scores are not computed (0.0, as in a filter)."""
+        started = time.perf_counter()
+        if body:
+            query = body.get("query", query)
+            size = body.get("size", size)
+            from_ = body.get("from", from_)
+        backend = self.backend
+        scope = SearchScope(backend.indices(index))
+        compiler = backend.compiler(scope)
+        conditions = []
+        if query:
+            conditions.append(filter_condition(query, compiler))
+        if kql is not None:
+            conditions.append(kql_condition(kql, compiler))
+        where = " AND ".join(f"({condition})" for condition in conditions) or "TRUE"
+        total = backend.count(where, scope)
+        documents = backend.window(where, scope, from_, size) if size > 0 else []
+        hits = [{**_hit(document), "_score": 0.0} for document in documents]
+        return {"took": _millis(started), "timed_out": False, "_shards": dict(_SHARDS),
+                "hits": {"total": {"value": total, "relation": "eq"},
+                         "max_score": 0.0 if hits else None, "hits": hits}}
 
     def add_paths(self, paths: Iterable[str | Path], index: str | None = None) -> IngestReport:
         """Have Spark read more files into the lake this client searches (one ingest, after

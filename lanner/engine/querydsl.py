@@ -31,8 +31,10 @@ over those.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -43,9 +45,15 @@ from lanner.engine.backends.spark_sql import (
     spark_identifier,
 )
 from lanner.engine.backends.sql import SqlCompiler, SqlDialect, sql_literal
+from lanner.engine.datemath import DateMathError, resolve, time_zone
 from lanner.engine.values import ip_sort_key, parse_number
 from lanner.eql import ast
 from lanner.errors import LannerError
+from lanner.kql import KqlError
+from lanner.kql import ast as kql_ast
+from lanner.kql import parse as parse_kql
+from lanner.kql import to_query_dsl as kql_to_query_dsl
+from lanner.kql.errors import KqlCompileError
 
 _RANGE_OPS = {"gt": ast.ComparisonOp.GT, "gte": ast.ComparisonOp.GTE,
               "lt": ast.ComparisonOp.LT, "lte": ast.ComparisonOp.LTE}
@@ -61,18 +69,103 @@ _WORD = r"[\p{L}\p{N}\p{M}_]+(?:[.'’][\p{L}\p{N}\p{M}_]+)*"
 # this many segments the dotted spellings are too many to try.
 _MAX_PATH_SEGMENTS = 12
 _SOURCE = "_source"
+_DATE_TYPES = frozenset({"date", "date_nanos"})
+_ROUND_UP = frozenset({"gt", "lte"})  # ES rounds these bounds up, gte and lt down
+# Elastic Defend maps `*.caseless` multi-fields as keyword with the lowercase normalizer
+# (endpoint-package custom_schemas/custom_process.yml; KQL-SEMANTICS.md §5.2).
+_NORMALIZED_SUFFIX = ".caseless"
+# Classic query syntax Lanner's query_string does not run (only the terms and wildcards
+# Kibana's KQL emits): an unescaped one of these, or `+`/`-` starting a term.
+_QUERY_STRING_SYNTAX = frozenset('()[]{}":^~/!=&|<>')
+_QUERY_STRING_OPTIONS = frozenset({"query", "fields", "default_field", "default_operator",
+                                   "analyze_wildcard", "allow_leading_wildcard", "lenient",
+                                   "time_zone", "boost"})
+_MULTI_MATCH_OPTIONS = frozenset({"query", "fields", "type", "lenient", "operator", "boost"})
 
 
 class QueryDslError(LannerError):
     """A filter Lanner cannot run: names the query type or the part it does not support."""
 
 
-def filter_condition(query: Mapping[str, Any], compiler: SqlCompiler) -> str:
+def filter_condition(query: Mapping[str, Any], compiler: SqlCompiler, *,
+                     now: datetime.datetime | None = None) -> str:
     """SQL that is TRUE exactly for the events the Query DSL `query` matches, in the
-    compiler's dialect."""
+    compiler's dialect. `now` is the instant date math (`now-30d/d`) counts from: the
+    time of the search, unless a rule execution fixes it."""
     spelling = (_SparkSpelling(compiler.dialect) if isinstance(compiler.dialect, SparkDialect)
                 else _Spelling(compiler.dialect))
-    return _Translator(_Columns(compiler, spelling, itertools.count(1))).query(query)
+    moment = now or datetime.datetime.now(datetime.UTC)
+    return _Translator(_Columns(compiler, spelling, itertools.count(1), moment)).query(query)
+
+
+def kql_condition(query: str | kql_ast.Query, compiler: SqlCompiler, *,
+                  now: datetime.datetime | None = None) -> str:
+    """SQL for a KQL query over the compiler's scope: KQL -> Kibana's Query DSL (typed by
+    the scope's fields, `field_types`) -> `filter_condition`, the same path as every DSL
+    filter. Raises KqlError (syntax, or a part Elasticsearch would refuse, with the place
+    of the clause at fault)."""
+    text = query if isinstance(query, str) else None
+    tree = parse_kql(query) if isinstance(query, str) else query
+    types = field_types(compiler)
+    try:
+        return filter_condition(kql_to_query_dsl(tree, types), compiler, now=now)
+    except KqlError:
+        raise
+    except LannerError as error:
+        clause = _failing_clause(tree, types, compiler, now)
+        raise KqlCompileError(str(error), clause.span if clause is not None else None,
+                              text=text) from error
+
+
+def field_types(compiler: SqlCompiler) -> Mapping[str, str]:
+    """Field name -> Elasticsearch type over a search's scope, for `kql.to_query_dsl`: what
+    Kibana's data view loads through field_caps. The fields are those the compiler resolves
+    (the scope's columns and objects, and the ECS schema where it stands in for index
+    templates); a field-name pattern expands over the scope's columns."""
+    return _FieldTypes(compiler)
+
+
+class _FieldTypes(Mapping[str, str]):
+    """The compiler's typing as a read-only mapping, looked up lazily: a query names a few
+    of the thousands of fields the schema knows."""
+
+    def __init__(self, compiler: SqlCompiler) -> None:
+        self._compiler = compiler
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise KeyError(name)
+        es_type = self._compiler.resolve(ast.Field(name, optional=True)).es_type
+        if es_type is None:
+            raise KeyError(name)
+        return es_type
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._compiler.fields.columns() if not name.startswith("_"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _failing_clause(tree: kql_ast.Query, types: Mapping[str, str], compiler: SqlCompiler,
+                    now: datetime.datetime | None) -> kql_ast.Node | None:
+    """The first clause (field:value, range or nested group) that fails alone."""
+    pending: list[kql_ast.Query] = [tree]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, kql_ast.And | kql_ast.Or):
+            pending[:0] = node.items
+        elif isinstance(node, kql_ast.Not):
+            pending.insert(0, node.item)
+        elif (isinstance(node, kql_ast.FieldValue)
+              and not isinstance(node.value, kql_ast.Literal | kql_ast.Wildcard)):
+            pending.insert(0, node.expand())
+        else:
+            try:
+                filter_condition(kql_to_query_dsl(node, types), compiler, now=now)
+            except LannerError:
+                return node
+    return None
 
 
 class _Spelling:
@@ -154,6 +247,12 @@ class _Translator:
         if kind == "exists":
             return self.leaves.exists(_name(body.get("field") if isinstance(body, Mapping)
                                             else None))
+        if kind == "query_string":
+            return self._query_string(_options(kind, body, _QUERY_STRING_OPTIONS))
+        if kind == "multi_match":
+            return self._multi_match(_options(kind, body, _MULTI_MATCH_OPTIONS))
+        if kind == "kql":
+            return self._kql(_options(kind, body, frozenset({"query", "boost"})))
         name, options = _field_body(kind, body)
         leaves = self.leaves
         if kind in ("term", "match", "match_phrase"):
@@ -177,6 +276,55 @@ class _Translator:
             return leaves.prefix(name, str(options.get("value")),
                                  bool(options.get("case_insensitive")))
         raise QueryDslError(f"the [{kind}] query is not supported in a filter")
+
+    def _query_string(self, options: Mapping[str, Any]) -> str:
+        """The subset of `query_string` KQL emits: terms and wildcard patterns separated by
+        whitespace (each a clause of its own, KQL-SEMANTICS.md §5.12), Lucene escapes, over
+        `fields` (patterns allowed; by default every field, leniently)."""
+        query = options.get("query")
+        if not isinstance(query, str):
+            raise QueryDslError("[query_string] takes a string query")
+        fields = options.get("fields") or [options.get("default_field", "*")]
+        lenient = bool(options.get("lenient")) or fields == ["*"]
+        terms = _query_string_terms(query)
+        operator = str(options.get("default_operator", "or")).lower()
+        if operator not in ("or", "and"):
+            raise QueryDslError(f"[query_string] default_operator [{operator}] is not supported")
+        if not terms:
+            return "FALSE"
+        clauses = []
+        for term in terms:
+            per_field = self.leaves.each_field(
+                fields, lambda name, term=term: self.leaves.query_string_term(name, term),
+                lenient=lenient)
+            clauses.append("(" + " OR ".join(per_field) + ")" if per_field else "FALSE")
+        return "(" + f" {operator.upper()} ".join(clauses) + ")"
+
+    def _multi_match(self, options: Mapping[str, Any]) -> str:
+        """`multi_match` as KQL's free text sends it: `best_fields` (match) or `phrase`
+        (match_phrase) on each of `fields` (by default every field), any field matching."""
+        kind = options.get("type", "best_fields")
+        if kind not in ("best_fields", "most_fields", "phrase"):
+            raise QueryDslError(f"[multi_match] type [{kind}] is not supported")
+        if str(options.get("operator", "or")).lower() != "or":
+            raise QueryDslError("[multi_match] supports only operator [or]")
+        value = options.get("query")
+        fields = options.get("fields") or ["*"]
+        lenient = bool(options.get("lenient")) or fields == ["*"]
+        leaves = self.leaves
+        per_field = leaves.each_field(
+            fields, lambda name: leaves.words(name, value, phrase=kind == "phrase")
+            if leaves.is_text(name) else leaves.term(name, value, False), lenient=lenient)
+        return "(" + " OR ".join(per_field) + ")" if per_field else "FALSE"
+
+    def _kql(self, options: Mapping[str, Any]) -> str:
+        """Elasticsearch's `kql` query: the KQL compiled as Kibana compiles it, typed by
+        this search's fields."""
+        query = options.get("query")
+        if not isinstance(query, str):
+            raise QueryDslError("[kql] takes a string query")
+        compiler = self.leaves.compiler
+        return self.query(kql_to_query_dsl(query, field_types(compiler)))
 
     def _bool(self, body: Mapping[str, Any]) -> str:
         def clauses(name: str) -> list[str]:
@@ -207,10 +355,12 @@ class _Translator:
 class _Columns:
     """Leaf queries over the event's columns, typed by the EQL compiler."""
 
-    def __init__(self, compiler: SqlCompiler, spelling: _Spelling, names: Iterator[int]) -> None:
+    def __init__(self, compiler: SqlCompiler, spelling: _Spelling, names: Iterator[int],
+                 now: datetime.datetime) -> None:
         self.compiler = compiler
         self.spelling = spelling
         self.names = names
+        self.now = now
 
     def new_name(self) -> str:
         """A lambda variable no other part of the filter uses."""
@@ -222,28 +372,81 @@ class _Columns:
     def is_text(self, name: str) -> bool:
         return self.es_type(name) in _TEXT_TYPES
 
+    def normalized(self, name: str) -> bool:
+        """A keyword field whose normalizer lower-cases values and query terms alike."""
+        return name.endswith(_NORMALIZED_SUFFIX) and self.es_type(name) == "keyword"
+
+    def each_field(self, patterns: list[object], leaf: Callable[[str], str], *,
+                   lenient: bool) -> list[str]:
+        """`leaf` over the fields `patterns` name (`*` expands over the scope's columns);
+        with `lenient`, a field the value does not suit (a word on a number) is skipped."""
+        names: list[str] = []
+        for pattern in patterns:
+            text = _name(pattern).split("^")[0]  # a boost suffix changes no match
+            if "*" in text:
+                regex = re.compile(".*".join(map(re.escape, text.split("*"))))
+                names.extend(name for name in self.compiler.fields.columns()
+                             if not name.startswith("_") and regex.fullmatch(name)
+                             and self.es_type(name) != "object")
+            else:
+                names.append(text)
+        found = []
+        for name in dict.fromkeys(names):
+            try:
+                found.append(leaf(name))
+            except LannerError:
+                if not lenient:
+                    raise
+        return found
+
+    def query_string_term(self, name: str, term: str) -> str:
+        """One whitespace-separated clause of a query_string on one field: a Lucene
+        wildcard pattern, or a term analyzed as the field analyzes (words on text)."""
+        if _has_wildcard(term):
+            return self.wildcard(name, term, False)
+        text = _lucene_unescape(term)
+        if self.is_text(name):
+            return self.words(name, text, phrase=False)
+        return self.term(name, text, False)
+
     def term(self, name: str, value: object, insensitive: bool) -> str:
         field = ast.Field(name, optional=True)
-        if insensitive:
+        if insensitive or self.normalized(name):
             return self._eql(ast.In(field, (_literal(value),), insensitive=True))
         return self._eql(ast.Comparison(ast.ComparisonOp.EQ, field, _literal(value)))
 
     def terms(self, name: str, values: list[object]) -> str:
         field = ast.Field(name, optional=True)
-        return self._eql(ast.In(field, tuple(_literal(value) for value in values)))
+        return self._eql(ast.In(field, tuple(_literal(value) for value in values),
+                                insensitive=self.normalized(name)))
 
     def range(self, name: str, options: Mapping[str, Any]) -> str:
         field = ast.Field(name, optional=True)
         terms: list[ast.Expr] = []
+        is_date = self.es_type(name) in _DATE_TYPES
         for key, value in options.items():
             if key in _RANGE_OPS:
                 if value is not None:
+                    if is_date and isinstance(value, str):
+                        value = self._date_bound(value, key, options.get("time_zone"))
                     terms.append(ast.Comparison(_RANGE_OPS[key], field, _literal(value)))
             elif key not in ("format", "time_zone", "boost"):
                 raise QueryDslError(f"range option [{key}] is not supported")
         if not terms:
             return self._eql(ast.Comparison(ast.ComparisonOp.NEQ, field, ast.Null()))
         return self._eql(terms[0] if len(terms) == 1 else ast.And(tuple(terms)))
+
+    def _date_bound(self, value: str, op: str, zone: object) -> str:
+        """A date bound with its date math and rounding resolved (lanner.engine.datemath),
+        as an ISO instant in UTC to the nanosecond."""
+        try:
+            nanos = resolve(value, round_up=op in _ROUND_UP,
+                            zone=time_zone(None if zone is None else str(zone)), now=self.now)
+        except DateMathError as error:
+            raise QueryDslError(str(error)) from None
+        seconds, fraction = divmod(nanos, 1_000_000_000)
+        moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+        return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction:09d}Z"
 
     def exists(self, name: str) -> str:
         if self.es_type(name) == "object":
@@ -262,12 +465,13 @@ class _Columns:
         if es_type is None:
             return "FALSE"
         _check_wildcard_type(name, es_type)
+        insensitive = insensitive or self.normalized(name)
         return self._each_value(name, lambda text: self._wildcard_match(
             text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES))
 
     def prefix(self, name: str, value: str, insensitive: bool) -> str:
         call = ast.FunctionCall("startsWith", (ast.Field(name, optional=True), ast.String(value)),
-                                insensitive=insensitive)
+                                insensitive=insensitive or self.normalized(name))
         return self._eql(call)
 
     def nested(self, path: str, query: Mapping[str, Any]) -> str:
@@ -318,7 +522,7 @@ class _Objects(_Columns):
     object's values are read is the engine's (_JsonObjects, _SparkObjects)."""
 
     def __init__(self, outer: _Columns, path: str, variable: str) -> None:
-        super().__init__(outer.compiler, outer.spelling, outer.names)
+        super().__init__(outer.compiler, outer.spelling, outer.names, outer.now)
         self.path = path
         self.variable = variable
 
@@ -580,6 +784,59 @@ def _json_objects_at(json_sql: str, path: str, new_name: Callable[[], str]) -> s
 
 
 # -- reading the DSL ----------------------------------------------------------------------
+
+
+def _options(kind: str, body: Any, known: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise QueryDslError(f"[{kind}] takes an object")
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise QueryDslError(f"[{kind}] option [{unknown[0]}] is not supported")
+    return body
+
+
+def _query_string_terms(query: str) -> list[str]:
+    """The whitespace-separated clauses of a query_string, escapes kept; refuses the
+    operators and syntax beyond terms and wildcards (the default OR is implied)."""
+    terms: list[str] = []
+    current: list[str] = []
+    chars = iter(query)
+    for char in chars:
+        if char == "\\":
+            current.append(char + next(chars, "\\"))
+        elif char.isspace():
+            terms.append("".join(current))
+            current = []
+        elif char in _QUERY_STRING_SYNTAX or (char in "+-" and not current):
+            raise QueryDslError(f"[query_string] syntax [{char}] in [{query}] is not supported: "
+                                f"Lanner runs terms and wildcards")
+        else:
+            current.append(char)
+    terms.append("".join(current))
+    found = []
+    for term in terms:
+        if term in ("AND", "NOT"):
+            raise QueryDslError(f"[query_string] operator [{term}] is not supported")
+        if term and term != "OR":
+            found.append(term)
+    return found
+
+
+def _has_wildcard(term: str) -> bool:
+    """Whether a query_string term has an unescaped `*` or `?`."""
+    escaped = False
+    for char in term:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "*?":
+            return True
+    return False
+
+
+def _lucene_unescape(term: str) -> str:
+    return re.sub(r"\\(.)", r"\1", term, flags=re.DOTALL)
 
 
 def _minimum_should_match(value: object, should: int, *, default: int) -> int:

@@ -16,8 +16,10 @@ field's mapping types (§3.2, `kuery/functions/is.ts`):
 `field_types` stands for the data view Kibana loads through field_caps: field name -> mapping
 type. A field mapped differently across the searched indices may be given as its types
 joined by commas (`"keyword,wildcard"`), as field_caps lists `esTypes`; it is then not
-"keyword only". A `nested` type on an object marks the fields below it as nested. Without
-`field_types` (None) every field is unknown, as in Kibana without a data view.
+"keyword only". A `nested` type on an object marks the fields below it as nested; a nested
+group over a path typed `object` (or not typed) is accepted, because Lanner's store types
+nested and plain objects alike as `object`. Without `field_types` (None) every field is
+unknown, as in Kibana without a data view.
 
 The detection engine's fixed options (KQL-SEMANTICS.md §1.3) are applied: no
 `case_insensitive`, `dateFormatTZ: 'Zulu'`, no `ignore_unmapped` on nested queries.
@@ -99,10 +101,17 @@ class _Field:
 class _Translator:
     def __init__(self, field_types: Mapping[str, str] | None, text: str | None) -> None:
         self.text = text
-        self.fields: dict[str, tuple[str, ...]] | None = None
-        if field_types is not None:
-            self.fields = {name: tuple(t.strip() for t in types.split(",") if t.strip())
-                           for name, types in field_types.items()}
+        self.fields = field_types
+
+    def types(self, name: str) -> tuple[str, ...] | None:
+        """The ES types of a known field (several when indices disagree), None if unknown;
+        looked up one by one, so a mapping may compute them lazily."""
+        if self.fields is None:
+            return None
+        found = self.fields.get(name)
+        if found is None:
+            return None
+        return tuple(part.strip() for part in found.split(",") if part.strip())
 
     # -- boolean structure (functions/and.ts, or.ts, not.ts, nested.ts) ---------------------------
 
@@ -188,8 +197,11 @@ class _Translator:
         if self.fields is None or (isinstance(name, ast.Wildcard) and nested is None):
             return name
         errors = []
+        group_type = self.types(nested) if nested else None
         for field in self._matching(name):
             if nested and not field.nested_path:
+                if group_type in (None, ("object",)):
+                    continue
                 errors.append(f"{field.name} is not a nested field but is in nested group "
                               f'"{nested}" in the KQL expression.')
             elif field.nested_path and not nested:
@@ -210,10 +222,13 @@ class _Translator:
             regex = re.compile("[\\s\\S]*".join(map(re.escape, name.segments)))
             names = [known for known in self.fields if regex.fullmatch(known)]
         else:
-            text = _name_text(name)
-            names = [text] if text in self.fields else []
-        return [_Field(known, self.fields[known], self._nested_path(known)) for known in names
-                if self.fields[known] != ("nested",)]
+            names = [_name_text(name)]
+        found = []
+        for known in names:
+            types = self.types(known)
+            if types is not None and types != ("nested",):
+                found.append(_Field(known, types, self._nested_path(known)))
+        return found
 
     def _fields(self, name: ast.Literal | ast.Wildcard) -> list[_Field]:
         """The fields of one leaf; a name that matches none is sent as written, untyped."""
@@ -221,11 +236,10 @@ class _Translator:
 
     def _nested_path(self, name: str) -> str | None:
         """The nearest enclosing object mapped `nested` (the data view's subType.nested)."""
-        assert self.fields is not None
         parts = name.split(".")
         for end in range(len(parts) - 1, 0, -1):
             prefix = ".".join(parts[:end])
-            if self.fields.get(prefix) == ("nested",):
+            if self.types(prefix) == ("nested",):
                 return prefix
         return None
 

@@ -26,6 +26,10 @@ TYPES = {
     "binding": "nested",
     "binding.role": "keyword",
     "binding.action": "keyword",
+    "labels": "flattened",
+    "labels.env": "keyword",
+    "gcp": "object",
+    "gcp.role": "keyword",
 }
 
 
@@ -130,6 +134,13 @@ def test_nested_groups_prefix_their_fields() -> None:
         "score_mode": "none"}}
 
 
+def test_a_group_over_an_object_path_is_trusted_to_be_nested() -> None:
+    # Lanner's store types nested and plain objects alike as `object`
+    assert dsl("gcp:{ role:x }") == {"nested": {
+        "path": "gcp", "query": should({"term": {"gcp.role": {"value": "x"}}}),
+        "score_mode": "none"}}
+
+
 def test_wildcard_names_reaching_nested_fields_are_wrapped() -> None:
     assert dsl("binding.*:admin") == should(
         {"nested": {"path": "binding", "query": {"term": {"binding.role": {"value": "admin"}}},
@@ -141,8 +152,8 @@ def test_wildcard_names_reaching_nested_fields_are_wrapped() -> None:
 @pytest.mark.parametrize(("query", "message", "column"), [
     ("process.name:a and binding.role:x", "binding.role is a nested field, but is not in a "
      "nested group in the KQL expression.", 20),
-    ("binding:{ role:x } or process:{ name:y }", 'process.name is not a nested field but is in '
-     'nested group "process" in the KQL expression.', 33),
+    ("binding:{ role:x } or labels:{ env:y }", 'labels.env is not a nested field but is in '
+     'nested group "labels" in the KQL expression.', 32),
 ])
 def test_nested_misuse_is_a_typed_error_with_its_place(query: str, message: str,
                                                        column: int) -> None:
