@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from lanner import __version__, eql
+from lanner import __version__, eql, kql
 from lanner.cli.alerts import alerts_app
 from lanner.cli.detect import (
     EngineOption,
@@ -96,7 +96,8 @@ def validate_query(
 @app.command("search")
 def search(
     query: Annotated[str, typer.Argument(
-        help="An EQL query, quoted for the shell.", show_default=False, metavar="QUERY")],
+        help="An EQL query (a KQL query with --kql), quoted for the shell.", show_default=False,
+        metavar="QUERY")],
     events: Annotated[list[str] | None, typer.Argument(
         help=f"Event files or folders, searched recursively: {INPUT_FORMATS}; '-' reads "
         "standard input. With --engine spark, NDJSON and Parquet files, folders and Hadoop "
@@ -120,13 +121,19 @@ def search(
     ] = "@timestamp",
     engine: EngineOption = "duckdb",
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    use_kql: Annotated[bool, typer.Option(
+        "--kql", help="QUERY is KQL (Kibana's query language), compiled as Kibana's detection "
+        "engine compiles it; the response is _search's, oldest events first.")] = False,
 ) -> None:
-    """Run one EQL query over event files (loaded into an in-memory store) or a store file.
+    """Run one EQL (or, with --kql, KQL) query over event files (loaded into an in-memory
+    store) or a store file.
 
-    Prints the response as Elasticsearch's _eql/search would, as JSON on standard output;
-    what was loaded, and every malformed line with its file and line, goes to standard error.
+    Prints the response as Elasticsearch's _eql/search (or _search) would, as JSON on standard
+    output; what was loaded, and every malformed line with its file and line, goes to
+    standard error.
 
     Example: lanner search 'process where process.name : "cmd.exe"' events.ndjson.gz logs/
+    Example: lanner search --kql 'process.name:cmd.exe and not user.name:*' logs/
     """
     from lanner.engine.client import connect
 
@@ -156,11 +163,14 @@ def search(
         if store_path is not None:
             env.err.print(data(f"searching {client.store.count()} events in {store_path}"))
         try:
-            response = client.eql.search(index=index, query=query, size=size,
-                                         result_position="head" if head else "tail",
-                                         tiebreaker_field=tiebreaker,
-                                         timestamp_field=timestamp_field)
-        except eql.EqlError as error:
+            if use_kql:
+                response = client.search(index=index, kql=query, size=size)
+            else:
+                response = client.eql.search(index=index, query=query, size=size,
+                                             result_position="head" if head else "tail",
+                                             tiebreaker_field=tiebreaker,
+                                             timestamp_field=timestamp_field)
+        except (eql.EqlError, kql.KqlError) as error:
             env.err.print(query_issue(query, error.as_issue()))
             raise typer.Exit(ExitCode.PROBLEMS) from error
     env.out.print_json(json.dumps(response, default=str))

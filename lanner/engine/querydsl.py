@@ -48,6 +48,7 @@ from lanner.engine.backends.sql import SqlCompiler, SqlDialect, sql_literal
 from lanner.engine.datemath import DateMathError, resolve, time_zone
 from lanner.engine.values import ip_sort_key, parse_number
 from lanner.eql import ast
+from lanner.eql.errors import QueryError
 from lanner.errors import LannerError
 from lanner.kql import KqlError
 from lanner.kql import ast as kql_ast
@@ -113,7 +114,8 @@ def kql_condition(query: str | kql_ast.Query, compiler: SqlCompiler, *,
         raise
     except LannerError as error:
         clause = _failing_clause(tree, types, compiler, now)
-        raise KqlCompileError(str(error), clause.span if clause is not None else None,
+        message = error.message if isinstance(error, QueryError) else str(error)
+        raise KqlCompileError(message, clause.span if clause is not None else None,
                               text=text) from error
 
 
