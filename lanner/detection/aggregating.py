@@ -5,7 +5,7 @@
   searched indices map them, Kibana's data view), the rule's `filters` (a negated one under
   `must_not`, a disabled one left out, as `buildEsQuery` does) and the exceptions' filter, all
   one `bool`; compiled to SQL by the engine's one Query DSL compiler through the backend's
-  compiler for the rule's indices.
+  compiler for the rule's indices (`querydsl.field_types` types the KQL).
 * The aggregatable timestamp (§1): the override, falling back to `@timestamp`.
 * The alert's rule fields for the type (`rule_type_id`, category, the type's parameters).
 * Kibana's `object-hash` (npm `object-hash` v3 defaults: sha1 of a typed serialization), which
@@ -24,6 +24,7 @@ from lanner.detection import datemath
 from lanner.detection.executors import DEFAULT_INDEX, HuntWindow, WindowJob
 from lanner.engine.aggregate import Aggregator, Timestamp
 from lanner.engine.backends.duckdb import SearchScope
+from lanner.engine.querydsl import field_types
 from lanner.rules import Rule
 
 # Kibana's rule type registrations (`ruleTypeId`) and the alerts table's category for them.
@@ -58,9 +59,7 @@ def aggregator(job: WindowJob) -> Aggregator:
     rule = job.rule
     timestamp_field = rule.timestamp_override or "@timestamp"
     compiler = job.round.compiler(SearchScope(job.round.indices(rule.index), timestamp_field))
-    types = {name: column.es_type for name, column in compiler.fields.columns().items()
-             if not name.startswith("_") and column.es_type}
-    scope = job.round.scope(rule.index, rule_filter(rule, types, job.exceptions),
+    scope = job.round.scope(rule.index, rule_filter(rule, field_types(compiler), job.exceptions),
                             timestamp_field=timestamp_field)
     timestamp = Timestamp(timestamp_field,
                           fallback=not rule.timestamp_override_fallback_disabled)
