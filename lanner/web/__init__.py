@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from lanner.server.service import Service
-from lanner.web.pages import create_web_app
+from lanner.web.app import create_web_app
 
 __all__ = ["create_web_app", "web_routes"]
 

@@ -2,9 +2,13 @@
 
 - `GET  /app/`               alerts: filters in the query string, paging, counts by rule
 - `POST /app/alerts/status`  bulk workflow status with a reason (Kibana's signals/status logic)
-- `GET  /app/alerts/{id}`    an alert: its event (or its sequence's events), its guide
-- `GET  /app/rules`          the loaded rules, their last run and alert counts
-- `GET  /app/search`         an EQL query over the store, results as a table
+- `GET  /app/alerts/{id}`    an alert: its investigation fields, its event (or its sequence's
+                             events) and why each matched, the process ancestry, related
+                             alerts, its guide with investigate links, tags, assignees, notes
+- `POST /app/alerts/{id}/tags|assignees|notes`  change those
+- `GET  /app/search`         an EQL query over the store (with a Query DSL filter and a time
+                             range), results as a table
+- rules, a rule's page, enabling, manual runs and the ATT&CK matrix: lanner.web.rule_pages
 - `/app/static/…`            the stylesheet and the script, from the package
 
 Every store read runs in the thread pool under the service's `write_lock`. Templates escape
@@ -18,7 +22,6 @@ import datetime
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -26,22 +29,20 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
-from lanner.detection.alerts import rule_uuid
 from lanner.detection.guide import render_guide
 from lanner.errors import LannerError
 from lanner.rules import Rule
 from lanner.server import detection_api
-from lanner.store.alerts import SEVERITY_RANKS, WORKFLOW_STATUSES, AlertFilter
+from lanner.store.alerts import NOTES, SEVERITY_RANKS, WORKFLOW_STATUSES, AlertFilter
 from lanner.store.documents import field_values
 from lanner.store.mappings import coercer
+from lanner.web import evidence
+from lanner.web.investigate import investigate_queries, with_links
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +65,7 @@ _ENV = Environment(loader=PackageLoader("lanner.web", "templates"),
                    trim_blocks=True, lstrip_blocks=True)
 
 
-def create_web_app(service: Any) -> Starlette:
-    """The UI over a service; mount it at `/app` (lanner.server.app does)."""
-    pages = Pages(service)
-    routes = [
-        Route("/", pages.alerts, methods=["GET"]),
-        Route("/alerts/status", pages.status, methods=["POST"]),
-        Route("/alerts/{alert_id}", pages.alert, methods=["GET"]),
-        Route("/rules", pages.rules, methods=["GET"]),
-        Route("/search", pages.search, methods=["GET"]),
-        Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static"),
-              name="static"),
-    ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-
-
-async def _http_error(request: Request, error: Exception) -> Response:
+async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     return page("error.html", status=error.status_code, title="Error",
                 status_code=error.status_code, detail=str(error.detail))
@@ -116,7 +102,8 @@ class Pages:
         if group not in GROUPINGS:
             group = "rule"
         chosen = {name: params.get(name, "").strip() for name in (
-            "rule", "host", "user", "tactic", "technique", "from", "to", "q")}
+            "rule", "host", "user", "tactic", "technique", "tag", "assignee", "from", "to",
+            "q")}
         chosen.update(status=status, severity=severity,
                       group="" if group == "rule" else group)
         errors = []
@@ -132,7 +119,8 @@ class Pages:
                             tactic=chosen["tactic"] or None,
                             technique=chosen["technique"] or None,
                             since=bounds["since"], until=bounds["until"],
-                            text=chosen["q"] or None)
+                            text=chosen["q"] or None, tag=chosen["tag"] or None,
+                            assignee=chosen["assignee"] or None)
         found = await self.locked(self._alerts, where, number, group)
         filters = {k: v for k, v in chosen.items() if v}
         if status == "open":  # the default
@@ -190,11 +178,14 @@ class Pages:
         found = await self.locked(self._alert, alert_id)
         if found is None:
             raise HTTPException(404, f"no alert with id {alert_id}")
-        alert, events = found
-        rule = self._rule(_text(alert, "kibana.alert.rule.rule_id"))
+        alert, events, rule, extra = found
         note = rule.note if rule is not None else _text(alert, "kibana.alert.rule.note")
         transform = rule.transform if rule is not None else None
-        guide = Markup(_MARKDOWN.render(render_guide(note, transform, alert))) if note else None
+        guide = None
+        if note:
+            guide = with_links(Markup(_MARKDOWN.render(render_guide(note, transform, alert))),
+                               investigate_queries(note, transform, alert, extra["moment"]))
+        related = extra["related"]
         return page("alert.html", title=_text(alert, "kibana.alert.rule.name") or "Alert",
                     nav="alerts", alert=alert, row=_alert_row(alert), guide=guide,
                     events=[(_source_fields(event), _text(event, "kibana.alert.uuid"))
@@ -203,9 +194,63 @@ class Pages:
                                   if name.startswith("kibana.")],
                     attack=_attack(alert), statuses=WORKFLOW_STATUSES,
                     here=f"/app/alerts/{alert_id}",
-                    reason=_text(alert, "kibana.alert.workflow_reason"))
+                    reason=_text(alert, "kibana.alert.workflow_reason"),
+                    investigation=evidence.investigation_fields(rule, events[0]),
+                    matched=extra["matched"], ancestry=extra["ancestry"],
+                    related=None if related is None else {
+                        **related, "rows": [_alert_row(a) for a in related["alerts"]],
+                        "link": _url("/app/", {"status": "all", "host": related["hosts"][0],
+                                               "from": _iso(related["since"]),
+                                               "to": _iso(related["until"])})},
+                    tags=_texts(alert, "kibana.alert.workflow_tags"),
+                    assignees=_texts(alert, "kibana.alert.workflow_assignee_ids"),
+                    notes=[note for note in alert.get(NOTES) or [] if isinstance(note, dict)])
 
-    def _alert(self, alert_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    def _alert(self, alert_id: str) -> tuple[dict[str, Any], list[dict[str, Any]],
+                                             Rule | None, dict[str, Any]] | None:
+        found = self._alert_events(alert_id)
+        if found is None:
+            return None
+        alert, events = found
+        rule = self._rule(_text(alert, "kibana.alert.rule.rule_id"))
+        original = _text(alert, "kibana.alert.original_time") or _text(alert, "@timestamp")
+        moment = _moment(original)
+        return alert, events, rule, {
+            "moment": moment,
+            "matched": evidence.why_matched(self.service, rule, events),
+            "ancestry": evidence.ancestry(self.service, events[-1]),
+            "related": evidence.related_alerts(self.service, alert, moment)}
+
+    async def tags(self, request: Request) -> Response:
+        return await self._change_list(request, self.service.alerts.change_tags)
+
+    async def assignees(self, request: Request) -> Response:
+        return await self._change_list(request, self.service.alerts.change_assignees)
+
+    async def _change_list(self, request: Request, change: Any) -> Response:
+        """Add (the `add` field, comma-separated) and remove (`remove`) tags or assignees."""
+        _same_origin(request)
+        alert_id = request.path_params["alert_id"]
+        form = await _form(request)
+        add = [v.strip() for text in form.get("add", []) for v in text.split(",") if v.strip()]
+        remove = [v for v in form.get("remove", []) if v]
+        await self.locked(change, [alert_id], add=add, remove=remove)
+        return RedirectResponse(f"/app/alerts/{alert_id}", 303, headers=HEADERS)
+
+    async def notes(self, request: Request) -> Response:
+        _same_origin(request)
+        alert_id = request.path_params["alert_id"]
+        form = await _form(request)
+        text = (form.get("text") or [""])[0].strip()
+        author = (form.get("author") or [""])[0].strip() or None
+        if not text:
+            raise HTTPException(400, "a note needs some text")
+        if not await self.locked(self.service.alerts.add_note, alert_id, text, author=author):
+            raise HTTPException(404, f"no alert with id {alert_id}")
+        return RedirectResponse(f"/app/alerts/{alert_id}#notes", 303, headers=HEADERS)
+
+    def _alert_events(self, alert_id: str
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         store = self.service.alerts
         alert = store.get(alert_id)
         if alert is None:
@@ -225,31 +270,6 @@ class Pages:
     def _rule(self, rule_id: str) -> Rule | None:
         return next((rule for rule in self.service.rules if rule.rule_id == rule_id), None)
 
-    # -- rules ----------------------------------------------------------------------------
-
-    async def rules(self, request: Request) -> Response:
-        counts = await self.locked(self.service.alerts.counts, "rule_id",
-                                   AlertFilter(building_blocks=True))
-        open_counts = await self.locked(self.service.alerts.counts, "rule_id",
-                                        AlertFilter(status="open"))
-        runs = await run_in_threadpool(detection_api.last_executions, self.service)
-        states = await run_in_threadpool(detection_api.enabled_states, self.service)
-        rows = []
-        for rule in sorted(self.service.rules,
-                           key=lambda r: (-SEVERITY_RANKS.get(r.severity, 0), r.name)):
-            uuid = rule_uuid(rule)
-            last = runs.get(uuid)
-            state = states.get(uuid)
-            rows.append({
-                "rule": rule, "enabled": rule.enabled if state is None else state[0],
-                "tactics": list(dict.fromkeys(t.tactic.name for t in rule.threat)),
-                "techniques": list(rule.technique_ids), "alerts": counts.get(rule.rule_id, 0),
-                "open": open_counts.get(rule.rule_id, 0),
-                "last": None if last is None else {
-                    "date": _short(last.date), "status": last.status,
-                    "message": last.message or "", "manual": last.manual}})
-        return page("rules.html", title="Rules", nav="rules", rows=rows)
-
     # -- events search --------------------------------------------------------------------
 
     async def search(self, request: Request) -> Response:
@@ -257,12 +277,20 @@ class Pages:
         query = params.get("q", "")
         index = params.get("index", "").strip() or "*"
         size = _page_number(params.get("size"), SEARCH_SIZE, most=10_000)
+        chosen = {name: params.get(name, "").strip() for name in ("filter", "from", "to")}
         result: dict[str, Any] | None = None
         error: dict[str, Any] | None = None
-        if query.strip():
+        body: dict[str, Any] = {"query": query, "size": size}
+        try:
+            search_filter = _search_filter(chosen)
+        except ValueError as failure:
+            error = {"message": str(failure), "line": None, "col": None, "excerpt": None}
+        else:
+            if search_filter is not None:
+                body["filter"] = search_filter
+        if query.strip() and error is None:
             try:
-                result = await self.locked(self.service.client.eql.search, index,
-                                           body={"query": query, "size": size})
+                result = await self.locked(self.service.client.eql.search, index, body=body)
             except LannerError as failure:
                 error = _error(failure, query)
             except Exception as failure:  # a search page shows why, whatever it was
@@ -278,12 +306,48 @@ class Pages:
                           "events": [_hit_row(hit) for hit in sequence.get("events", [])]}
                          for sequence in hits.get("sequences", [])]
         return page("search.html", title="Events search", nav="search", query=query,
+                    chosen=chosen,
                     index=index, size=size, error=error, events=events, sequences=sequences,
                     total=total, ran=result is not None, columns=EVENT_COLUMNS,
                     took=None if result is None else result.get("took"))
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _search_filter(chosen: Mapping[str, str]) -> dict[str, Any] | None:
+    """The search's Query DSL filter (JSON) and time range (on @timestamp) as one filter."""
+    clauses: list[Any] = []
+    if chosen["filter"]:
+        try:
+            clauses.append(orjson.loads(chosen["filter"]))
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"the filter is not JSON: {error}") from None
+        if not isinstance(clauses[0], dict):
+            raise ValueError("the filter must be a Query DSL object")
+    bounds = {}
+    for name, key in (("from", "gte"), ("to", "lte")):
+        if chosen[name]:
+            bound = _time_bound(chosen[name], end=name == "to")
+            if bound is None:
+                raise ValueError(f"“{chosen[name]}” is not a time (use 2026-11-20T10:01)")
+            bounds[key] = bound
+    if bounds:
+        clauses.append({"range": {"@timestamp": bounds}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"bool": {"filter": clauses}}
+
+
+def _moment(text: str) -> datetime.datetime | None:
+    """An ES date string as an aware datetime (UTC), or None."""
+    try:
+        nanos = _parse_time(text) if text else None
+    except ValueError:
+        return None
+    if nanos is None:
+        return None
+    return datetime.datetime.fromtimestamp(nanos / 1e9, datetime.UTC)
 
 
 def _same_origin(request: Request) -> None:
@@ -396,6 +460,7 @@ def _alert_row(alert: Mapping[str, Any]) -> dict[str, Any]:
         "reason": _text(alert, "kibana.alert.reason"),
         "time": _short(_text(alert, "kibana.alert.original_time") or _text(alert, "@timestamp")),
         "status": _text(alert, "kibana.alert.workflow_status"),
+        "tags": _texts(alert, "kibana.alert.workflow_tags"),
     }
 
 
