@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -22,12 +22,28 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lanner.engine.backends.duckdb import SearchScope
-from lanner.engine.querydsl import filter_condition
+from lanner.engine.field_caps import IndexField, index_fields
+from lanner.engine.querydsl import QueryDslError
+from lanner.engine.sorting import DOC, SearchRequestError, after_condition
+from lanner.eql.errors import EqlSemanticError
 from lanner.errors import LannerError
 from lanner.server.bodies import filter_path, read_body
 from lanner.server.errors import ElasticError, error_body, from_lanner, index_not_found, parsing
 from lanner.server.kibana import kibana_routes
+from lanner.server.search import (
+    AlertsView,
+    Compiled,
+    Context,
+    Contexts,
+    SearchRequest,
+    Target,
+    duration_ms,
+    from_request_error,
+    hits,
+    now_ms,
+    shard_failure,
+    total_hits,
+)
 from lanner.server.service import Service
 
 log = logging.getLogger(__name__)
@@ -83,6 +99,8 @@ class Api:
 
     def __init__(self, service: Service) -> None:
         self.service = service
+        self.contexts = Contexts()  # open scrolls and points in time
+        self.alerts_view = AlertsView(ALERTS_INDEX)
 
     async def locked(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         def run() -> Any:
@@ -199,18 +217,16 @@ class Api:
             for name, mapping in mappings.items()}, request=request)
 
     def _mappings(self, pattern: str) -> dict[str, Any]:
+        """Each index's mapping as ES gives it: dotted names nested as objects with
+        `properties`, multi-fields under their parent's `fields`, aliases with their `path`."""
         store = self.service.store
         names = list(self.service.detector.backend.indices(pattern))
         names += [name for name in pattern.split(",") if "*" not in name and name not in names
                   and store.mapping(name) is not None]
         if not names and "*" not in pattern and pattern not in ("_all", ""):
             raise index_not_found(pattern)
-        out = {}
-        for name in names:
-            fields = store.mapping(name) or {}
-            properties = {field: {"type": mapped.type} for field, mapped in fields.items()}
-            out[name] = {"properties": properties} if properties else {}
-        return out
+        by_index = index_fields(store, names)
+        return {name: _nested_mapping(by_index[name]) for name in names}
 
     async def mapping_get(self, request: Request) -> Response:
         mappings = await self.locked(self._mappings, request.path_params.get("index", "_all"))
@@ -289,57 +305,242 @@ class Api:
                 raise index_not_found(missing[0])
         return found
 
-    async def search(self, request: Request) -> Response:
-        index = request.path_params.get("index", "_all")
-        body = _json(await self.body(request))
-        size = _int(request, body, "size", 10)
-        offset = _int(request, body, "from", 0)
-        started = time.perf_counter()
+    # -- _search, _count, scroll, point in time -------------------------------------------------
+
+    def _target(self, index: str, params: Mapping[str, str]) -> Target:
+        """The indices a request names, as ES resolves them: a missing concrete name is
+        index_not_found unless `ignore_unavailable`; nothing at all is one only with
+        `allow_no_indices=false`. The alerts index is searched on its own."""
         if _alerts(index):
-            hits, total = await self.locked(self._alert_hits, body.get("query"), offset, size)
+            return self.alerts_view.target(self.service.alerts.find(order="time",
+                                                                    building_blocks=True))
+        backend = self.service.detector.backend
+        found = backend.indices(index)
+        store = self.service.store
+        if params.get("ignore_unavailable", "false").lower() != "true":
+            for name in index.split(","):
+                name = name.strip()
+                if (name and "*" not in name and not name.startswith("-")
+                        and name != "_all" and not backend.indices(name)
+                        and store.mapping(name) is None):
+                    raise index_not_found(name)
+        if not found and params.get("allow_no_indices", "true").lower() == "false":
+            raise index_not_found(index)
+        return Target(backend, found)
+
+    async def search(self, request: Request) -> Response:
+        index = request.path_params.get("index")
+        params = request.query_params
+        search = SearchRequest.read(_json(await self.body(request)), params)
+        scroll = params.get("scroll")
+        keep_ms = duration_ms(scroll, "scroll") if scroll else None
+        started = time.perf_counter()
+        response = await self.searching(index, self._search, index, search, params, keep_ms)
+        response["took"] = int((time.perf_counter() - started) * 1000)
+        return respond(response, request=request)
+
+    async def searching(self, index: str | None, call: Callable[..., Any], *args: Any) -> Any:
+        """`call` under the lock, a search's bad input answered as ES answers it."""
+        try:
+            return await self.locked(call, *args)
+        except ElasticError as error:
+            if isinstance(error.__cause__, SearchRequestError):
+                raise from_request_error(error.__cause__, index or "_all") from None
+            if isinstance(error.__cause__, EqlSemanticError):
+                raise shard_failure(index or "_all", "query_shard_exception",
+                                    f"failed to create query: {error.reason}") from None
+            if isinstance(error.__cause__, QueryDslError):
+                raise parsing(error.reason) from None
+            raise
+
+    def _search(self, index: str | None, search: SearchRequest, params: Mapping[str, str],
+                keep_ms: int | None) -> dict[str, Any]:
+        body = search.body
+        pit = body.get("pit")
+        if pit is not None:
+            if index is not None:
+                raise ElasticError(400, "action_request_validation_exception",
+                                   "Validation Failed: 1: [indices] cannot be used with point "
+                                   "in time. Do not specify any index with point in time.;")
+            if not isinstance(pit, Mapping) or not isinstance(pit.get("id"), str):
+                raise parsing("[pit] must be an object with an [id]")
+            pit_keep = duration_ms(pit["keep_alive"], "keep_alive") \
+                if "keep_alive" in pit else None
+            target = self.contexts.get(pit["id"], pit_keep).target
         else:
-            hits, total = await self.locked(self._event_hits, index, body.get("query"),
-                                            offset, size)
-        return respond({"took": int((time.perf_counter() - started) * 1000),
-                        "timed_out": False,
-                        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-                        "hits": {"total": {"value": total, "relation": "eq"},
-                                 "max_score": None, "hits": hits}}, request=request)
+            target = self._target(index or "_all", params)
+        search.check_window(index or "_all")
+        if keep_ms is not None:
+            if search.offset:
+                raise ElasticError(400, "illegal_argument_exception", "Using [from] is not "
+                                   "allowed in a scroll context")
+            if pit is not None:
+                raise ElasticError(400, "action_request_validation_exception",
+                                   "Validation Failed: 1: using [point in time] is not "
+                                   "allowed in a scroll context;")
+            target = target.snapshot()
+        compiled = Compiled.of(target, body)
+        tiebreaker = pit is not None and not any(key.sql == DOC for key in compiled.keys)
+        after = None
+        if "search_after" in body:
+            if search.offset:
+                raise ElasticError(400, "illegal_argument_exception", "[from] parameter must "
+                                   "be set to 0 when [search_after] is used")
+            if not compiled.keys and not tiebreaker:
+                raise ElasticError(400, "illegal_argument_exception",
+                                   "Sort must contain at least one field.")
+            after = after_condition(compiled.keys, body["search_after"], tiebreaker=tiebreaker)
+        rows = compiled.page(search.offset, search.size, after)
+        sorted_ = "sort" in body and body["sort"] is not None
+        response: dict[str, Any] = {
+            "took": 0, "timed_out": False,
+            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {"max_score": None if sorted_ or not rows else 1.0,
+                     "hits": hits(compiled, rows, search.source, sorted_=sorted_,
+                                  tiebreaker=tiebreaker)}}
+        total = total_hits(compiled.count(), search.track_total_hits, search.total_as_int)
+        if total is not None:
+            response["hits"] = {"total": total, **response["hits"]}
+        aggs = body.get("aggs", body.get("aggregations"))
+        if aggs is not None:
+            response["aggregations"] = compiled.aggregations(aggs)
+        if pit is not None:
+            response = {"pit_id": pit["id"], **response}
+        if keep_ms is not None:
+            context = Context(compiled.target, now_ms() + keep_ms, compiled, search.source,
+                              search.size, _last(rows), sorted_, total)
+            response = {"_scroll_id": self.contexts.add(context, "scroll"), **response}
+        return response
+
+    async def scroll(self, request: Request) -> Response:
+        body = _json(await self.body(request))
+        params = request.query_params
+        scroll_id = (request.path_params.get("scroll_id") or params.get("scroll_id")
+                     or body.get("scroll_id"))
+        if not scroll_id:
+            raise ElasticError(400, "action_request_validation_exception",
+                               "Validation Failed: 1: scrollId is missing;")
+        keep = params.get("scroll", body.get("scroll"))
+        keep_ms = duration_ms(keep, "scroll") if keep else None
+        started = time.perf_counter()
+        response = await self.searching(None, self._scroll_page, scroll_id, keep_ms,
+                                        params.get("rest_total_hits_as_int") == "true")
+        response["took"] = int((time.perf_counter() - started) * 1000)
+        return respond(response, request=request)
+
+    def _scroll_page(self, scroll_id: str, keep_ms: int | None, as_int: bool
+                     ) -> dict[str, Any]:
+        context = self.contexts.get(scroll_id, keep_ms)
+        compiled = context.compiled
+        assert compiled is not None
+        rows: list[tuple[Any, ...]] = []
+        if context.last is not None:  # None: the search had no (more) hits
+            rows = compiled.page(0, context.size, after_condition(
+                compiled.keys, context.last, tiebreaker=True))
+            context.last = _last(rows) or context.last
+        total = context.total
+        if as_int and isinstance(total, dict):
+            total = total["value"]
+        page = {"max_score": None if context.sorted_ or not rows else 1.0,
+                "hits": hits(compiled, rows, context.source, sorted_=context.sorted_,
+                             tiebreaker=False)}
+        return {"_scroll_id": scroll_id, "took": 0, "timed_out": False,
+                "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                "hits": {"total": total, **page} if total is not None else page}
+
+    async def clear_scroll(self, request: Request) -> Response:
+        body = _json(await self.body(request))
+        given = request.path_params.get("scroll_id") or body.get("scroll_id") or \
+            request.query_params.get("scroll_id")
+        ids = given.split(",") if isinstance(given, str) else given
+        if not isinstance(ids, list):
+            raise ElasticError(400, "action_request_validation_exception",
+                               "Validation Failed: 1: no scroll ids specified;")
+        freed = self.contexts.remove(None if ids == ["_all"] else [str(i) for i in ids])
+        return respond({"succeeded": True, "num_freed": freed}, 200 if freed else 404,
+                       request=request)
+
+    async def open_pit(self, request: Request) -> Response:
+        index = request.path_params["index"]
+        params = request.query_params
+        if "keep_alive" not in params:
+            raise ElasticError(400, "action_request_validation_exception",
+                               "Validation Failed: 1: [keep_alive] is not specified;")
+        keep_ms = duration_ms(params["keep_alive"], "keep_alive")
+        target = await self.searching(index, self._target, index, params)
+        context_id = self.contexts.add(Context(target.snapshot(), now_ms() + keep_ms), "pit")
+        return respond({"id": context_id, "_shards": {"total": 1, "successful": 1,
+                                                       "skipped": 0, "failed": 0}},
+                       request=request)
+
+    async def close_pit(self, request: Request) -> Response:
+        body = _json(await self.body(request))
+        if not isinstance(body.get("id"), str):
+            raise ElasticError(400, "action_request_validation_exception",
+                               "Validation Failed: 1: point in time id is missing;")
+        freed = self.contexts.remove([body["id"]])
+        return respond({"succeeded": True, "num_freed": freed}, 200 if freed else 404,
+                       request=request)
 
     async def count(self, request: Request) -> Response:
-        index = request.path_params.get("index", "_all")
+        index = request.path_params.get("index")
         body = _json(await self.body(request))
-        if _alerts(index):
-            _, total = await self.locked(self._alert_hits, body.get("query"), 0, 0)
-        else:
-            _, total = await self.locked(self._event_hits, index, body.get("query"), 0, 0)
+        for key in body:
+            if key != "query":
+                raise parsing(f"request does not support [{key}]")
+        params = request.query_params
+        if "q" in params:
+            raise ElasticError(400, "illegal_argument_exception",
+                               "the [q] parameter (Lucene query syntax) is not supported by "
+                               "Lanner: send a Query DSL body")
+        total = await self.searching(index, self._count, index, body, params)
         return respond({"count": total, "_shards": {"total": 1, "successful": 1,
                                                     "skipped": 0, "failed": 0}},
                        request=request)
 
-    def _event_hits(self, index: str, query: Any, offset: int, size: int
-                    ) -> tuple[list[dict[str, Any]], int]:
-        backend = self.service.detector.backend
-        indices = self._require(index)
-        if not indices:
-            return [], 0
-        scope = SearchScope(indices)
-        if query is not None and not isinstance(query, dict):
-            raise parsing("[query] must be an object")
-        where = filter_condition(query, backend.compiler(scope)) if query else "TRUE"
-        total = backend.count(where, scope)
-        documents = backend.window(where, scope, offset, size) if size else []
-        return [{"_index": d.index, "_id": d.id, "_score": None,
-                 "_source": orjson.loads(d.source)} for d in documents], total
+    def _count(self, index: str | None, body: dict[str, Any], params: Mapping[str, str]) -> int:
+        return Compiled.of(self._target(index or "_all", params), body).count()
 
-    def _alert_hits(self, query: Any, offset: int, size: int
-                    ) -> tuple[list[dict[str, Any]], int]:
-        # every alert document is in the index, building blocks too, as Kibana writes them
-        documents = self.service.alerts.find(order="time", building_blocks=True)
-        if query:
-            documents = [d for d in documents if _matches(d, query)]
-        return [{"_index": ALERTS_INDEX, "_id": d.get("kibana.alert.uuid"), "_score": None,
-                 "_source": d} for d in documents[offset:offset + size]], len(documents)
+    # -- field capabilities -------------------------------------------------------------------
+
+    async def field_caps(self, request: Request) -> Response:
+        index = request.path_params.get("index", "_all")
+        body = _json(await self.body(request))
+        params = request.query_params
+        fields = params.get("fields") or body.get("fields")
+        if isinstance(fields, str):
+            fields = fields.split(",")
+        if not fields:
+            raise ElasticError(400, "action_request_validation_exception",
+                               "Validation Failed: 1: no fields specified;")
+        response = await self.searching(index, self._field_caps, index, [str(f) for f in fields],
+                                        params)
+        return respond(response, request=request)
+
+    def _field_caps(self, index: str, patterns: list[str], params: Mapping[str, str]
+                    ) -> dict[str, Any]:
+        target = self._target(index, params)
+        by_index = index_fields(target.backend.store, target.indices)
+        wanted = [p.strip() for p in patterns if p.strip()]
+        caps: dict[str, dict[str, dict[str, Any]]] = {}
+        types: dict[tuple[str, str], list[str]] = {}
+        for name_index, fields in by_index.items():
+            for name, found in fields.items():
+                if not any(_glob(p, name) for p in wanted):
+                    continue
+                kind = found.type
+                types.setdefault((name, kind), []).append(name_index)
+                caps.setdefault(name, {})[kind] = {
+                    "type": kind, "metadata_field": False, "searchable": found.searchable,
+                    "aggregatable": found.aggregatable}
+        for (name, kind), indices in types.items():
+            if len(caps[name]) > 1:
+                caps[name][kind]["indices"] = indices
+        for name, kind, searchable, aggregatable in _METADATA_FIELDS:
+            if target.indices and any(_glob(p, name) for p in wanted):
+                caps[name] = {kind: {"type": kind, "metadata_field": True,
+                                     "searchable": searchable, "aggregatable": aggregatable}}
+        return {"indices": list(target.indices), "fields": dict(sorted(caps.items()))}
 
     async def cat_indices(self, request: Request) -> Response:
         rows = await self.locked(self._cat_rows)
@@ -370,46 +571,43 @@ def _glob(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
-def _matches(document: dict[str, Any], query: dict[str, Any]) -> bool:
-    """The Query DSL subset the alert index answers: match_all, term, terms, match, ids,
-    and bool (must/filter/should/must_not) of them; values read by dotted name."""
-    if not isinstance(query, dict) or len(query) != 1:
-        raise parsing("a query must be an object with one kind of query")
-    ((kind, spec),) = query.items()
-    if kind == "match_all":
-        return True
-    if kind == "bool":
-        def each(key: str) -> list[Any]:
-            value = spec.get(key, [])
-            return value if isinstance(value, list) else [value]
-        return (all(_matches(document, q) for q in each("must") + each("filter"))
-                and not any(_matches(document, q) for q in each("must_not"))
-                and (not each("should") or any(_matches(document, q) for q in each("should"))))
-    if kind == "ids":
-        return document.get("kibana.alert.uuid") in spec.get("values", [])
-    if kind in ("term", "match", "terms"):
-        ((field, wanted),) = spec.items()
-        if isinstance(wanted, dict):
-            wanted = wanted.get("value", wanted.get("query"))
-        values = wanted if kind == "terms" else [wanted]
-        found = _value(document, field)
-        found = found if isinstance(found, list) else [found]
-        return any(value in found for value in values)
-    raise ElasticError(400, "illegal_argument_exception",
-                       f"the alerts index answers match_all, term, terms, match, ids and bool "
-                       f"queries; not [{kind}]")
+def _nested_mapping(fields: dict[str, IndexField]) -> dict[str, Any]:
+    """ES's `mappings` of flat fields: {"properties": {name: {...}}}, objects nested."""
+    root: dict[str, Any] = {}
+    for name in sorted(fields):
+        found = fields[name]
+        if found.multi_field_of is not None:
+            parent = _mapping_node(root, found.multi_field_of)
+            sub = name[len(found.multi_field_of) + 1:]
+            parent.setdefault("fields", {})[sub] = {"type": found.type}
+            continue
+        node = _mapping_node(root, name)
+        if found.type == "alias":
+            node.update({"type": "alias", "path": found.alias_of})
+        elif found.type == "object":
+            node.setdefault("properties", {})
+        else:
+            node["type"] = found.type
+    return {"properties": root} if root else {}
 
 
-def _value(document: dict[str, Any], field: str) -> Any:
-    if field in document:
-        return document[field]
-    head, _, rest = field.partition(".")
-    while rest:
-        if isinstance(document.get(head), dict):
-            return _value(document[head], rest)
-        more, _, rest = rest.partition(".")
-        head = f"{head}.{more}"
-    return None
+def _mapping_node(root: dict[str, Any], name: str) -> dict[str, Any]:
+    """The mapping object of a dotted name, made with its parents' `properties`."""
+    properties = root
+    parts = name.split(".")
+    for part in parts[:-1]:
+        properties = properties.setdefault(part, {}).setdefault("properties", {})
+    return properties.setdefault(parts[-1], {})
+
+
+def _last(rows: list[tuple[Any, ...]]) -> list[Any] | None:
+    """The sort values and _doc of a page's last hit, where a scroll goes on from."""
+    return [*rows[-1][1:], rows[-1][0]] if rows else None
+
+
+# Metadata fields field_caps lists: (name, type, searchable, aggregatable).
+_METADATA_FIELDS = (("_id", "_id", True, False), ("_index", "_index", True, True),
+                    ("_source", "_source", False, False))
 
 
 def _valid_index(index: str) -> None:
@@ -558,8 +756,14 @@ def create_app(service: Service, credentials: Credentials | None = None,
         Route("/_bulk", api.bulk, methods=["POST", "PUT"]),
         Route("/_cat/indices", api.cat_indices, methods=["GET"]),
         Route("/_cat/indices/{index}", api.cat_indices, methods=["GET"]),
+        Route("/_search/scroll", api.scroll, methods=["GET", "POST"]),
+        Route("/_search/scroll", api.clear_scroll, methods=["DELETE"]),
+        Route("/_search/scroll/{scroll_id}", api.scroll, methods=["GET", "POST"]),
+        Route("/_search/scroll/{scroll_id}", api.clear_scroll, methods=["DELETE"]),
         Route("/_search", api.search, methods=["GET", "POST"]),
         Route("/_count", api.count, methods=["GET", "POST"]),
+        Route("/_pit", api.close_pit, methods=["DELETE"]),
+        Route("/_field_caps", api.field_caps, methods=["GET", "POST"]),
         Route("/_mapping", api.mapping_get, methods=["GET"]),
     ]
     for kind, prefix, key in (
@@ -584,6 +788,8 @@ def create_app(service: Service, credentials: Credentials | None = None,
         Route("/{index}/_eql/search", eql.search, methods=["GET", "POST"]),
         Route("/{index}/_search", api.search, methods=["GET", "POST"]),
         Route("/{index}/_count", api.count, methods=["GET", "POST"]),
+        Route("/{index}/_pit", api.open_pit, methods=["POST"]),
+        Route("/{index}/_field_caps", api.field_caps, methods=["GET", "POST"]),
         Route("/{index}/_mapping", api.mapping_get, methods=["GET"]),
         Route("/{index}/_mapping", api.mapping_put, methods=["PUT", "POST"]),
         Route("/{index}", api.index_head, methods=["HEAD"]),
