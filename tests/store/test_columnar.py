@@ -9,7 +9,7 @@ import duckdb
 import orjson
 import pytest
 
-from lanner.store import columnar
+from lanner.store import columnar, events
 from lanner.store.columnar import SAMPLE_LINES
 from lanner.store.events import SCRATCH_MEMORY_LIMIT, EventStore
 from lanner.store.mappings import StoreError
@@ -21,6 +21,13 @@ FIELDS = {
     "user.name", "event.action", "event.type", "custom.unknown", "dll.code_signature.trusted",
     "event.ingested",
 }
+
+
+@pytest.fixture(autouse=True)
+def _files_are_not_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These files are tiny: no input is small enough for the general way here, so that the
+    columnar route is what is tested (test_a_small_input_goes_the_general_way aside)."""
+    monkeypatch.setattr(events, "SMALL_INPUT_BYTES_PER_FIELD", 0)
 
 
 def _doc(number: int, **fields: Any) -> dict[str, Any]:
@@ -265,3 +272,19 @@ def test_a_scratch_store_reads_the_columnar_way_and_leaves_nothing_behind(
                 == limit.execute("SELECT current_setting('memory_limit')").fetchone())
         _assert_same(scratch, general, FIELDS)
     assert not database.parent.exists()
+
+
+def test_a_small_input_goes_the_general_way(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "SMALL_INPUT_BYTES_PER_FIELD", 32 * 1024)
+    first = _write(tmp_path / "first.ndjson", TRICKY[:8])
+    second = _write(tmp_path / "second.ndjson", TRICKY[8:])
+    small, general = EventStore(), EventStore()
+    report = small.ingest_files([first, second], fields=FIELDS)
+    general.ingest_files([first, second])
+    assert [name for name, _ in small.general_files] == [str(first), str(second)]
+    assert "small input" in small.general_files[0][1]
+    assert report.files == [str(first), str(second)] and report.events == len(TRICKY)
+    _assert_same(small, general, FIELDS)
+    with pytest.raises(StoreError, match=r"\[host.name\] was not read"):
+        small.column("host.name")  # not read, as on the columnar route

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from lanner.store import EventStore, limits
+from lanner.store import EventStore, events, limits
 from lanner.store.limits import InputLimits
 from lanner.store.readers import BadLine, Record, read_file
 
@@ -279,7 +279,9 @@ def test_a_duplicate_key_in_a_json_array_costs_its_document(tmp_path: Path) -> N
     assert bad.message.startswith("item 2: Duplicate field 'y'")
 
 
-def test_the_columnar_route_reports_the_same_duplicate(tmp_path: Path) -> None:
+def test_the_columnar_route_reports_the_same_duplicate(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "SMALL_INPUT_BYTES_PER_FIELD", 0)  # not the small-input way
     lines = [json.dumps({"@timestamp": "2025-03-03T06:00:00Z", "event": {"id": str(number)},
                          "process": {"name": "a.exe"}}).encode() for number in range(3000)]
     # past the lines sampled in Python, a key twice in a field the hunt reads
@@ -328,7 +330,8 @@ def test_utf8_byte_order_marks_are_dropped(tmp_path: Path) -> None:
         assert _ids(items) == expected and not _bad(items)
 
 
-def test_utf16_gets_to_the_store(tmp_path: Path) -> None:
+def test_utf16_gets_to_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "SMALL_INPUT_BYTES_PER_FIELD", 0)  # not the small-input way
     path = tmp_path / "wide.ndjson"
     path.write_bytes(_lines(3).decode().encode("utf-16"))
     with EventStore() as store:
