@@ -23,6 +23,18 @@ SPACE_ID = "default"
 _RULE_NAMESPACE = uuid.UUID("6f2c0a8e-5b1d-4c52-9d8e-7a0c1b7d4e21")
 _SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 _ECS_SEVERITY = "event.severity"
+# Kibana's alerting rule type id and category (its rule type's name) for each rule type
+# (security_solution rule_types/*/create_*_alert_type.ts).
+RULE_TYPE_IDS = {
+    "eql": ("siem.eqlRule", "Event Correlation Rule"),
+    "query": ("siem.queryRule", "Custom Query Rule"),
+    "saved_query": ("siem.savedQueryRule", "Saved Query Rule"),
+    "threshold": ("siem.thresholdRule", "Threshold Rule"),
+    "new_terms": ("siem.newTermsRule", "New Terms Rule"),
+    "esql": ("siem.esqlRule", "ES|QL Rule"),
+    "threat_match": ("siem.indicatorRule", "Indicator Match Rule"),
+    "machine_learning": ("siem.mlRule", "Machine Learning Rule"),
+}
 
 
 def rule_uuid(rule: Rule) -> str:
@@ -250,13 +262,15 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
         "risk_score_mapping": rule.risk_score_mapping_dicts(),
         "severity_mapping": rule.severity_mapping_dicts(),
         "threat": rule.threat_dicts(), "references": list(rule.references),
-        "version": rule.version, "type": rule.type, "language": rule.language or "eql",
+        "version": rule.version, "type": rule.type, "language": rule_language(rule),
         "query": rule.query, "index": list(rule.index),
         "exceptions_list": [{"id": e.id, "list_id": e.list_id,
                              "namespace_type": e.namespace_type, "type": e.type}
                             for e in rule.exceptions_list],
         "immutable": False, "note": note, "setup": rule.setup, **rule.override_fields(),
+        **type_parameters(rule),
     }
+    type_id, category = RULE_TYPE_IDS.get(rule.type, (f"siem.{rule.type}", rule.type))
     fields = {
         "uuid": rule_uuid(rule), "rule_id": rule.rule_id, "name": rule.name,
         "description": rule.description, "author": list(rule.author), "license": rule.license,
@@ -270,8 +284,8 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
         "timestamp_override": rule.timestamp_override, "note": note,
         "exceptions_list": parameters["exceptions_list"], "immutable": False,
         "version": rule.version, "type": rule.type, "enabled": rule.enabled,
-        "consumer": "siem", "producer": "siem", "rule_type_id": "siem.eqlRule",
-        "category": "Event Correlation Rule", "indices": list(rule.index),
+        "consumer": "siem", "producer": "siem", "rule_type_id": type_id,
+        "category": category, "indices": list(rule.index),
         "building_block_type": rule.building_block_type,
         "rule_name_override": rule.rule_name_override, "revision": 0,
         "parameters": parameters,
@@ -279,6 +293,45 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
     if rule.investigation_fields:
         fields["investigation_fields"] = {"field_names": list(rule.investigation_fields)}
     return {prefix + key: value for key, value in fields.items()}
+
+
+def rule_language(rule: Rule) -> str | None:
+    """The rule's query language as Kibana's API shows it (defaults: eql for EQL rules, kuery
+    for the KQL types, none for ML)."""
+    if rule.language:
+        return rule.language
+    if rule.type in ("eql", "esql"):
+        return rule.type
+    return "kuery" if rule.is_kql else None
+
+
+def type_parameters(rule: Rule) -> dict[str, Any]:
+    """The parameters only some rule types have, in Kibana's JSON shape (alert parameters and
+    the rules API)."""
+    found: dict[str, Any] = {}
+    if rule.filters:
+        found["filters"] = [dict(f) for f in rule.filters]
+    if rule.threshold is not None:
+        found["threshold"] = {
+            "field": list(rule.threshold.field), "value": rule.threshold.value,
+            "cardinality": [{"field": c.field, "value": c.value}
+                            for c in rule.threshold.cardinality]}
+    if rule.type == "new_terms":
+        found["new_terms_fields"] = list(rule.new_terms_fields)
+        found["history_window_start"] = rule.history_window_start
+    if rule.type == "threat_match":
+        found.update({
+            "threat_index": list(rule.threat_index), "threat_query": rule.threat_query,
+            "threat_language": rule.threat_language or "kuery",
+            "threat_filters": [dict(f) for f in rule.threat_filters],
+            "threat_indicator_path": rule.threat_indicator_path or "threat.indicator",
+            "threat_mapping": [{"entries": [{"field": e.field, "type": e.type, "value": e.value}
+                                            for e in group]}
+                               for group in rule.threat_mapping]})
+    if rule.needs_ml:
+        found["machine_learning_job_id"] = list(rule.machine_learning_job_id)
+        found["anomaly_threshold"] = rule.anomaly_threshold
+    return found
 
 
 def _without_event_kind(source: Mapping[str, Any]) -> dict[str, Any]:

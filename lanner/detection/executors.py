@@ -80,17 +80,20 @@ class Round:
 
     def scope(self, patterns: Sequence[str], query_filter: Mapping[str, Any] | None, *,
               timestamp_field: str = "@timestamp", tiebreaker_field: str | None = None,
-              category_field: str = "event.category") -> SearchScope:
-        """A search scope over the patterns' indices, its Query DSL filter compiled to SQL."""
+              category_field: str = "event.category",
+              now: datetime.datetime | None = None) -> SearchScope:
+        """A search scope over the patterns' indices, its Query DSL filter compiled to SQL;
+        `now` is the instant its date math (`now-30d/d`) counts from: the execution's start."""
         scope = SearchScope(self.indices(patterns), timestamp_field, tiebreaker_field,
                             category_field)
         if not query_filter or not scope.indices:
             return scope
         compiled = (scope.indices, scope.category_field)
-        key = (*compiled, orjson.dumps(query_filter))
+        key = (*compiled, now, orjson.dumps(query_filter))
         sql = self._filters.get(key)
         if sql is None:
-            sql = self._filters[key] = filter_condition(query_filter, self.compiler(scope))
+            sql = self._filters[key] = filter_condition(query_filter, self.compiler(scope),
+                                                        now=now)
         return replace(scope, filter_sql=sql)
 
     def compiler(self, scope: SearchScope) -> SqlCompiler:

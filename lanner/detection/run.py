@@ -41,6 +41,7 @@ from lanner.detection.executors import (
     WindowJob,
 )
 from lanner.detection.new_terms import NewTermsExecutor
+from lanner.detection.query_rules import QueryExecutor
 from lanner.detection.schedule import rule_windows
 from lanner.detection.suppression import SuppressionResult, suppress
 from lanner.detection.threshold import ThresholdExecutor
@@ -60,6 +61,7 @@ __all__ = ["DEFAULT_INDEX", "EXECUTORS", "Detector", "Invocation", "RunReport", 
 # The executor of each rule type Lanner runs, by the rule's `type` (see the module docstring).
 EXECUTORS: dict[str, Executor] = {
     "eql": EqlExecutor(),
+    "query": QueryExecutor(),
     "threshold": ThresholdExecutor(),
     "new_terms": NewTermsExecutor(),
 }
