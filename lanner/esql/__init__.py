@@ -17,11 +17,12 @@ from lanner.esql.errors import (
     EsqlSyntaxError,
     EsqlVerificationError,
     Issue,
+    Severity,
 )
 from lanner.esql.parser import Parser
 
 __all__ = ["EsqlError", "EsqlNotRunnableError", "EsqlSyntaxError", "EsqlVerificationError",
-           "Issue", "Parser", "ast", "check", "not_runnable", "parse", "validate"]
+           "Issue", "Parser", "Severity", "ast", "check", "not_runnable", "parse", "validate"]
 
 
 def parse(text: str) -> ast.Query:
@@ -31,7 +32,7 @@ def parse(text: str) -> ast.Query:
 
 def validate(text: str) -> list[Issue]:
     """The issues of a query as data, never raising: a syntax error becomes one Issue;
-    COMPLETION gives a `not-runnable` error naming the command."""
+    COMPLETION gives a `not-runnable` warning naming the command."""
     try:
         query = parse(text)
     except EsqlError as error:

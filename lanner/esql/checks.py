@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lanner.esql import ast
-from lanner.esql.errors import EsqlNotRunnableError, EsqlVerificationError, Issue
+from lanner.esql.errors import EsqlNotRunnableError, EsqlVerificationError, Issue, Severity
 from lanner.esql.functions import FUNCTIONS
 
 METADATA_FIELDS = frozenset({"_id", "_index", "_version", "_source", "_score", "_ignored",
@@ -57,7 +57,8 @@ def dissect_columns(pattern: str) -> list[str]:
 
 
 def check(query: ast.Query) -> list[Issue]:
-    """Every issue of a parsed query: errors, and a not-runnable error for COMPLETION."""
+    """Every issue of a parsed query: errors, and a `not-runnable` warning for COMPLETION
+    (the query is valid; Lanner cannot run it)."""
     return list(_issues(query))
 
 
@@ -125,10 +126,10 @@ def _command_issues(command: ast.Command, columns: Columns) -> Iterator[Issue]:
             else dissect_columns(command.pattern)
         for name in names:
             columns.add(name)
-    elif isinstance(command, ast.Completion):
-        yield EsqlNotRunnableError(
-            "COMPLETION calls an LLM inference endpoint: not runnable offline",
-            command.span).as_issue()
+    elif isinstance(command, ast.Completion):  # valid ES|QL: a warning that names why
+        yield Issue(Severity.WARNING, EsqlNotRunnableError.code,
+                    "not runnable offline: COMPLETION calls an LLM inference endpoint",
+                    command.span)
         columns.add(command.name)
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from lanner import eql, kql
+from lanner import eql, esql, kql
 from lanner.eql import Issue, Severity
 from lanner.rules.loader import RuleLoadError
 from lanner.rules.model import NEEDS_ML, Rule
 
 LanguageCheck = Callable[[str], list[Issue]]
 # Query languages other than EQL, by the rule's `language`: text in, issues out.
-LANGUAGE_CHECKS: dict[str, LanguageCheck] = {"kuery": kql.validate}
+LANGUAGE_CHECKS: dict[str, LanguageCheck] = {"kuery": kql.validate, "esql": esql.validate}
 
 
 @dataclass(frozen=True, slots=True)
