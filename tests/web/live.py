@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,16 +27,18 @@ EVENTS = ROOT / "examples" / "events"
 
 @contextmanager
 def serve(folder: Path, rules: Sequence[Path] = (RULES,),
-          events: Sequence[Path] = (EVENTS,)) -> Iterator[tuple[str, Service]]:
+          events: Sequence[Path] = (EVENTS,), *,
+          unhunted: Collection[str] = ()) -> Iterator[tuple[str, Service]]:
     """The server's URL and its service: the events stored, every rule hunted once over
-    them (as `lanner hunt` does: alerts in the store, one per match)."""
+    them (as `lanner hunt` does: alerts in the store, one per match) but those whose
+    rule_id is `unhunted` (loaded, with no alerts yet)."""
     store = EventStore(folder / "store.duckdb")
     loaded, errors = load_rules(list(rules))
     assert not errors, errors
     store.ingest_files(find_event_files([str(path) for path in events]))
     service = Service(store, loaded)
     with service.write_lock:
-        service.detector.hunt_many(loaded)
+        service.detector.hunt_many([rule for rule in loaded if rule.rule_id not in unhunted])
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(service, mounts=web_routes(service)),
                                            host="127.0.0.1", port=port,
