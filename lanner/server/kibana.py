@@ -110,8 +110,9 @@ def error_body(status_code: int, message: str) -> dict[str, Any]:
 
 
 def _guarded(handler: Handler) -> Handler:
-    """Errors as Kibana shapes them: a 4xx for bad input; an unexpected failure is still
-    answered (400, with its message) rather than dropped."""
+    """Errors as Kibana shapes them: a 4xx for bad input (ApiError, LannerError); any other
+    exception is Lanner's own fault, answered as Kibana answers one (a 500, "An internal
+    server error occurred.", the details in the server's log)."""
 
     async def guarded(request: Request) -> Response:
         try:
@@ -121,9 +122,9 @@ def _guarded(handler: Handler) -> Handler:
                          status=error.status_code)
         except LannerError as error:
             return _json(error_body(400, str(error)), status=400)
-        except Exception as error:  # never a 500 for a request
+        except Exception:
             log.exception("detection engine API: %s %s", request.method, request.url.path)
-            return _json(error_body(400, f"{type(error).__name__}: {error}"), status=400)
+            return _json(error_body(500, "An internal server error occurred."), status=500)
 
     return guarded
 

@@ -319,3 +319,15 @@ def test_the_scheduler_runs_only_the_rules_enabled_now(tmp_path: Path) -> None:
         assert service.scheduler.rules == rules
     finally:
         service.close()
+
+
+def test_an_internal_fault_is_a_500_in_kibanas_shape(tmp_path: Path) -> None:
+    """A store that is gone (closed under the server) is Lanner's fault, not the caller's:
+    Kibana's 500 body, not a 400 that blames the request."""
+    broken = open_service(tmp_path / "lanner.duckdb", ingest=False)
+    broken.store.close()
+    client = TestClient(Starlette(routes=kibana_routes(broken)), raise_server_exceptions=False)
+    response = client.get(FIND)
+    assert response.status_code == 500
+    assert response.json() == {"statusCode": 500, "error": "Internal Server Error",
+                               "message": "An internal server error occurred."}
