@@ -24,6 +24,7 @@ from typing import Any
 
 from lanner import eql
 from lanner.detection.alerts import AlertContext
+from lanner.detection.esql_rules import EsqlExecutor
 from lanner.detection.exceptions import (
     ExceptionItem,
     ExceptionLists,
@@ -44,6 +45,7 @@ from lanner.detection.new_terms import NewTermsExecutor
 from lanner.detection.query_rules import QueryExecutor
 from lanner.detection.schedule import rule_windows
 from lanner.detection.suppression import SuppressionResult, suppress
+from lanner.detection.threat_match import ThreatMatchExecutor
 from lanner.detection.threshold import ThresholdExecutor
 from lanner.engine.backends.base import Backend
 from lanner.engine.backends.sql import UnknownFieldError
@@ -62,8 +64,10 @@ __all__ = ["DEFAULT_INDEX", "EXECUTORS", "Detector", "Invocation", "RunReport", 
 EXECUTORS: dict[str, Executor] = {
     "eql": EqlExecutor(),
     "query": QueryExecutor(),
+    "threat_match": ThreatMatchExecutor(),
     "threshold": ThresholdExecutor(),
     "new_terms": NewTermsExecutor(),
+    "esql": EsqlExecutor(),
 }
 
 
