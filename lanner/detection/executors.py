@@ -61,10 +61,12 @@ Window = RuleWindow | HuntWindow
 class Round:
     """What the searches of one round share: the store does not change during a round, so
     each index pattern list is resolved, each scope's compiler built and each request filter
-    compiled once."""
+    compiled once. `memo` keeps what an executor computes once per round for all the windows
+    of a rule (threat_match: the rule's indicators)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.memo: dict[object, Any] = {}
         self._names = backend.index_names() if isinstance(backend, IndexNames) else None
         self._indices: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._compilers: dict[tuple[object, ...], SqlCompiler] = {}
