@@ -7,6 +7,7 @@ the part of the query no event got past), 2 when the rule or the events cannot b
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
@@ -31,6 +32,8 @@ from lanner.cli.selection import (
     rule_filter,
 )
 from lanner.cli.terminal import data, visible
+from lanner.cli.why_aggregation import render_aggregation_explanation
+from lanner.detection.aggregate_explain import AGGREGATING_TYPES, explain_aggregation
 from lanner.detection.checks import engine_issues
 from lanner.detection.explain import (
     BlockerKind,
@@ -337,7 +340,7 @@ def rules_test(
     """
     env = CliEnv.default()
     rule = _find_rule(env, rule_ref, rules)
-    if not rule.is_eql:
+    if not rule.is_eql and rule.type not in AGGREGATING_TYPES:
         _usage_error(env, f"{rule.name} is not an EQL rule (type {rule.type}, "
                           f"language {rule.language})")
     with EventStore(None) as store:
@@ -360,6 +363,11 @@ def rules_test(
         if expect_none:
             out.print(Text("PASS  no alerts, as expected", style="green"))
             raise typer.Exit(ExitCode.OK)
+        if rule.type in AGGREGATING_TYPES:
+            out.print(Text("FAIL  the rule does not fire", style="bold red"))
+            out.print(render_aggregation_explanation(explain_aggregation(
+                backend, rule, now=datetime.datetime.now(datetime.UTC), closest=closest)))
+            raise typer.Exit(ExitCode.PROBLEMS)
         explanation = explain_rule(backend, rule, closest=closest)
         out.print(Text("FAIL  the rule does not fire", style="bold red"))
         out.print(render_explanation(explanation, exceptions_applied=explanation.matches > 0))

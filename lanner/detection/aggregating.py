@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from lanner import kql
 from lanner.detection import datemath
-from lanner.detection.executors import DEFAULT_INDEX, HuntWindow, WindowJob
+from lanner.detection.executors import DEFAULT_INDEX, HuntWindow, Round, WindowJob
 from lanner.engine.aggregate import Aggregator, Timestamp
 from lanner.engine.backends.duckdb import SearchScope
 from lanner.engine.querydsl import field_types
@@ -56,14 +56,20 @@ def rule_filter(rule: Rule, field_types: Mapping[str, str],
 
 def aggregator(job: WindowJob) -> Aggregator:
     """The aggregations over the events the job's rule searches, in the job's round."""
-    rule = job.rule
+    return rule_aggregator(job.round, job.rule, job.exceptions)
+
+
+def rule_aggregator(round_: Round, rule: Rule, exceptions: Mapping[str, Any] | None, *,
+                    filtered: bool = True) -> Aggregator:
+    """The aggregations over the events of the rule's indices that its query, filters and
+    `exceptions` let through (all of them when not `filtered`)."""
     timestamp_field = rule.timestamp_override or "@timestamp"
-    compiler = job.round.compiler(SearchScope(job.round.indices(rule.index), timestamp_field))
-    scope = job.round.scope(rule.index, rule_filter(rule, field_types(compiler), job.exceptions),
-                            timestamp_field=timestamp_field)
+    compiler = round_.compiler(SearchScope(round_.indices(rule.index), timestamp_field))
+    query_filter = rule_filter(rule, field_types(compiler), exceptions) if filtered else None
+    scope = round_.scope(rule.index, query_filter, timestamp_field=timestamp_field)
     timestamp = Timestamp(timestamp_field,
                           fallback=not rule.timestamp_override_fallback_disabled)
-    return Aggregator(job.backend, scope, compiler, timestamp, rule.type)
+    return Aggregator(round_.backend, scope, compiler, timestamp, rule.type)
 
 
 def is_hunt(job: WindowJob) -> bool:

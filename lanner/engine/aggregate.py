@@ -194,6 +194,11 @@ class Aggregator:
         """The events at these positions (a Sighting's), by position."""
         return self.backend.documents(positions)
 
+    def count(self, fields: Sequence[str] = ()) -> int:
+        """How many of the scope's events have a value for each of `fields`."""
+        sql = f"SELECT count(DISTINCT _pos) FROM ({self._matched(fields, None, None, None)})"
+        return self._rows(sql)[0][0]
+
     def time_bounds(self) -> tuple[int, int] | None:
         """Earliest and latest aggregatable timestamp of the scope's events, if any."""
         sql = f"SELECT min(_ts), max(_ts) FROM ({self._matched((), None, None, None)})"
