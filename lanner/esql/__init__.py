@@ -19,10 +19,12 @@ from lanner.esql.errors import (
     Issue,
     Severity,
 )
+from lanner.esql.fields import fields_read
 from lanner.esql.parser import Parser
 
 __all__ = ["EsqlError", "EsqlNotRunnableError", "EsqlSyntaxError", "EsqlVerificationError",
-           "Issue", "Parser", "Severity", "ast", "check", "not_runnable", "parse", "validate"]
+           "Issue", "Parser", "Severity", "ast", "check", "fields_read", "not_runnable", "parse",
+           "validate"]
 
 
 def parse(text: str) -> ast.Query:
