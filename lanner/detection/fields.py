@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 
-from lanner import eql, esql
+from lanner import eql, esql, kql
 from lanner.detection.exceptions import (
     ExceptionEntry,
     ExceptionLists,
@@ -29,17 +29,19 @@ def fields_read(rules: Iterable[Rule],
                 exceptions: ExceptionLists | None = None) -> set[str] | None:
     """Every field the rules' queries, timestamps, tiebreakers, categories and exception items
     (from the loaded lists and the rules' own files) refer to; None when an exception item has
-    a `nested` entry, which reads each document's `_source` (so every field must be kept)."""
+    a `nested` entry, which reads each document's `_source`, or when a rule's fields cannot be
+    listed (a KQL field-name pattern, free text), so every field must be kept."""
     fields = set(ALWAYS_READ)
     for rule in rules:
-        if rule.language == "esql":
-            fields.update(esql.fields_read(rule.query))
-        else:
-            try:
-                plan = prepare(rule.query)  # parsed once: the hunt that follows plans it again
-            except eql.EqlError:
-                continue  # the rule fails with this error when it runs
-            fields.update(plan.fields)
+        if rule.needs_ml:
+            continue
+        try:
+            own = _query_fields(rule)
+        except (eql.EqlError, kql.KqlError):
+            continue  # the rule fails with this error when it runs
+        if own is None:
+            return None
+        fields.update(own)
         fields.update(name for name in (rule.timestamp_override, rule.tiebreaker_field,
                                         rule.category_field) if name)
         items = list(exceptions.items_for(rule.exceptions_list)) if exceptions else []
@@ -58,6 +60,8 @@ def _query_fields(rule: Rule) -> set[str] | None:
     listed."""
     if rule.is_eql:
         return set(prepare(rule.query).fields)  # parsed once: the hunt plans it again
+    if rule.language == "esql":
+        return set(esql.fields_read(rule.query))
     if not rule.is_kql:
         return None
     found = _kql_fields(rule.query)

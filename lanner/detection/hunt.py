@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from lanner.detection.run import Detector, Invocation, RunReport
+from lanner.detection.run import Detector, Invocation, RuleTypeError, RunReport, executor_for
 from lanner.detection.schedule import invocations
 from lanner.rules import Rule
 
@@ -28,24 +28,32 @@ class Selection:
 
 def select_rules(rules: Iterable[Rule], *, building_blocks: bool = False,
                  deprecated: bool = False, disabled: bool = True) -> Selection:
-    """Keep the EQL rules that should run; say why each other rule does not. A sweep runs
-    disabled rules too; a schedule (`disabled=False`) runs only enabled ones, as Kibana."""
+    """Keep the rules that should run; say why each other rule does not (an ML rule: "needs
+    Elastic ML: not run"). A sweep runs disabled rules too; a schedule (`disabled=False`) runs
+    only enabled ones, as Kibana."""
     selection = Selection()
     for rule in rules:
-        reason = None
-        if not rule.is_eql:
-            reason = f"not an EQL rule (type {rule.type}, language {rule.language})"
-        elif rule.maturity == "deprecated" and not deprecated:
+        reason = _not_runnable(rule)
+        if reason is None and rule.maturity == "deprecated" and not deprecated:
             reason = "deprecated"
-        elif rule.is_building_block and not building_blocks:
+        elif reason is None and rule.is_building_block and not building_blocks:
             reason = "building-block rule (run them with --building-blocks)"
-        elif not rule.enabled and not disabled:
+        elif reason is None and not rule.enabled and not disabled:
             reason = "disabled"
         if reason:
             selection.skipped.append((rule, reason))
         else:
             selection.rules.append(rule)
     return selection
+
+
+def _not_runnable(rule: Rule) -> str | None:
+    """Why Lanner cannot run the rule's type (an ML rule, an unknown type), or None."""
+    try:
+        executor_for(rule)
+    except RuleTypeError as error:
+        return str(error)
+    return None
 
 
 def hunt(detector: Detector, rules: Sequence[Rule], *, max_signals: int | None = None,

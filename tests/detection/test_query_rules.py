@@ -249,3 +249,15 @@ def test_ml_rules_are_never_run(detector: Detector) -> None:
     assert rule.needs_ml and rule.query == ""
     report = detector.hunt(rule)
     assert report.error == "type machine_learning: needs Elastic ML: not run"
+
+
+def test_a_hunt_loads_the_fields_kql_rules_read() -> None:
+    from lanner.detection.fields import fields_read
+
+    posh = corpus_rule("windows/defense_evasion_posh_compressed.toml")
+    read = fields_read([posh])
+    assert read is not None and {"powershell.file.script_block_text", "user.id",
+                                 "file.path", "event.ingested"} <= read
+    hashes = load_rule_file(CORPUS / "rules" / "threat_intel"
+                            / "threat_intel_indicator_match_hash.toml")
+    assert fields_read([posh, hashes]) is None  # `file.hash.*:*`: every field is kept
