@@ -37,6 +37,8 @@ import dataclasses
 import datetime
 import hashlib
 import uuid
+from bisect import bisect_right
+from collections import Counter
 from typing import Any
 
 from lanner.detection.aggregating import (
@@ -54,7 +56,7 @@ from lanner.detection.aggregating import (
 from lanner.detection.alerts import SPACE_ID, AlertContext, SourceEvent, event_alert, iso
 from lanner.detection.datemath import parse_duration
 from lanner.detection.executors import WindowAlerts, WindowJob
-from lanner.engine.aggregate import Aggregator, Bucket, Schedule
+from lanner.engine.aggregate import Aggregator, Bucket, KeyEvent, Schedule
 from lanner.engine.search import SearchRequest, SearchResult
 from lanner.errors import LannerError
 from lanner.rules.model import Threshold
@@ -162,13 +164,13 @@ def _stored_history(job: WindowJob, threshold: Threshold, start: int | None) -> 
 
 
 def _buckets(search: Aggregator, threshold: Threshold, start: int | None, end: int | None,
-             history: History, keys: list[tuple[Any, ...]] | None = None) -> list[Bucket]:
+             history: History) -> list[Bucket]:
     if not threshold.field and threshold.value > _TOTAL_HITS_CAP:
         return []
     cardinality = ((threshold.cardinality[0].field, threshold.cardinality[0].value)
                    if threshold.cardinality else None)
     return search.buckets(threshold.field, start=start, end=end, minimum=threshold.value,
-                          cardinality=cardinality, history=list(history.items()), keys=keys)
+                          cardinality=cardinality, history=list(history.items()))
 
 
 # -- a hunt: the schedule replayed --------------------------------------------------------
@@ -188,6 +190,9 @@ def _hunt(job: WindowJob, search: Aggregator, threshold: Threshold) -> WindowAle
                    if threshold.cardinality else None)
     candidates = search.window_buckets(threshold.field, schedule, start=since, end=until,
                                        minimum=threshold.value, cardinality=cardinality)
+    repeated = [key for key, count in Counter(c.key for c in candidates).items() if count > 1]
+    events = search.key_events(threshold.field, repeated, start=since, end=until,
+                               cardinality=cardinality and cardinality[0])
     fired: list[tuple[int, Bucket]] = []
     last_alerted: History = {}
     for candidate in candidates:  # by key, then window
@@ -197,9 +202,8 @@ def _hunt(job: WindowJob, search: Aggregator, threshold: Threshold) -> WindowAle
         last = last_alerted.get(candidate.key)
         bucket: Bucket | None = candidate
         if last is not None and last > start:  # the history still excludes earlier events
-            again = _buckets(search, threshold, _later(start, since), _earlier(end, until),
-                             {candidate.key: last}, keys=[candidate.key])
-            bucket = again[0] if again else None
+            bucket = _recount(candidate.key, events.get(candidate.key, []), threshold,
+                              _later(start, since), _earlier(end, until), last)
         if bucket is not None:
             fired.append((run, bucket))
             if bucket.last is not None:
@@ -216,6 +220,23 @@ def _hunt(job: WindowJob, search: Aggregator, threshold: Threshold) -> WindowAle
         alerts.append(threshold_alert(bucket, threshold, context, index_patterns(rule),
                                       moment(end - schedule.lookback)))
     return WindowAlerts(len(fired), alerts, len(alerts) < len(fired))
+
+
+def _recount(key: tuple[Any, ...], events: list[KeyEvent], threshold: Threshold, start: int,
+             end: int, last: int) -> Bucket | None:
+    """The bucket of `key` in `[start, end]` without its events up to `last` (the signal
+    history's exclusion), if it still reaches the threshold."""
+    times = [event.time for event in events]
+    kept = events[bisect_right(times, max(last, start - 1)):bisect_right(times, end)]
+    count = len({event.position for event in kept})
+    if not kept or count < threshold.value:
+        return None
+    distinct = None
+    if threshold.cardinality:
+        distinct = len({value for event in kept for value in event.cards if value is not None})
+        if distinct < threshold.cardinality[0].value:
+            return None
+    return Bucket(key, count, kept[0].time, kept[-1].time, distinct)
 
 
 def _later(moment_: int, bound: int | None) -> int:

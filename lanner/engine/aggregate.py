@@ -73,6 +73,16 @@ class Bucket:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyEvent:
+    """One event of a bucket: its time (epoch nanoseconds), position, and the values of the
+    cardinality field."""
+
+    time: int
+    position: int
+    cards: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Sighting:
     """An event that shows a value combination: the combination, the event's position (for
     `DuckDBBackend.documents`) and its timestamp in epoch nanoseconds."""
@@ -110,12 +120,10 @@ class Aggregator:
 
     def buckets(self, fields: Sequence[str], *, start: int | None, end: int | None,
                 minimum: int, cardinality: tuple[str, int] | None = None,
-                history: Sequence[tuple[tuple[Any, ...], int]] = (),
-                keys: Sequence[tuple[Any, ...]] | None = None) -> list[Bucket]:
+                history: Sequence[tuple[tuple[Any, ...], int]] = ()) -> list[Bucket]:
         """Buckets of the events in `[start, end]` with at least `minimum` events (and
         `cardinality[1]` distinct values of `cardinality[0]`), in key order. `history`:
-        (key, last) pairs whose events up to `last` do not count (threshold signal history);
-        `keys`: only these buckets."""
+        (key, last) pairs whose events up to `last` do not count (threshold signal history)."""
         names = [f"k{i}" for i in range(len(fields))]
         matched = self._matched(fields, start, end, cardinality and cardinality[0])
         where = ["TRUE"]
@@ -127,14 +135,6 @@ class Aggregator:
             on = " AND ".join(f"CAST(m.{n} AS VARCHAR) = h.h{i}" for i, n in enumerate(names))
             joins = f" LEFT JOIN (VALUES {rows}) AS h({columns}) ON {on or 'TRUE'}"
             where.append("(h.h_last IS NULL OR m._ts > h.h_last)")
-        if keys is not None:
-            if not keys:
-                return []
-            tuples = " OR ".join(
-                "(" + " AND ".join(f"CAST(m.{n} AS VARCHAR) = {sql_literal(_text(v))}"
-                                   for n, v in zip(names, key, strict=True)) + ")"
-                for key in keys)
-            where.append(f"({tuples or 'TRUE'})")
         selected = [f"m.{n}" for n in names]
         having, measures = self._measures(minimum, cardinality)
         group = f" GROUP BY {', '.join(selected)}" if selected else ""
@@ -162,6 +162,30 @@ class Aggregator:
         return [_bucket(row[:len(names)] + row[len(names) + 1:], len(names),
                         cardinality is not None, window=row[len(names)])
                 for row in self._rows(sql)]
+
+    def key_events(self, fields: Sequence[str], keys: Sequence[tuple[Any, ...]], *,
+                   start: int | None, end: int | None,
+                   cardinality: str | None = None) -> dict[tuple[Any, ...], list[KeyEvent]]:
+        """The events of these buckets in `[start, end]`, each bucket's by time: what a
+        replay needs to count a bucket again past its signal history."""
+        if not keys:
+            return {}
+        names = [f"k{i}" for i in range(len(fields))]
+        matched = self._matched(fields, start, end, cardinality)
+        wanted = ", ".join("(" + ", ".join(sql_literal(_text(v)) for v in key) + ")"
+                           for key in keys)
+        columns = ", ".join(f"w{i}" for i in range(len(fields)))
+        on = " AND ".join(f"CAST(m.{n} AS VARCHAR) = w.w{i}" for i, n in enumerate(names))
+        join = f" JOIN (VALUES {wanted}) AS w({columns}) ON {on}" if names else ""
+        cards = "m._cards" if cardinality is not None else "NULL"
+        selected = ", ".join([*(f"m.{n}" for n in names), "m._ts", "m._pos", cards])
+        sql = f"WITH m AS ({matched}) SELECT {selected} FROM m{join} ORDER BY m._ts, m._pos"
+        found: dict[tuple[Any, ...], list[KeyEvent]] = {}
+        width = len(names)
+        for row in self._rows(sql):
+            found.setdefault(tuple(row[:width]), []).append(
+                KeyEvent(row[width], row[width + 1], tuple(row[width + 2] or ())))
+        return found
 
     # -- new terms ------------------------------------------------------------------------
 
