@@ -134,6 +134,8 @@ def _field(name: str, body: Mapping[str, Any], scope: AggregationScope) -> _Fiel
     if not isinstance(field, str) or not field:
         raise SearchRequestError(f"Required one of fields [field, script], but none were "
                                  f"specified in [{name}]", "illegal_argument_exception")
+    if field == "_index":  # a metadata field Kibana groups by
+        return _Field(field, "[_index]", "keyword")
     resolved = scope.compiler.resolve(ast.Field(field, optional=True))
     if resolved.es_type in _TEXT_TYPES:
         raise fielddata_refused(field)
@@ -167,10 +169,10 @@ class _Buckets:
         return f"list_distinct(list_transform({self.field.values}, lambda _v: " \
                f"{self.key_sql('_v')}))"
 
-    def counts(self, where: str, extra: str = "") -> list[tuple[Any, int]]:
+    def counts(self, where: str) -> list[tuple[Any, int]]:
         return [(key, count) for key, count in self.scope.rows(
             f"SELECT _k, count(*) FROM (SELECT unnest({self.keys_sql()}) AS _k FROM events "
-            f"WHERE {where}) {extra} GROUP BY _k")]
+            f"WHERE {where}) GROUP BY _k")]
 
     def bucket(self, key: Any, count: int, sub: Any, condition: str) -> dict[str, Any]:
         bucket: dict[str, Any] = {**self.key_fields(key), "doc_count": count}

@@ -119,6 +119,8 @@ def _key(item: Any, compiler: SqlCompiler) -> SortKey:
         return SortKey(name, "1.0", descending, False, True)
     if name in _DOC_FIELDS:
         return SortKey(name, DOC, descending, False, True)
+    if name == "_index":
+        return SortKey(name, "_index", descending, False, False)
     return _field_key(name, descending, options, compiler)
 
 
