@@ -40,7 +40,7 @@ from lanner.engine.esql_sql import Row, Translation, run
 from lanner.engine.search import SearchRequest, SearchResult
 from lanner.errors import LannerError
 from lanner.esql import ast
-from lanner.rules import place_issue
+from lanner.rules import Rule, place_issue
 
 # Rounds of re-querying past rows already alerted on, before a window gives up (Kibana stops at
 # the 100,000 excluded ids of its state; each round here at least doubles the rows read).
@@ -56,6 +56,15 @@ class EsqlExecutor:
 
     def requests(self, job: WindowJob) -> list[SearchRequest]:
         return []  # the query runs in `alerts`, through the engine's ES|QL translation
+
+    def refuses(self, rule: Rule) -> str | None:
+        """Why the rule cannot run offline (COMPLETION), so hunts leave it out; a query that
+        does not parse is not refused here: its run reports the error at its place."""
+        try:
+            why = esql.not_runnable(prepared(rule.query))
+        except esql.EsqlError:
+            return None
+        return f"not runnable offline: {why}" if why else None
 
     def alerts(self, job: WindowJob, results: list[SearchResult]) -> WindowAlerts:
         try:

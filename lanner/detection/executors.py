@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -163,6 +163,17 @@ class Executor(Protocol):
 
     def alerts(self, job: WindowJob, results: list[SearchResult]) -> WindowAlerts:
         """The window's alerts from the results of its requests, in order."""
+        ...
+
+
+@runtime_checkable
+class Refusing(Protocol):
+    """An executor that can tell, before any search, that a rule of its type cannot run
+    offline (an ES|QL rule calling an LLM): hunts then leave the rule out with the reason
+    instead of failing it."""
+
+    def refuses(self, rule: Rule) -> str | None:
+        """Why the rule cannot run, or None."""
         ...
 
 

@@ -36,6 +36,7 @@ from lanner.detection.executors import (
     EqlExecutor,
     Executor,
     HuntWindow,
+    Refusing,
     Round,
     Window,
     WindowAlerts,
@@ -86,6 +87,9 @@ def executor_for(rule: Rule) -> Executor:
     executor = EXECUTORS.get(rule.type)
     if executor is None:
         raise RuleTypeError(f"type {rule.type}: not run by Lanner yet")
+    refusal = executor.refuses(rule) if isinstance(executor, Refusing) else None
+    if refusal:
+        raise RuleTypeError(f"type {rule.type}: {refusal}")
     return executor
 
 
