@@ -53,7 +53,11 @@ DOCUMENTS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def es() -> Lanner:
-    client = lanner.connect()
+    return load(lanner.connect())
+
+
+def load(client: Lanner) -> Lanner:
+    """The documents of every mapping type, in index `docs` of `client`."""
     mapping = {"properties": dict(MAPPING["properties"])}
     # Elastic Defend's `.caseless` multi-field: keyword with the lowercase normalizer
     mapping["properties"]["process"] = {"properties": {
