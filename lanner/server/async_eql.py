@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import threading
 import time
 import uuid
@@ -25,28 +24,12 @@ from starlette.responses import Response
 
 from lanner.server.app import Api, _json, respond
 from lanner.server.errors import ElasticError, parsing
+from lanner.server.search import duration_ms
 
 # The body keys the engine's EQL search takes; the async ones are read here.
 OPTIONS = ("query", "size", "tiebreaker_field", "timestamp_field", "event_category_field",
            "result_position", "max_samples_per_key", "filter")
 DEFAULT_KEEP_ALIVE = 5 * 24 * 3600 * 1000
-_UNITS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000,
-          "d": 86_400_000}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)\s*$")
-
-
-def duration_ms(value: Any, name: str) -> int:
-    """An ES time value ("2s", "100ms", "5d"; -1 is not accepted here) in milliseconds."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise parsing(f"[{name}] must be a time value such as [2s], not [{value}]")
-    match = _DURATION.match(str(value))
-    if match is None:
-        raise ElasticError(400, "illegal_argument_exception",
-                           f"failed to parse setting [{name}] with value [{value}] as a time "
-                           f"value: unit is missing or unrecognized")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
-
-
 def _flag(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value

@@ -43,6 +43,7 @@ from lanner.server.errors import ElasticError, parsing
 from lanner.store import EventStore
 
 MAX_RESULT_WINDOW = 10_000
+ALERT_ID = "kibana.alert.uuid"
 MAX_OPEN_CONTEXTS = 500
 DEFAULT_TRACK_TOTAL_HITS = 10_000
 # Mappings of the alerts index's dates and numbers (Kibana's alert mapping); the rest of an
@@ -64,18 +65,21 @@ _BODY_KEYS = frozenset({
     "search_after", "pit", "post_filter", "timeout", "track_scores", "version",
     "seq_no_primary_term", "stored_fields", "explain", "profile", "min_score",
     "terminate_after", "runtime_mappings", "indices_boost"})
-_DURATION = re.compile(r"(\d+)(nanos|micros|ms|s|m|h|d)")
-_DURATION_MS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000,
-                "h": 3_600_000, "d": 86_400_000}
+_UNITS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000,
+          "d": 86_400_000}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)\s*$")
 
 
 def duration_ms(value: Any, name: str) -> int:
-    """An ES time value (`1m`, `30s`) in milliseconds."""
-    match = _DURATION.fullmatch(str(value).strip())
+    """An ES time value ("2s", "100ms", "5d"; -1 is not accepted here) in milliseconds."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise parsing(f"[{name}] must be a time value such as [2s], not [{value}]")
+    match = _DURATION.match(str(value))
     if match is None:
-        raise parsing(f"failed to parse setting [{name}] with value [{value}] as a time "
-                      "value: unit is missing or unrecognized")
-    return int(int(match.group(1)) * _DURATION_MS[match.group(2)])
+        raise ElasticError(400, "illegal_argument_exception",
+                           f"failed to parse setting [{name}] with value [{value}] as a time "
+                           f"value: unit is missing or unrecognized")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,7 @@ class Target:
     backend: DuckDBBackend
     indices: tuple[str, ...]
     doc_bound: int | None = None
+    id_field: str | None = None  # the field `_id` is copied from, which `ids` queries read
 
     def scope_sql(self) -> str:
         names = ", ".join(sql_literal(index) for index in self.indices) or "NULL"
@@ -93,7 +98,7 @@ class Target:
         return f"_index IN ({names}){bound}"
 
     def snapshot(self) -> Target:
-        return Target(self.backend, self.indices, self.backend.store.next_doc)
+        return Target(self.backend, self.indices, self.backend.store.next_doc, self.id_field)
 
 
 @dataclass(slots=True)
@@ -110,9 +115,12 @@ class Compiled:
     def of(cls, target: Target, body: Mapping[str, Any]) -> Compiled:
         compiler = target.backend.compiler(SearchScope(target.indices))
         scope = target.scope_sql()
-        query = body.get("query")
+        query, post_filter = body.get("query"), body.get("post_filter")
+        if target.id_field is not None:
+            query, post_filter = _ids_as_terms(query, target.id_field), \
+                _ids_as_terms(post_filter, target.id_field)
         query_sql = _condition(query, compiler, "query")
-        post_sql = _condition(body.get("post_filter"), compiler, "post_filter")
+        post_sql = _condition(post_filter, compiler, "post_filter")
         return cls(target, f"{scope} AND {query_sql} AND {post_sql}",
                    f"{scope} AND {query_sql}", sort_keys(body.get("sort"), compiler), compiler)
 
@@ -137,6 +145,28 @@ class Compiled:
             return self.target.backend.con.execute(sql).fetchall()
         except Exception as error:  # duckdb.Error: a query the engine cannot run
             raise SearchRequestError(f"the search failed: {error}", shard_failure=True) from None
+
+
+def _ids_as_terms(query: Any, field: str) -> Any:
+    """`query` with each `ids` query as `terms` on `field`, the field a document's `_id`
+    is copied from (the alerts index: kibana.alert.uuid)."""
+    if not isinstance(query, Mapping) or len(query) != 1:
+        return query
+    ((kind, body),) = query.items()
+    if kind == "ids" and isinstance(body, Mapping):
+        values = body.get("values")
+        return {"terms": {field: values if isinstance(values, list) else [values]}}
+    if kind == "constant_score" and isinstance(body, Mapping) and "filter" in body:
+        return {kind: {**body, "filter": _ids_as_terms(body["filter"], field)}}
+    if kind == "bool" and isinstance(body, Mapping):
+        rewritten = dict(body)
+        for clause in ("must", "filter", "should", "must_not"):
+            if isinstance(body.get(clause), list):
+                rewritten[clause] = [_ids_as_terms(q, field) for q in body[clause]]
+            elif clause in body:
+                rewritten[clause] = _ids_as_terms(body[clause], field)
+        return {kind: rewritten}
+    return query
 
 
 def _condition(query: Any, compiler: Any, name: str) -> str:
@@ -450,8 +480,8 @@ class AlertsView:
         if fingerprint != self._fingerprint or self._backend is None:
             store = EventStore()
             store.put_mapping(self.index, ALERT_MAPPING)
-            store.ingest([{"_index": self.index, "_id": document.get("kibana.alert.uuid"),
+            store.ingest([{"_index": self.index, "_id": document.get(ALERT_ID),
                            "_source": document} for document in documents])
             self._backend = DuckDBBackend(store)
             self._fingerprint = fingerprint
-        return Target(self._backend, (self.index,) if documents else ())
+        return Target(self._backend, (self.index,) if documents else (), None, ALERT_ID)

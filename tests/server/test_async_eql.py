@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -105,3 +106,16 @@ def test_async_errors_have_elasticsearchs_shapes(server: Server, es: Elasticsear
     unknown = httpx.get(f"{server.url}/_eql/search/bm8tc3VjaC1zZWFyY2g", timeout=30)
     assert unknown.status_code == 404
     assert unknown.json()["error"]["type"] == "resource_not_found_exception"
+
+
+def test_a_kept_result_is_got_until_its_keep_alive_passes(es: Elasticsearch) -> None:
+    found = es.eql.search(index=INDEX, query=QUERY, keep_on_completion=True,
+                          wait_for_completion_timeout="10s", keep_alive="2s")
+    assert found["is_running"] is False
+    got = es.eql.get(id=found["id"])
+    assert [event["_id"] for event in got["hits"]["events"]] == ["a1", "a3"]
+    status = es.eql.get_status(id=found["id"])
+    assert status["expiration_time_in_millis"] - status["start_time_in_millis"] < 3_000
+    time.sleep(2.5)
+    with pytest.raises(NotFoundError):
+        es.eql.get(id=found["id"])

@@ -303,3 +303,6 @@ def test_alerts_index_searches_like_events(server: Server, es: Elasticsearch) ->
         ["alerted"]
     closed = es.search(index=alerts, query={"term": {"kibana.alert.workflow_status": "closed"}})
     assert closed["hits"]["total"]["value"] == 0
+    alert_id = response["hits"]["hits"][0]["_id"]
+    by_id = es.search(index=alerts, query={"bool": {"filter": [{"ids": {"values": [alert_id]}}]}})
+    assert _ids(by_id) == [alert_id]
