@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,10 +199,12 @@ class _Translator:
         self.ctes.append(f"{name} AS (SELECT {select} FROM {source}{rest})")
         return name
 
-    def carried(self, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    def carried(self, exclude: Set[str] = frozenset()) -> list[str]:
+        """The columns a stage passes on: the row's position and full-text tests while rows
+        are events, the SORT position, and every named column but `exclude`."""
         kept = [c.alias for n, c in self.cols.items() if n not in exclude]
-        return (["__doc"] if self.doc else []) + (["__ord"] if "__ord" in self.order else []) \
-            + kept
+        hidden = ["__doc", *self.fulltext.values()] if self.doc else []
+        return hidden + (["__ord"] if "__ord" in self.order else []) + kept
 
     def run(self, limit: int) -> Translation:
         self.source(self.query.source)
@@ -226,7 +228,7 @@ class _Translator:
             if value is None:
                 if not self.templated or name in made:
                     continue
-                value = Value("CAST(NULL AS VARCHAR)", "null")
+                value = Value("NULL", "null")  # DuckDB's NULL type: it casts to any
                 self.unmapped.append(name)
             alias = self.alias()
             select.append(f"{value.sql} AS {alias}")
@@ -292,7 +294,7 @@ class _Translator:
                         names[pattern] = None
                 if isinstance(command, ast.Keep):
                     break
-        return [n for n in names if not n.startswith("_") or n in ("_ignored",)]
+        return [n for n in names if not n.startswith("_")]
 
     def field(self, name: str) -> Value | None:
         """A source field as ES|QL reads it, None if the indices do not have it."""
@@ -706,6 +708,8 @@ class _Translator:
 
     @staticmethod
     def coerce(value: Value, kind: str) -> str:
+        if value.type == "null":
+            return f"CAST({value.sql} AS {_SQL_TYPES.get(kind, 'VARCHAR')})"
         if kind == "date" and value.type != "date":
             return f"TRY_CAST({value.sql} AS TIMESTAMP_NS)"
         if kind == "double" and value.type == "long":
@@ -755,12 +759,11 @@ class _Translator:
             return Value("(" + " || ".join(a.sql for a in one) + ")", "keyword")
         if name == "REPLACE":
             self.strings(one, node)
-            replacement = one[2].sql
-            if node.args[2] and isinstance(node.args[2], ast.Literal):
-                replacement = sql_literal(_java_replacement(str(node.args[2].value)))
-            regex = one[1].sql
+            regex, replacement = one[1].sql, one[2].sql
             if isinstance(node.args[1], ast.Literal):
-                regex = sql_literal(_java_regex(str(node.args[1].value), node))
+                regex = sql_literal(_re2_regex(str(node.args[1].value), node))
+            if isinstance(node.args[2], ast.Literal):
+                replacement = sql_literal(_re2_replacement(str(node.args[2].value)))
             return Value(f"regexp_replace({one[0].sql}, {regex}, {replacement}, 'g')", "keyword")
         if name == "LOCATE":
             self.strings(one[:2], node)
@@ -1079,30 +1082,36 @@ def _wildcard_regex(pattern: str) -> str:
     return "(?s)" + "".join(out)
 
 
-def _java_regex(regex: str, node: ast.Node) -> str:
-    """A Java regex as RE2 reads it; what RE2 cannot run (backreferences, lookaround) is
-    refused rather than run differently."""
-    if re.search(r"\(\?<?[=!]|\\[1-9]", regex):
-        raise _unsupported(f"regex [{regex}] uses lookaround or backreferences, which RE2 "
-                           "cannot run", node)
-    return regex
+# What a Java regex may use that RE2 cannot run: lookaround, backreferences, atomic groups;
+# and possessive quantifiers, which RE2 reads as greedy ones.
+_BEYOND_RE2 = re.compile(r"\(\?<?[=!]|\(\?>|\\[1-9]")
+_POSSESSIVE = re.compile(r"(?<!\\)([*+?}])\+")
 
 
-def _java_replacement(replacement: str) -> str:
-    """Java's `$1` group references as RE2's `\\1`; other backslashes literal."""
+def _re2_regex(regex: str, node: ast.Node) -> str:
+    """A Java regex (REPLACE) as RE2 runs it. Possessive quantifiers become greedy: RE2 never
+    backtracks into them anyway, so they match the same text except where a possessive one
+    would make the whole match fail. Lookaround and backreferences are refused."""
+    if _BEYOND_RE2.search(regex):
+        raise _unsupported(f"regex [{regex}] uses lookaround or backreferences, which Lanner's "
+                           "regex engine (RE2) cannot run", node)
+    return _POSSESSIVE.sub(r"\1", regex)
+
+
+def _re2_replacement(replacement: str) -> str:
+    """Java's replacement (`$1` a group, `\\x` a literal x) as RE2 writes it (`\\1`)."""
     out, i = [], 0
     while i < len(replacement):
         char = replacement[i]
         if char == "\\" and i + 1 < len(replacement):
             out.append("\\\\" if replacement[i + 1] == "\\" else replacement[i + 1])
             i += 2
-            continue
-        if char == "$" and i + 1 < len(replacement) and replacement[i + 1].isdigit():
+        elif char == "$" and i + 1 < len(replacement) and replacement[i + 1].isdigit():
             out.append("\\" + replacement[i + 1])
             i += 2
-            continue
-        out.append(char)
-        i += 1
+        else:
+            out.append("\\\\" if char == "\\" else char)
+            i += 1
     return "".join(out)
 
 
