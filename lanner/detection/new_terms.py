@@ -62,7 +62,7 @@ class NewTermsExecutor:
 
     def alerts(self, job: WindowJob, results: list[SearchResult]) -> WindowAlerts:
         rule, window = job.rule, job.window
-        fields, history_start = _parameters(rule)
+        fields, history_start = _parameters(rule, job.context.started_at)
         search = aggregator(job)
         end = None if window.end is None else nanos(window.end)
         if is_hunt(job):
@@ -112,11 +112,18 @@ def _alerts(job: WindowJob, search: Aggregator,
     return alerts
 
 
-def _parameters(rule: Rule) -> tuple[tuple[str, ...], str]:
+def _parameters(rule: Rule, now: datetime.datetime) -> tuple[tuple[str, ...], str]:
+    """The fields and history window start; refused as Kibana's `validateHistoryWindowStart`
+    (new_terms/utils.ts) refuses a history window that does not start before `from`."""
     if not rule.new_terms_fields:
         raise NewTermsRuleError(f"new_terms rule {rule.rule_id} has no new_terms_fields")
     if not rule.history_window_start:
         raise NewTermsRuleError(f"new_terms rule {rule.rule_id} has no history_window_start")
+    if (datemath.parse(rule.history_window_start, now=now)
+            >= datemath.parse(rule.from_, now=now)):
+        raise NewTermsRuleError(
+            "History window size is smaller than rule interval + additional lookback, "
+            "'historyWindowStart' must be earlier than 'from'")
     return rule.new_terms_fields, rule.history_window_start
 
 

@@ -222,3 +222,13 @@ def test_a_corpus_new_terms_rule_end_to_end(detector: Detector) -> None:
     load(detector, [aws(-DAY, "old-host"), aws(2, "old-host"), aws(3, "new-host")],
          "logs-endpoint.events.process-default")
     assert terms(run(detector, rule, 8)) == [("new-host", at(3))]
+
+
+def test_a_history_window_not_before_from_fails_the_run_as_in_kibana(
+        detector: Detector) -> None:
+    load(detector, [logon(2, "bob")])
+    report = detector.run(replace(RULE, history_window_start="now-5m"),
+                          started_at=minutes(8))
+    assert report.error == ("History window size is smaller than rule interval + additional "
+                            "lookback, 'historyWindowStart' must be earlier than 'from'")
+    assert report.created == []
