@@ -1092,10 +1092,59 @@ def _re2_regex(regex: str, node: ast.Node) -> str:
     """A Java regex (REPLACE) as RE2 runs it. Possessive quantifiers become greedy: RE2 never
     backtracks into them anyway, so they match the same text except where a possessive one
     would make the whole match fail. Lookaround and backreferences are refused."""
+    regex = _lookahead_as_class(regex)
     if _BEYOND_RE2.search(regex):
         raise _unsupported(f"regex [{regex}] uses lookaround or backreferences, which Lanner's "
                            "regex engine (RE2) cannot run", node)
     return _POSSESSIVE.sub(r"\1", regex)
+
+
+_LOOKAHEAD_CLASS = re.compile(r"\(\?!((?:[^()\[\]\\|]|\\.|\[[^\]]*\])(?:\|(?:[^()\[\]\\|]|\\.|"
+                              r"\[[^\]]*\]))*)\)\[([^\]^]*)\]")
+_ESCAPED_SETS = {"d": "0123456789", "r": "\r", "n": "\n", "t": "\t"}
+
+
+def _lookahead_as_class(regex: str) -> str:
+    """`(?!a|[bc]|\\d)[A-Za-z0-9]`, a negative lookahead of single characters before a
+    character class, is that class without those characters: RE2 can run it."""
+    def subtract(match: re.Match[str]) -> str:
+        excluded = set()
+        for option in match.group(1).split("|"):
+            chars = _class_chars(option[1:-1]) if option.startswith("[") \
+                else _class_chars(option)
+            if chars is None:
+                return match.group(0)
+            excluded |= chars
+        kept = _class_chars(match.group(2))
+        if kept is None:
+            return match.group(0)
+        return "[" + "".join(re.escape(c) for c in sorted(kept - excluded)) + "]"
+    return _LOOKAHEAD_CLASS.sub(subtract, regex)
+
+
+def _class_chars(body: str) -> set[str] | None:
+    """The characters of a simple class body (`A-Za-z0-9_-`, `rntb`, `\\d`), None if it
+    uses more than literals, ranges and \\d \\r \\n \\t."""
+    chars: set[str] = set()
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            escaped = body[i + 1:i + 2]
+            if escaped in _ESCAPED_SETS:
+                chars.update(_ESCAPED_SETS[escaped])
+            elif escaped and not escaped.isalnum():
+                chars.add(escaped)
+            else:
+                return None
+            i += 2
+        elif i + 2 < len(body) and body[i + 1] == "-":
+            chars.update(chr(c) for c in range(ord(char), ord(body[i + 2]) + 1))
+            i += 3
+        else:
+            chars.add(char)
+            i += 1
+    return chars
 
 
 def _re2_replacement(replacement: str) -> str:

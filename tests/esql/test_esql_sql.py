@@ -152,3 +152,12 @@ def test_unknown_columns_fail_as_es_verification_and_unmatched_patterns_are_empt
     with pytest.raises(EsqlVerificationError, match=r"argument must also be \[keyword\]"):
         rows(backend, "FROM logs-* | WHERE user.name == 1")
     assert rows(backend, "FROM nothing-* | WHERE no.such.field == 1") == []
+
+
+def test_replace_runs_java_regexes_re2_can_express(backend: DuckDBBackend) -> None:
+    found = rows(backend, 'FROM logs-* | WHERE process.pid == 10 | EVAL a = REPLACE('
+                          'process.command_line, "(?![cw])[a-z]", "_"), b = REPLACE('
+                          'process.command_line, "([a-z]++) ", "<$1>") | KEEP a, b')
+    assert found == [{"a": "c__ /c w_____", "b": "<cmd>/<c>whoami"}]
+    with pytest.raises(EsqlVerificationError, match="lookaround"):
+        rows(backend, 'FROM logs-* | EVAL a = REPLACE(process.name, "a(?=b)", "")')
