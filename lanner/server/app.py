@@ -219,6 +219,10 @@ class Api:
     def _mappings(self, pattern: str) -> dict[str, Any]:
         """Each index's mapping as ES gives it: dotted names nested as objects with
         `properties`, multi-fields under their parent's `fields`, aliases with their `path`."""
+        if _alerts(pattern):
+            target = self._target(pattern, {})
+            alerts = index_fields(target.backend.store, target.indices)
+            return {ALERTS_INDEX: _nested_mapping(alerts.get(ALERTS_INDEX, {}))}
         store = self.service.store
         names = list(self.service.detector.backend.indices(pattern))
         names += [name for name in pattern.split(",") if "*" not in name and name not in names

@@ -303,6 +303,12 @@ def test_alerts_index_searches_like_events(server: Server, es: Elasticsearch) ->
         ["alerted"]
     closed = es.search(index=alerts, query={"term": {"kibana.alert.workflow_status": "closed"}})
     assert closed["hits"]["total"]["value"] == 0
+    mapping = es.indices.get_mapping(index=alerts)[alerts]["mappings"]["properties"]
+    assert mapping["kibana"]["properties"]["alert"]["properties"]["original_time"] == {
+        "type": "date"}
+    assert es.field_caps(index=alerts, fields="kibana.alert.risk_score")["fields"] == {
+        "kibana.alert.risk_score": {"float": {"type": "float", "metadata_field": False,
+                                              "searchable": True, "aggregatable": True}}}
     alert_id = response["hits"]["hits"][0]["_id"]
     by_id = es.search(index=alerts, query={"bool": {"filter": [{"ids": {"values": [alert_id]}}]}})
     assert _ids(by_id) == [alert_id]
