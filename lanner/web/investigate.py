@@ -7,9 +7,11 @@ filter a `field`, a `value` (with `{{field}}` templates filled from the alert), 
 `relativeFrom` / `relativeTo`, date math relative to the alert's time, bounding the events'
 `@timestamp` (see `lanner.detection.guide`, which renders the blocks as readable text).
 
-Here each block becomes a link to `/app/search` with the providers as a Query DSL filter (the
-EQL search's `filter`, which the engine compiles with the query) and the time range as
-`from`/`to`; the EQL query is `any where true`, every event the filter keeps.
+Here each block becomes a link to `/app/search` with the providers as a KQL query, as a
+Timeline turns its data providers into KQL: a group's filters joined with `and`, the groups
+with `or`; `phrase` is `field: "value"`, `phrases` any of its values, `range` comparisons,
+`exists` is `field: *`, `excluded` puts `not` before the filter. The time range goes to the
+search's `from` / `to` (a range on `@timestamp`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from markupsafe import Markup, escape
 from lanner.detection import datemath
 from lanner.detection.guide import expand_transforms, fill_templates
 
-ANY_EVENT = "any where true"
 TITLE = "<strong>Investigate in Timeline: "  # how render_guide titles a block, in HTML
 _BLOCK_START = re.compile(r"!\{investigate(?=\{)")
 
@@ -55,17 +56,14 @@ def search_of(config: Mapping[str, Any], alert: Mapping[str, Any] | None,
     groups = config.get("providers")
     clauses = []
     for group in groups if isinstance(groups, list) else []:
-        filters = [provider_query(p, alert) for p in (group if isinstance(group, list)
-                                                      else [group])]
-        filters = [f for f in filters if f is not None]
+        filters = [provider_kql(p, alert) for p in (group if isinstance(group, list)
+                                                    else [group])]
+        filters = [f for f in filters if f]
         if filters:
-            clauses.append(filters[0] if len(filters) == 1 else {"bool": {"filter": filters}})
-    query: dict[str, Any] | None = None
-    if len(clauses) == 1:
-        query = clauses[0]
-    elif clauses:
-        query = {"bool": {"should": clauses, "minimum_should_match": 1}}
-    search = {"q": ANY_EVENT, "filter": json.dumps(query, ensure_ascii=False) if query else ""}
+            clauses.append(" and ".join(filters))
+    if len(clauses) > 1:
+        clauses = [f"({clause})" if " and " in clause else clause for clause in clauses]
+    search = {"lang": "kql", "q": " or ".join(clauses)}
     for key, name, round_up in (("relativeFrom", "from", False), ("relativeTo", "to", True)):
         text = config.get(key)
         if isinstance(text, str) and text and moment is not None:
@@ -78,32 +76,39 @@ def search_of(config: Mapping[str, Any], alert: Mapping[str, Any] | None,
     return search
 
 
-def provider_query(provider: object, alert: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """One filter as Query DSL (phrase: match_phrase; phrases: any of them; range; exists);
-    `excluded` wraps it in must_not."""
+def provider_kql(provider: object, alert: Mapping[str, Any] | None) -> str:
+    """One filter as KQL ("" for one that names no field)."""
     if not isinstance(provider, Mapping) or not isinstance(provider.get("field"), str):
-        return None
+        return ""
     field = provider["field"]
     kind = provider.get("queryType", "phrase")
     value = provider.get("value", "")
     if kind == "exists":
-        query: dict[str, Any] = {"exists": {"field": field}}
+        query = f"{field}: *"
     elif kind == "phrases":
         values = _json_or(value, [value])
-        listed = values if isinstance(values, list) else [values]
-        query = {"bool": {"should": [{"match_phrase": {field: _filled(v, alert)}}
-                                     for v in listed], "minimum_should_match": 1}}
+        listed = [f"{field}: {_quoted(_filled(v, alert))}"
+                  for v in (values if isinstance(values, list) else [values])]
+        query = listed[0] if len(listed) == 1 else "(" + " or ".join(listed) + ")"
     elif kind == "range":
         bounds = _json_or(value, {})
         if not isinstance(bounds, Mapping):
-            return None
-        query = {"range": {field: {k: _filled(v, alert) for k, v in bounds.items()
-                                   if k in ("gt", "gte", "lt", "lte")}}}
+            return ""
+        parts = [f"{field} {operator} {_quoted(_filled(bounds[key], alert))}"
+                 for key, operator in (("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<"))
+                 if bounds.get(key) is not None]
+        if not parts:
+            return ""
+        query = parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
     else:
-        query = {"match_phrase": {field: _filled(value, alert)}}
-    if provider.get("excluded") in (True, "true"):
-        return {"bool": {"must_not": [query]}}
-    return query
+        query = f"{field}: {_quoted(_filled(value, alert))}"
+    return f"not {query}" if provider.get("excluded") in (True, "true") else query
+
+
+def _quoted(value: object) -> str:
+    """A KQL quoted string: backslashes and double quotes escaped."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _filled(value: object, alert: Mapping[str, Any] | None) -> object:

@@ -6,8 +6,8 @@
                              events) and why each matched, the process ancestry, related
                              alerts, its guide with investigate links, tags, assignees, notes
 - `POST /app/alerts/{id}/tags|assignees|notes`  change those
-- `GET  /app/search`         an EQL query over the store (with a Query DSL filter and a time
-                             range), results as a table
+- `GET  /app/search`         an EQL or KQL query over the store (with a Query DSL filter and
+                             a time range), results as a table
 - rules, a rule's page, enabling, manual runs and the ATT&CK matrix: lanner.web.rule_pages
 - `/app/static/…`            the stylesheet and the script, from the package
 
@@ -50,6 +50,7 @@ PAGE_SIZE = 50
 HISTOGRAM_BARS = 48
 GROUPINGS = ("rule", "host")
 SEARCH_SIZE = 100
+LANGUAGES = ("eql", "kql")
 SEVERITIES = tuple(SEVERITY_RANKS)
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -138,17 +139,19 @@ class Pages:
 
     def _alerts(self, where: AlertFilter, number: int, group: str) -> dict[str, Any]:
         """One screen of alerts, every figure from one SQL statement of its own: the page
-        (LIMIT/OFFSET), the total, the groups, the counts by status, the histogram."""
+        (LIMIT/OFFSET), the groups, the counts by status (which give the total: one scan
+        less), the histogram."""
         store = self.service.alerts
         kwargs = {field.name: getattr(where, field.name) for field in fields(AlertFilter)}
         shown = store.find(**kwargs, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-        total = store.count(where)
         if group == "host":
             groups = [{"host": host, "name": host, "count": count}
                       for host, count in store.counts("host", where).items()]
         else:
             groups = store.rule_groups(where)
         by_status = store.counts("status", replace(where, status=None))
+        total = sum(count for status, count in by_status.items()
+                    if where.status is None or status == where.status)
         return {"shown": shown, "total": total, "groups": groups,
                 "by_status": {s: by_status.get(s, 0) for s in WORKFLOW_STATUSES},
                 "histogram": store.histogram(where, HISTOGRAM_BARS)}
@@ -275,41 +278,56 @@ class Pages:
     async def search(self, request: Request) -> Response:
         params = request.query_params
         query = params.get("q", "")
+        language = params.get("lang", "eql")
+        if language not in LANGUAGES:
+            language = "eql"
         index = params.get("index", "").strip() or "*"
         size = _page_number(params.get("size"), SEARCH_SIZE, most=10_000)
         chosen = {name: params.get(name, "").strip() for name in ("filter", "from", "to")}
         result: dict[str, Any] | None = None
         error: dict[str, Any] | None = None
-        body: dict[str, Any] = {"query": query, "size": size}
         try:
             search_filter = _search_filter(chosen)
         except ValueError as failure:
+            search_filter = None
             error = {"message": str(failure), "line": None, "col": None, "excerpt": None}
-        else:
-            if search_filter is not None:
-                body["filter"] = search_filter
-        if query.strip() and error is None:
+        wanted = query.strip() or (language == "kql" and search_filter is not None)
+        if wanted and error is None:
             try:
-                result = await self.locked(self.service.client.eql.search, index, body=body)
+                result = await self.locked(self._search, language, index, query, size,
+                                           search_filter)
             except LannerError as failure:
                 error = _error(failure, query)
             except Exception as failure:  # a search page shows why, whatever it was
-                log.warning("EQL search failed", exc_info=failure)
+                log.warning("%s search failed", language, exc_info=failure)
                 error = {"message": f"{type(failure).__name__}: {failure}", "line": None,
                          "col": None, "excerpt": None}
         events, sequences, total = [], [], 0
         if result is not None:
             hits = result.get("hits", {})
             total = hits.get("total", {}).get("value", 0)
-            events = [_hit_row(hit) for hit in hits.get("events", [])]
+            events = [_hit_row(hit) for hit in hits.get("events", hits.get("hits", []))]
             sequences = [{"keys": sequence.get("join_keys") or [],
                           "events": [_hit_row(hit) for hit in sequence.get("events", [])]}
                          for sequence in hits.get("sequences", [])]
         return page("search.html", title="Events search", nav="search", query=query,
-                    chosen=chosen,
+                    chosen=chosen, language=language, languages=LANGUAGES,
                     index=index, size=size, error=error, events=events, sequences=sequences,
                     total=total, ran=result is not None, columns=EVENT_COLUMNS,
                     took=None if result is None else result.get("took"))
+
+    def _search(self, language: str, index: str, query: str, size: int,
+                search_filter: dict[str, Any] | None) -> dict[str, Any]:
+        """EQL through the EQL search API (`filter` beside the query); KQL through the
+        search API, compiled as the detection engine compiles it, the filter ANDed."""
+        client = self.service.client
+        if language == "kql":
+            return client.search(index, query=search_filter, kql=query.strip() or None,
+                                 size=size)
+        body: dict[str, Any] = {"query": query, "size": size}
+        if search_filter is not None:
+            body["filter"] = search_filter
+        return client.eql.search(index, body=body)
 
 
 # -- helpers ----------------------------------------------------------------------------------

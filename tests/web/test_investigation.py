@@ -132,11 +132,9 @@ def test_investigate_link_opens_the_events_search_with_results(
         "a.investigate").click()
     ui.page.wait_for_url(re.compile(r"/app/search\?"))
     entity = alert["process"]["entity_id"]
-    search_filter = json.loads(ui.page.locator("#search-filter").input_value())
-    assert search_filter == {"bool": {"filter": [
-        {"match_phrase": {"process.entity_id": entity}},
-        {"match_phrase": {"event.category": "network"}}]}}
-    assert ui.page.locator("#query").input_value() == "any where true"
+    assert ui.page.locator("#language").input_value() == "kql"
+    assert ui.page.locator("#query").input_value() == (
+        f'process.entity_id: "{entity}" and event.category: "network"')
     with server[1].write_lock:
         expected = server[1].client.eql.search("*", body={
             "query": f'network where process.entity_id == "{entity}"', "size": 100})
@@ -159,8 +157,31 @@ def test_investigate_links_carry_the_relative_time_range(ui: Watched,
     assert ui.page.locator("#search-from").input_value() == (
         start.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
     assert ui.page.locator("#search-to").input_value() == alert["kibana.alert.original_time"]
-    assert json.loads(ui.page.locator("#search-filter").input_value())["bool"]["filter"][1] == {
-        "match_phrase": {"user.id": alert["user"]["id"]}}
+    assert ui.page.locator("#query").input_value() == (
+        f'event.kind: "signal" and user.id: "{alert["user"]["id"]}"')
+
+
+def test_kql_search_with_a_filter_and_errors_at_their_place(ui: Watched,
+                                                            server: tuple[str, Service]) -> None:
+    ui.goto("/app/search")
+    ui.page.select_option("#language", "kql")
+    ui.page.fill("#query", 'process.name: "rundll32.exe" and event.category: network')
+    ui.page.locator("#search-form details summary").click()
+    ui.page.fill("#search-filter", '{"match_phrase": {"host.name": "WS-FIN-042"}}')
+    ui.page.click("#run")
+    ui.page.wait_for_url(re.compile(r"lang=kql"))
+    with server[1].write_lock:
+        expected = server[1].client.eql.search("*", body={
+            "query": 'network where process.name == "rundll32.exe" and '
+                     'host.name == "WS-FIN-042"', "size": 100})["hits"]["total"]["value"]
+    assert expected >= 1
+    rows = ui.page.locator("#results table.hits > tbody > tr")
+    assert rows.count() == expected
+    assert set(rows.locator("> td:nth-child(5)").all_inner_texts()) == {"rundll32.exe"}
+    ui.page.fill("#query", 'process.name: "a" and\n  (event.category: network')
+    ui.page.click("#run")
+    ui.page.wait_for_load_state("load")
+    assert "line 2, column" in ui.page.locator("#search-error").inner_text()
 
 
 def rules_api(base: str) -> dict[str, bool]:
