@@ -215,7 +215,7 @@ class _Terms(_Buckets):
             for key, _ in self.counts(self.scope.scope):
                 counts.setdefault(key, 0)
         missing = body.get("missing")
-        missing_condition = f"len({self.field.values}) = 0"
+        missing_condition = f"coalesce(len({self.field.values}), 0) = 0"
         if missing is not None:
             absent = self.scope.rows(f"SELECT count(*) FROM events WHERE ({self.scope.where}) "
                                      f"AND {missing_condition}")[0][0]
