@@ -70,6 +70,11 @@ _WORD = r"[\p{L}\p{N}\p{M}_]+(?:[.'’][\p{L}\p{N}\p{M}_]+)*"
 # this many segments the dotted spellings are too many to try.
 _MAX_PATH_SEGMENTS = 12
 _SOURCE = "_source"
+# Text fields whose index analyzer is not the standard one, as the token each keeps (after
+# lower-casing): the Windows integration's `powershell_script_analyzer` is a pattern analyzer
+# splitting on `[\W&&[^-]]+` (Java's ASCII \W), so `Invoke-Mimikatz` is one token
+# (KQL-SEMANTICS.md §5.4; integrations packages/windows powershell_operational).
+_PATTERN_TOKENS = {"powershell.file.script_block_text": r"[a-z0-9_-]+"}
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 _ROUND_UP = frozenset({"gt", "lte"})  # ES rounds these bounds up, gte and lt down
 # Elastic Defend maps `*.caseless` multi-fields as keyword with the lowercase normalizer
@@ -187,8 +192,11 @@ class _Spelling:
         (FALSE or NULL otherwise: callers coalesce)."""
         return f"list_bool_or(list_transform({values}, lambda {variable}: {predicate}))"
 
-    def words(self, text_sql: str) -> str:
-        """SQL list of the words of a text, as the standard analyzer indexes them."""
+    def words(self, text_sql: str, token: str | None = None) -> str:
+        """SQL list of the words of a text, as the standard analyzer indexes them (or a
+        pattern analyzer keeping the runs of `token` in the lower-cased text)."""
+        if token is not None:
+            return f"regexp_extract_all(lower({text_sql}), {self.literal(token)})"
         spaced = f"regexp_replace({text_sql}, {self.literal(self.cjk_split)}, ' \\1 ', 'g')"
         return f"regexp_extract_all(lower({spaced}), {self.literal(_WORD)})"
 
@@ -210,7 +218,9 @@ class _SparkSpelling(_Spelling):
     def any(self, values: str, variable: str, predicate: str) -> str:
         return f"exists({values}, {variable} -> {predicate})"
 
-    def words(self, text_sql: str) -> str:
+    def words(self, text_sql: str, token: str | None = None) -> str:
+        if token is not None:
+            return f"regexp_extract_all(lower({text_sql}), {self.literal(token)}, 0)"
         spaced = f"regexp_replace({text_sql}, {self.literal(self.cjk_split)}, ' $1 ')"
         return f"regexp_extract_all(lower({spaced}), {self.literal(_WORD)}, 0)"
 
@@ -259,6 +269,8 @@ class _Translator:
         leaves = self.leaves
         if kind in ("term", "match", "match_phrase"):
             value = options.get("value", options.get("query"))
+            if value is None:  # ES refuses a null term or query text (KQL's `field:null`)
+                raise QueryDslError(f"[{kind}] query on [{name}] needs a value, found null")
             if kind == "term" or not leaves.is_text(name):
                 return leaves.term(name, value, bool(options.get("case_insensitive")))
             return leaves.words(name, value, phrase=kind == "match_phrase")
@@ -459,8 +471,8 @@ class _Columns:
         return self._eql(ast.Comparison(ast.ComparisonOp.NEQ, field, ast.Null()))
 
     def words(self, name: str, value: object, *, phrase: bool) -> str:
-        return self._each_value(name, lambda text: _words_match(self.spelling, text, value,
-                                                                phrase=phrase))
+        return self._each_value(name, lambda text: _words_match(
+            self.spelling, text, value, phrase=phrase, token=_PATTERN_TOKENS.get(name)))
 
     def wildcard(self, name: str, pattern: str, insensitive: bool) -> str:
         es_type = self.es_type(name)
@@ -469,7 +481,8 @@ class _Columns:
         _check_wildcard_type(name, es_type)
         insensitive = insensitive or self.normalized(name)
         return self._each_value(name, lambda text: self._wildcard_match(
-            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES))
+            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES,
+            token=_PATTERN_TOKENS.get(name)))
 
     def prefix(self, name: str, value: str, insensitive: bool) -> str:
         call = ast.FunctionCall("startsWith", (ast.Field(name, optional=True), ast.String(value)),
@@ -503,13 +516,13 @@ class _Columns:
         return f"coalesce({self.spelling.any(resolved.sql, variable, predicate(variable))}, FALSE)"
 
     def _wildcard_match(self, text_sql: str, pattern: str, *, insensitive: bool,
-                        text_field: bool) -> str:
+                        text_field: bool, token: str | None = None) -> str:
         """ES `wildcard` on one value: the whole value, or on a text field any of its words."""
         spelling = self.spelling
         if text_field:
             like = spelling.literal(lucene_wildcard_to_like(pattern.lower()))
             variable = self.new_name()
-            return spelling.any(spelling.words(text_sql), variable,
+            return spelling.any(spelling.words(text_sql, token), variable,
                                 spelling.dialect.like(variable, like))
         like = spelling.literal(lucene_wildcard_to_like(pattern))
         if insensitive:
@@ -543,14 +556,15 @@ class _Objects(_Columns):
         raise QueryDslError(f"a range query inside [nested] ([{name}]) is not supported")
 
     def words(self, name: str, value: object, *, phrase: bool) -> str:
-        return self._any(name, lambda text: _words_match(self.spelling, text, value,
-                                                         phrase=phrase))
+        return self._any(name, lambda text: _words_match(
+            self.spelling, text, value, phrase=phrase, token=_PATTERN_TOKENS.get(name)))
 
     def wildcard(self, name: str, pattern: str, insensitive: bool) -> str:
         es_type = self.es_type(name) or "keyword"
         _check_wildcard_type(name, es_type)
         return self._any(name, lambda text: self._wildcard_match(
-            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES))
+            text, pattern, insensitive=insensitive, text_field=es_type in _TEXT_TYPES,
+            token=_PATTERN_TOKENS.get(name)))
 
     def prefix(self, name: str, value: str, insensitive: bool) -> str:
         literal = self.spelling.literal(value)
@@ -705,11 +719,12 @@ class _SparkObjects(_Objects):
 # -- SQL pieces ---------------------------------------------------------------------------
 
 
-def _words_match(spelling: _Spelling, text_sql: str, value: object, *, phrase: bool) -> str:
+def _words_match(spelling: _Spelling, text_sql: str, value: object, *, phrase: bool,
+                 token: str | None = None) -> str:
     """`match_phrase` (the query's words in a row) or `match` (any word) on a text value.
     A query without words matches nothing (ES's zero_terms_query default)."""
-    query = spelling.words(spelling.literal(_text_of(value)))
-    words = spelling.words(text_sql)
+    query = spelling.words(spelling.literal(_text_of(value)), token)
+    words = spelling.words(text_sql, token)
     if not phrase:
         return spelling.shares_any(words, query)
 

@@ -24,6 +24,8 @@ MAPPING = {"properties": {
         "pid": {"type": "long"},
     }},
     "message": {"type": "match_only_text"},
+    "powershell": {"properties": {"file": {"properties": {
+        "script_block_text": {"type": "text"}}}}},
     "source": {"properties": {"ip": {"type": "ip"}}},
     "host": {"properties": {"containerized": {"type": "boolean"}}},
     "tags": {"type": "keyword"},
@@ -37,11 +39,14 @@ DOCUMENTS: list[dict[str, Any]] = [
     {"_id": "d1", "@timestamp": "2025-01-01T10:00:00Z",
      "process": {"name": "cmd.exe", "command_line": "cmd.exe /c whoami", "pid": 4624},
      "message": "Invoke-Mimikatz started", "source": {"ip": "10.1.2.3"},
+     "powershell": {"file": {"script_block_text":
+                             "IEX (New-Object Net.WebClient); Invoke-Mimikatz -DumpCreds"}},
      "host": {"containerized": True}, "tags": ["a", "b"], "file": {"hash": {"md5": "abc"}},
      "sig": [{"subject": "Acme", "trusted": True}, {"subject": "Evil", "trusted": False}]},
     {"_id": "d2", "@timestamp": "2025-01-02T12:00:00Z",
      "process": {"name": "CMD.EXE", "command_line": "powershell -enc foo", "pid": 1},
      "message": "hello world", "source": {"ip": "fe80::1"},
+     "powershell": {"file": {"script_block_text": "invoke mimikatz"}},
      "host": {"containerized": False}, "tags": ["b"], "file": {"hash": {"sha256": "abc"}},
      "sig": [{"subject": "Evil", "trusted": True}]},
     {"_id": "d3", "@timestamp": "2025-01-03T00:00:00Z",
@@ -94,6 +99,12 @@ def ids(es: Lanner, query: str) -> list[str]:
     ("message:Mimikatz hello", ["d1", "d2", "d3"]),
     ('message:"invoke mimikatz"', ["d1"]),
     ('message:"mimikatz invoke"', []),
+    # PowerShell script blocks: a pattern analyzer whose tokens keep `-`
+    ('powershell.file.script_block_text:"Invoke-Mimikatz"', ["d1"]),
+    ('powershell.file.script_block_text:"net.webclient"', ["d1"]),
+    ("powershell.file.script_block_text:invoke", ["d2"]),
+    ("powershell.file.script_block_text:*mimikatz*", ["d1", "d2"]),
+    ('message:"invoke-mimikatz"', ["d1"]),
     # wildcards: whole value on keyword (case-sensitive, space literal), per word on text
     ("process.name:*shell.exe", ["d3"]),
     ("process.name:*r sh*", ["d3"]),
@@ -144,7 +155,7 @@ def ids(es: Lanner, query: str) -> list[str]:
     ("sig:{ subject:Evil and trusted:true }", ["d2"]),
     ("sig:{ subject:Evil } and not sig:{ subject:Acme }", ["d2"]),
     # free text: any field, leniently
-    ("mimikatz", ["d1", "d3"]),
+    ("mimikatz", ["d1", "d2", "d3"]),
     ("4624", ["d1"]),
     # precedence: not > and > or
     ("process.name:cmd.exe or process.pid:1 and tags:a", ["d1"]),
@@ -195,6 +206,8 @@ def test_field_types_follow_the_scope(es: Lanner) -> None:
     ("event.category:process and\n  process.pid:abc", 2, 3, "cannot compare a number"),
     ("source.ip:nope", 1, 1, "not an IP"),
     ("process.pid:*4*", 1, 1, "Can only use wildcard queries on keyword and text fields"),
+    ("tags:a or\nprocess.name:null", 2, 1, "needs a value, found null"),
+    ('@timestamp >= "now-1x"', 1, 1, "unsupported date math"),
 ])
 def test_a_clause_elasticsearch_refuses_is_a_kql_error_at_its_place(
         es: Lanner, query: str, line: int, column: int, message: str) -> None:

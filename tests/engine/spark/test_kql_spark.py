@@ -15,13 +15,15 @@ from tests.engine.test_kql_search import load
 # `.caseless`, arrays, field-name wildcards, nested, free text, `not` on missing fields
 CASES = [
     ('message:"invoke mimikatz" or message:hello', ["d1", "d2"]),
+    ('powershell.file.script_block_text:"Invoke-Mimikatz"', ["d1"]),
+    ("powershell.file.script_block_text:*mimikatz*", ["d1", "d2"]),
     ("process.name:*r sh* or process.command_line:*c whoami*", ["d3"]),
     ("process.name.caseless:CMD*", ["d1", "d2"]),
     ('source.ip:10.0.0.0/8 or source.ip:"fe80::/10"', ["d1", "d2"]),
     ('@timestamp:"2025-01-02" or @timestamp > "2025-01-03"', ["d2", "d4"]),
     ("tags:(a and b) or file.hash.*:abc", ["d1", "d2"]),
     ("sig:{ subject:Evil and trusted:true }", ["d2"]),
-    ("mimikatz and not process.pid >= 70000", ["d1"]),
+    ("mimikatz and not process.pid >= 70000", ["d1", "d2"]),
     ("not process.name:*", ["d4"]),
 ]
 
