@@ -40,10 +40,11 @@ from lanner.detection.explain import (
     Connective,
     Explanation,
     StageAnalysis,
+    explain_kql_rule,
     explain_rule,
 )
 from lanner.detection.guide import render_guide
-from lanner.detection.hunt import select_rules
+from lanner.detection.hunt import not_runnable, select_rules
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.engine.plan import QueryKind
@@ -51,7 +52,7 @@ from lanner.eql import ast
 from lanner.eql.printer import AND, NOT, PRIMARY, precedence, to_text
 from lanner.eql.schema import FieldSchema
 from lanner.rules import Rule, load_rules, validate_rules
-from lanner.rules.model import SEVERITIES
+from lanner.rules.model import NEEDS_ML, SEVERITIES
 from lanner.store import EventStore, find_event_files
 from lanner.store.alerts import AlertStore
 
@@ -154,7 +155,8 @@ def rules_list(
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON array of rules on standard output, for tools.")] = False,
 ) -> None:
-    """List the EQL rules under the paths that pass the filters, most severe first.
+    """List the rules under the paths that pass the filters, most severe first; a rule Lanner
+    cannot run (machine_learning: needs Elastic ML) is listed with the reason.
 
     What was left out, and why, goes to standard error; exit 1 if a rule file did not load.
 
@@ -166,9 +168,17 @@ def rules_list(
     for error in errors:
         env.err.print(data(f"rule not loaded: {error}"))
     selection = select_rules(loaded, building_blocks=building_blocks, deprecated=deprecated)
-    skipped = [reason for _, reason in selection.skipped]
+    candidates = list(selection.rules)
+    skipped = []
+    for rule, reason in selection.skipped:
+        # a rule Lanner cannot run (ML) is listed all the same, its type saying why
+        if (reason == not_runnable(rule) and (deprecated or rule.maturity != "deprecated")
+                and (building_blocks or not rule.is_building_block)):
+            candidates.append(rule)
+        else:
+            skipped.append(reason)
     listed = []
-    for rule in selection.rules:
+    for rule in candidates:
         reason = criteria.reason_excluded(rule) or _search_excluded(rule, search)
         if reason is None:
             listed.append(rule)
@@ -232,9 +242,15 @@ def _attack_ids(rule: Rule) -> list[str]:
 
 
 def _rule_type(rule: Rule) -> str:
-    """eql, with the query's shape: what a reader needs to know to test the rule."""
+    """The type, and for EQL the query's shape: what a reader needs to know to test the rule;
+    a rule Lanner cannot run says why (an ML rule: needs Elastic ML: not run)."""
+    if rule.needs_ml:
+        return f"machine_learning ({NEEDS_ML})"
     if not rule.is_eql:
-        return rule.type
+        refusal = not_runnable(rule)
+        language = f" ({rule.language})" if rule.language not in (None, rule.type) else ""
+        return rule.type + language + (f" [{refusal}]" if refusal else "") + (
+            " (bb)" if rule.is_building_block else "")
     shape = rule.query.lstrip().split(None, 1)[0].lower() if rule.query.strip() else ""
     kind = shape if shape in ("sequence", "sample") else "event"
     return f"eql {kind}" + (" (bb)" if rule.is_building_block else "")
@@ -246,7 +262,8 @@ def _rule_summary(rule: Rule) -> dict[str, Any]:
             "tags": list(rule.tags), "tactics": list(rule.tactic_ids),
             "techniques": list(rule.technique_ids),
             "building_block": rule.is_building_block, "enabled": rule.enabled,
-            "maturity": rule.maturity, "path": rule.path}
+            "maturity": rule.maturity, "path": rule.path,
+            "not_run": not_runnable(rule)}
 
 
 # ------------------------------------------------------------------------------------------
@@ -270,9 +287,10 @@ def rules_show(rule_ref: RuleArgument, rules: FindInOption = None) -> None:
     if rule.description:
         out.print()
         out.print(data(rule.description.strip(), lines=True))
-    out.print()
-    out.print(Text("Query", style="bold"))
-    out.print(data(_indented(layout_query(rule.query), "  "), lines=True))
+    for title, body in _query_sections(rule):
+        out.print()
+        out.print(Text(title, style="bold"))
+        out.print(data(_indented(body, "  "), lines=True))
     if rule.false_positives:
         out.print()
         out.print(Text("False positives", style="bold"))
@@ -287,6 +305,52 @@ def rules_show(rule_ref: RuleArgument, rules: FindInOption = None) -> None:
         out.print(Text("References", style="bold"))
         for reference in rule.references:
             out.print(data(f"  {reference}"))
+
+
+def _query_sections(rule: Rule) -> list[tuple[str, str]]:
+    """What the rule searches, by type: the query (EQL laid out, KQL and ES|QL as written),
+    the Kibana filters, the indicator side of a threat_match rule, an ML rule's jobs."""
+    if rule.needs_ml:
+        return [("Machine learning", f"jobs: {', '.join(rule.machine_learning_job_id)}\n"
+                 f"anomaly threshold: {rule.anomaly_threshold}\n{NEEDS_ML}")]
+    language = "EQL" if rule.is_eql else (rule.language or "kuery").replace("kuery", "KQL")
+    try:
+        text = layout_query(rule.query) if rule.is_eql else _dedented(rule.query)
+    except eql.EqlError:
+        text = _dedented(rule.query)
+    sections = [(f"Query ({language})", text)]
+    if rule.filters:
+        sections.append(("Filters", "\n".join(_filter_line(f) for f in rule.filters)))
+    if rule.threshold is not None:
+        threshold = rule.threshold
+        lines = [f"group by: {', '.join(threshold.field) or '(all events)'}",
+                 f"at least {threshold.value} event(s)"]
+        lines += [f"at least {c.value} distinct {c.field}" for c in threshold.cardinality]
+        sections.append(("Threshold", "\n".join(lines)))
+    if rule.new_terms_fields:
+        sections.append(("New terms", f"fields: {', '.join(rule.new_terms_fields)}\n"
+                                      f"history from {rule.history_window_start}"))
+    if rule.type == "threat_match":
+        mapping = "\n".join(" and ".join(f"{e.field} == {e.value}" for e in group)
+                            for group in rule.threat_mapping)
+        sections.append(("Indicators", f"index: {', '.join(rule.threat_index)}\n"
+                         f"query: {_dedented(rule.threat_query or '')}\n"
+                         + "".join(f"filter: {_filter_line(f)}\n" for f in rule.threat_filters)
+                         + f"indicator path: {rule.threat_indicator_path or 'threat.indicator'}"
+                         f"\nmatch (one line per alternative):\n{mapping}"))
+    return sections
+
+
+def _dedented(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()).strip()
+
+
+def _filter_line(item: Mapping[str, Any]) -> str:
+    meta = item.get("meta") or {}
+    query = item.get("query") or {k: v for k, v in item.items() if k not in ("meta", "$state")}
+    flags = " (negated)" if meta.get("negate") else ""
+    flags += " (disabled)" if meta.get("disabled") else ""
+    return json.dumps(query, ensure_ascii=False) + flags
 
 
 def _metadata(rule: Rule) -> list[tuple[str, str]]:
@@ -340,9 +404,9 @@ def rules_test(
     """
     env = CliEnv.default()
     rule = _find_rule(env, rule_ref, rules)
-    if not rule.is_eql and rule.type not in AGGREGATING_TYPES:
-        _usage_error(env, f"{rule.name} is not an EQL rule (type {rule.type}, "
-                          f"language {rule.language})")
+    refusal = not_runnable(rule)
+    if refusal:
+        _usage_error(env, f"{rule.name} cannot run: {refusal}")
     with EventStore(None) as store:
         files = find_event_files(events)
         report = store.ingest_files(files)
@@ -368,8 +432,13 @@ def rules_test(
             out.print(render_aggregation_explanation(explain_aggregation(
                 backend, rule, now=datetime.datetime.now(datetime.UTC), closest=closest)))
             raise typer.Exit(ExitCode.PROBLEMS)
-        explanation = explain_rule(backend, rule, closest=closest)
         out.print(Text("FAIL  the rule does not fire", style="bold red"))
+        if rule.is_kql:
+            explanation = explain_kql_rule(backend, rule, closest=closest)
+        elif rule.is_eql:
+            explanation = explain_rule(backend, rule, closest=closest)
+        else:
+            raise typer.Exit(ExitCode.PROBLEMS)
         out.print(render_explanation(explanation, exceptions_applied=explanation.matches > 0))
         raise typer.Exit(ExitCode.PROBLEMS)
 

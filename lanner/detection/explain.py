@@ -14,10 +14,15 @@ timestamp, keys that no two stages share, stages never in order, `maxspan`, `unt
 missing-event stage. Each of those constraints is added in turn to the matching, and the first
 that leaves no sequence is named. Every count is SQL compiled by the engine's SqlCompiler, so
 the explanation agrees with the search to the event.
+
+A KQL rule (query, threat_match: its event query) is cut the same way: each term of the
+query's top-level `and`, then each of the rule's Kibana filters, compiled through the engine's
+Query DSL compiler exactly as the rule's search compiles them (`kql_condition`).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -25,7 +30,8 @@ from typing import Any
 
 import orjson
 
-from lanner import eql
+from lanner import eql, kql
+from lanner.detection.query_rules import filters_clause
 from lanner.detection.run import DEFAULT_INDEX
 from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
 from lanner.engine.backends.sql import SqlCompiler, sql_literal
@@ -38,8 +44,10 @@ from lanner.engine.matcher import (
 )
 from lanner.engine.plan import Plan, QueryKind, StageFilter
 from lanner.engine.planner import plan as make_plan
+from lanner.engine.querydsl import filter_condition, kql_condition
 from lanner.eql import ast
 from lanner.eql.printer import quote_string
+from lanner.kql import ast as kql_ast
 from lanner.rules import Rule
 from lanner.store.documents import field_values
 
@@ -199,7 +207,7 @@ class _Clause:
     text: str
     sql: str
     fields: tuple[str, ...]
-    expr: ast.Expr | None  # None for the category clause
+    expr: ast.Expr | None  # None for the category clause and KQL clauses
 
 
 class _Counter:
@@ -231,7 +239,7 @@ class _Counter:
 
     def stage(self, stage: StageFilter, *, is_until: bool = False) -> StageAnalysis:
         clauses = self.clauses(stage)
-        counts = self._cumulative(clauses)
+        counts = self.cumulative(clauses)
         failed = next((i for i, count in enumerate(counts) if count.given_previous == 0), None)
         return StageAnalysis(stage.source, eql.to_text(ast.EventFilter(stage.category,
                                                                        stage.condition)),
@@ -242,10 +250,17 @@ class _Counter:
         assert analysis.failed is not None
         clauses = self.clauses(stage)
         failed = clauses[analysis.failed]
-        context = " AND ".join(_truth(c.sql) for c in clauses[:analysis.failed]) or "TRUE"
         connective, parts = _parts(failed.expr) if failed.expr is not None else (
             Connective.LEAF, [])
-        compiled = [self._clause(part) for part in parts]
+        return self.detail_of(clauses, analysis, connective,
+                              [self._clause(part) for part in parts], closest)
+
+    def detail_of(self, clauses: Sequence[_Clause], analysis: StageAnalysis,
+                  connective: Connective, compiled: Sequence[_Clause],
+                  closest: int) -> StageAnalysis:
+        """The failed clause's parts (compiled) counted, and the closest events."""
+        assert analysis.failed is not None
+        context = " AND ".join(_truth(c.sql) for c in clauses[:analysis.failed]) or "TRUE"
         counted = self._aggregate(
             [f"count(*) FILTER (WHERE {_truth(part.sql)})" for part in compiled]
             + [f"count(*) FILTER (WHERE {context} AND {_truth(part.sql)})" for part in compiled])
@@ -258,7 +273,7 @@ class _Counter:
         return _Clause(eql.to_text(expr), self.compiler.condition(expr),
                        tuple(dict.fromkeys(f.name for f in expr.find_all(ast.Field))), expr)
 
-    def _cumulative(self, clauses: Sequence[_Clause]) -> list[ClauseCount]:
+    def cumulative(self, clauses: Sequence[_Clause]) -> list[ClauseCount]:
         truths = [_truth(clause.sql) for clause in clauses]
         alone = [f"count(*) FILTER (WHERE {truth})" for truth in truths]
         together = [f"count(*) FILTER (WHERE {' AND '.join(truths[:i + 1])})"
@@ -295,6 +310,96 @@ class _Counter:
             return ()
         return tuple(self.backend.con.execute(
             f"SELECT {', '.join(expressions)} FROM events WHERE {self.scope_sql}").fetchone())
+
+
+# ------------------------------------------------------------------------------------------
+# KQL rules: the top-level clauses of the query, then the rule's filters
+
+
+def explain_kql_rule(backend: DuckDBBackend, rule: Rule, *, closest: int = 3,
+                     now: datetime.datetime | None = None) -> Explanation:
+    """Explain a KQL rule's event query (and its Kibana filters) over the events of its
+    indices; raises the KQL errors its search would raise. `now` anchors date math."""
+    patterns = rule.index or DEFAULT_INDEX
+    scope = SearchScope(backend.indices(list(patterns)))  # only counts: no order
+    if not scope.indices:
+        return Explanation(QueryKind.EVENT, (), 0, 0, blocker=Blocker(
+            BlockerKind.NO_INDEX, "no loaded event is in an index the rule searches "
+            f"({', '.join(patterns)})"))
+    compiler = backend.compiler(scope)
+    counter = _Counter(backend, compiler, scope)
+    tree = kql.parse(rule.query)
+    clauses = [_kql_clause(node, compiler, now) for node in _kql_terms(tree)]
+    for item in rule.filters:
+        clause = filters_clause([item])
+        if clause is not None:
+            clauses.append(_Clause(f"filter {orjson.dumps(clause).decode()}",
+                                   filter_condition(clause, compiler, now=now),
+                                   tuple(_dsl_names(clause)), None))
+    counts = counter.cumulative(clauses)
+    failed = next((i for i, count in enumerate(counts) if count.given_previous == 0), None)
+    analysis = StageAnalysis(0, kql.to_text(tree), tuple(counts), failed)
+    total = counter.total()
+    if failed is None:
+        return Explanation(QueryKind.EVENT, scope.indices, total, analysis.matches,
+                           (analysis,))
+    nodes = _kql_terms(tree)
+    connective, parts = (_kql_parts(nodes[failed]) if failed < len(nodes)
+                         else (Connective.LEAF, []))
+    analysed = counter.detail_of(clauses, analysis, connective,
+                                 [_kql_clause(part, compiler, now) for part in parts], closest)
+    return Explanation(QueryKind.EVENT, scope.indices, total, 0, (analysed,),
+                       Blocker(BlockerKind.CLAUSE, _clause_message(analysed), 0))
+
+
+def _kql_terms(tree: kql_ast.Query) -> list[kql_ast.Query]:
+    return list(tree.items) if isinstance(tree, kql_ast.And) else [tree]
+
+
+def _kql_clause(node: kql_ast.Query, compiler: SqlCompiler,
+                now: datetime.datetime | None) -> _Clause:
+    names = [n.field.value for n in node.walk()
+             if isinstance(n, kql_ast.FieldValue | kql_ast.Range)
+             and isinstance(n.field, kql_ast.Literal) and isinstance(n.field.value, str)]
+    return _Clause(kql.to_text(node), kql_condition(node, compiler, now=now),
+                   tuple(dict.fromkeys(names)), None)
+
+
+def _kql_parts(node: kql_ast.Query) -> tuple[Connective, list[kql_ast.Query]]:
+    """What a failed KQL clause is made of, one level down (a value list as its values)."""
+    if isinstance(node, kql_ast.FieldValue) and not isinstance(
+            node.value, kql_ast.Literal | kql_ast.Wildcard):
+        node = node.expand()
+    if isinstance(node, kql_ast.Not):
+        inner = node.item
+        if isinstance(inner, kql_ast.FieldValue) and not isinstance(
+                inner.value, kql_ast.Literal | kql_ast.Wildcard):
+            inner = inner.expand()
+        items = inner.items if isinstance(inner, kql_ast.And | kql_ast.Or) else (inner,)
+        return Connective.EXCLUSION, list(items)
+    if isinstance(node, kql_ast.And):
+        return Connective.ALL, list(node.items)
+    if isinstance(node, kql_ast.Or):
+        return Connective.ANY, list(node.items)
+    return Connective.LEAF, []
+
+
+def _dsl_names(clause: Any) -> list[str]:
+    """Field names a Query DSL clause names (for the closest events' values)."""
+    found: list[str] = []
+    if isinstance(clause, dict):
+        for key, body in clause.items():
+            if key == "exists" and isinstance(body, dict):
+                found.append(str(body.get("field")))
+            elif key in ("term", "terms", "match", "match_phrase", "wildcard", "prefix",
+                         "range") and isinstance(body, dict):
+                found.extend(body)
+            else:
+                found.extend(_dsl_names(body))
+    elif isinstance(clause, list):
+        for item in clause:
+            found.extend(_dsl_names(item))
+    return found
 
 
 def _truth(sql: str) -> str:

@@ -33,7 +33,7 @@ def select_rules(rules: Iterable[Rule], *, building_blocks: bool = False,
     only enabled ones, as Kibana."""
     selection = Selection()
     for rule in rules:
-        reason = _not_runnable(rule)
+        reason = not_runnable(rule)
         if reason is None and rule.maturity == "deprecated" and not deprecated:
             reason = "deprecated"
         elif reason is None and rule.is_building_block and not building_blocks:
@@ -47,7 +47,7 @@ def select_rules(rules: Iterable[Rule], *, building_blocks: bool = False,
     return selection
 
 
-def _not_runnable(rule: Rule) -> str | None:
+def not_runnable(rule: Rule) -> str | None:
     """Why Lanner cannot run the rule's type (an ML rule, an unknown type), or None."""
     try:
         executor_for(rule)

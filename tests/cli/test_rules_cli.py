@@ -159,7 +159,7 @@ def test_show_finds_a_rule_by_id_prefix_and_lays_out_its_query() -> None:
     assert "  severity     high, risk score 73" in lines
     assert "  ATT&CK       TA0004 Privilege Escalation: T1068 Exploitation for Privilege " \
            "Escalation, T1574 Hijack Execution Flow" in lines
-    query_at = lines.index("Query")
+    query_at = lines.index("Query (EQL)")
     assert lines[query_at + 1:query_at + 5] == [
         "  process where",
         '    host.os.type == "windows" and',
