@@ -1,13 +1,10 @@
 """What the threshold and new_terms executors share.
 
-* The rule's search as Kibana's `getFilter` builds it for a kuery rule (OTHER-RULE-TYPES.md §1,
-  [GF]): the KQL query as Query DSL (`lanner.kql.to_query_dsl`, the fields typed as the
-  searched indices map them, Kibana's data view), the rule's `filters` (a negated one under
-  `must_not`, a disabled one left out, as `buildEsQuery` does) and the exceptions' filter, all
-  one `bool`; compiled to SQL by the engine's one Query DSL compiler through the backend's
-  compiler for the rule's indices (`querydsl.field_types` types the KQL).
+* The rule's search as Kibana's `getFilter` builds it (OTHER-RULE-TYPES.md §1, [GF]): the
+  query rules' `rule_filter` (the KQL query and the rule's `filters`) and the exceptions'
+  filter, ANDed, compiled to SQL by the engine's one Query DSL compiler through the backend's
+  compiler for the rule's indices.
 * The aggregatable timestamp (§1): the override, falling back to `@timestamp`.
-* The alert's rule fields for the type (`rule_type_id`, category, the type's parameters).
 * Kibana's `object-hash` (npm `object-hash` v3 defaults: sha1 of a typed serialization), which
   new_terms alert ids use.
 """
@@ -19,39 +16,15 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from lanner import kql
 from lanner.detection import datemath
 from lanner.detection.executors import DEFAULT_INDEX, HuntWindow, Round, WindowJob
+from lanner.detection.query_rules import rule_filter
 from lanner.engine.aggregate import Aggregator, Timestamp
 from lanner.engine.backends.duckdb import SearchScope
-from lanner.engine.querydsl import field_types
 from lanner.rules import Rule
 
-# Kibana's rule type registrations (`ruleTypeId`) and the alerts table's category for them.
-_RULE_TYPES = {
-    "threshold": ("siem.thresholdRule", "Threshold Rule"),
-    "new_terms": ("siem.newTermsRule", "New Terms Rule"),
-}
 _NANOS = 1_000_000_000
 T = TypeVar("T")
-
-
-def rule_filter(rule: Rule, field_types: Mapping[str, str],
-                exceptions: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The rule's Query DSL filter: KQL query, rule filters and exceptions in one bool."""
-    filters: list[Any] = []
-    must_not: list[Any] = []
-    if rule.query and rule.query.strip():
-        filters.append(kql.to_query_dsl(rule.query, field_types))
-    for saved in rule.filters:
-        meta = saved.get("meta") or {}
-        if meta.get("disabled"):
-            continue
-        query = saved.get("query", {k: v for k, v in saved.items() if k not in ("meta", "$state")})
-        (must_not if meta.get("negate") else filters).append(query)
-    if exceptions:
-        filters.append(dict(exceptions))
-    return {"bool": {"filter": filters, "must_not": must_not}}
 
 
 def aggregator(job: WindowJob) -> Aggregator:
@@ -65,7 +38,10 @@ def rule_aggregator(round_: Round, rule: Rule, exceptions: Mapping[str, Any] | N
     `exceptions` let through (all of them when not `filtered`)."""
     timestamp_field = rule.timestamp_override or "@timestamp"
     compiler = round_.compiler(SearchScope(round_.indices(rule.index), timestamp_field))
-    query_filter = rule_filter(rule, field_types(compiler), exceptions) if filtered else None
+    query_filter = None
+    if filtered:
+        clauses = [rule_filter(rule), exceptions]
+        query_filter = {"bool": {"filter": [dict(c) for c in clauses if c]}}
     scope = round_.scope(rule.index, query_filter, timestamp_field=timestamp_field)
     timestamp = Timestamp(timestamp_field,
                           fallback=not rule.timestamp_override_fallback_disabled)
@@ -97,16 +73,6 @@ class RunMemory(Generic[T]):
             self._execution = job.context.execution_uuid
             self._value = self._empty()
         return self._value
-
-
-def typed_alert(alert: dict[str, Any], rule: Rule, parameters: Mapping[str, Any]) -> None:
-    """Give an alert its rule type's `rule_type_id`, category and parameters (in place)."""
-    type_id, category = _RULE_TYPES[rule.type]
-    alert["kibana.alert.rule.rule_type_id"] = type_id
-    alert["kibana.alert.rule.category"] = category
-    alert["kibana.alert.rule.parameters"] = {
-        **alert.get("kibana.alert.rule.parameters", {}), "language": rule.language or "kuery",
-        **parameters}
 
 
 def lookback(rule: Rule, now: datetime.datetime) -> datetime.timedelta:

@@ -36,7 +36,6 @@ from lanner.detection.aggregating import (
     nanos,
     object_hash,
     span_nanos,
-    typed_alert,
 )
 from lanner.detection.alerts import SPACE_ID, AlertContext, SourceEvent, event_alert, is_own_alert
 from lanner.detection.executors import WindowAlerts, WindowJob
@@ -92,9 +91,6 @@ def new_terms_alert(event: SourceEvent, terms: Sequence[Any],
     alert["kibana.alert.uuid"] = object_hash(
         [event.index, event.id, "1", f"{SPACE_ID}:{context.rule_uuid}", list(terms)])
     alert["kibana.alert.new_terms"] = list(terms)
-    rule = context.rule
-    typed_alert(alert, rule, {"new_terms_fields": list(rule.new_terms_fields),
-                              "history_window_start": rule.history_window_start})
     return alert
 
 

@@ -51,7 +51,6 @@ from lanner.detection.aggregating import (
     moment,
     nanos,
     span_nanos,
-    typed_alert,
 )
 from lanner.detection.alerts import SPACE_ID, AlertContext, SourceEvent, event_alert, iso
 from lanner.detection.datemath import parse_duration
@@ -118,7 +117,6 @@ def threshold_alert(bucket: Bucket, threshold: Threshold, context: AlertContext,
     alert["kibana.alert.uuid"] = hashlib.sha256(
         f"{patterns}{signal_id}undefined{SPACE_ID}:{context.rule_uuid}".encode()).hexdigest()
     alert["kibana.alert.threshold_result"] = alert.pop("threshold_result")
-    typed_alert(alert, rule, {"threshold": _threshold_parameter(threshold)})
     return alert
 
 
@@ -245,13 +243,6 @@ def _later(moment_: int, bound: int | None) -> int:
 
 def _earlier(moment_: int, bound: int | None) -> int:
     return moment_ if bound is None else min(moment_, bound)
-
-
-def _threshold_parameter(threshold: Threshold) -> dict[str, Any]:
-    """`threshold` as Kibana's rule parameters hold it (normalized: `field` a list)."""
-    return {"field": list(threshold.field), "value": threshold.value,
-            "cardinality": [{"field": c.field, "value": c.value}
-                            for c in threshold.cardinality]}
 
 
 def _js_text(value: Any) -> str:
