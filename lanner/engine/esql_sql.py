@@ -729,8 +729,13 @@ class _Translator:
     # -- scalar functions -------------------------------------------------------------------
 
     def scalar_function(self, node: ast.Call, args: list[Value]) -> Value:
-        one = [self.single(a) for a in args]
         name = node.name
+        if name in ("TO_LOWER", "TO_UPPER") and args[0].multi:  # each value (ES docs)
+            self.strings(args, node)
+            function = "lower" if name == "TO_LOWER" else "upper"
+            return Value(f"list_transform({args[0].sql}, lambda v: {function}(v))", "keyword",
+                         True)
+        one = [self.single(a) for a in args]
         simple = {"TO_LOWER": ("lower", "keyword"), "TO_UPPER": ("upper", "keyword"),
                   "LENGTH": ("length", "long"), "TRIM": ("trim", "keyword"),
                   "STARTS_WITH": ("starts_with", "boolean"),

@@ -77,7 +77,8 @@ def test_multi_values_read_sorted_and_deduplicated_and_mv_functions(
     assert found == [{"process.args": ["a", "b"], "first": "a", "n": 2, "joined": "a+b",
                       "sliced": "b"}]
     assert rows(backend, "FROM logs-* | WHERE process.pid == 10 | EVAL l = "
-                         "LENGTH(process.args) | KEEP l") == [{}]
+                         "LENGTH(process.args), u = TO_UPPER(process.args) | KEEP l, u") == [
+        {"u": ["A", "B"]}]  # LENGTH is null on a multi-value, TO_UPPER takes each value
 
 
 def test_eval_case_coalesce_concat_replace_and_dates(backend: DuckDBBackend) -> None:
