@@ -1073,7 +1073,7 @@ def run(backend: object, query: ast.Query, indices: Sequence[str], *, filter_sql
 
     if not isinstance(backend, DuckDBBackend):
         raise EsqlUnsupportedError(
-            f"ES|QL rules are not on {type(backend).__name__} yet: they run on DuckDB")
+            f"ES|QL rules are not on Spark yet ({type(backend).__name__}): they run on DuckDB")
     if not indices:  # patterns that match no index: an empty result (ES PR #139181)
         return Translation("", [], False), []
     if compiler is None:
