@@ -110,8 +110,8 @@ def threshold_alert(bucket: Bucket, threshold: Threshold, context: AlertContext,
     if threshold.cardinality:
         result["cardinality"] = [{"field": threshold.cardinality[0].field,
                                   "value": bucket.cardinality}]
-    source: dict[str, Any] = {"@timestamp": iso(moment(bucket.last)) if bucket.last else None,
-                              **dict(zip(fields, bucket.key, strict=True)),
+    last = iso(moment(bucket.last)) if bucket.last is not None else None
+    source: dict[str, Any] = {"@timestamp": last, **dict(zip(fields, bucket.key, strict=True)),
                               "threshold_result": result}
     alert = event_alert(SourceEvent(patterns, signal_id, source), context)
     alert["kibana.alert.uuid"] = hashlib.sha256(
