@@ -11,7 +11,7 @@ import pytest
 
 from lanner import esql
 from lanner.engine.backends.duckdb import DuckDBBackend
-from lanner.engine.esql_sql import EsqlUnsupportedError, run
+from lanner.engine.esql_sql import run
 from lanner.esql import EsqlVerificationError
 from lanner.store import EventStore
 
@@ -163,11 +163,3 @@ def test_replace_runs_java_regexes_re2_can_express(backend: DuckDBBackend) -> No
     with pytest.raises(EsqlVerificationError, match="lookaround"):
         rows(backend, 'FROM logs-* | EVAL a = REPLACE(process.name, "a(?=b)", "")')
 
-
-def test_other_backends_say_esql_is_not_on_spark_yet() -> None:
-    class NotDuckDB:
-        pass
-
-    with pytest.raises(EsqlUnsupportedError, match="not on Spark yet"):
-        run(NotDuckDB(), esql.parse("FROM logs-*"), ("logs-a",), filter_sql=None, now=NOW,
-            limit=1)
