@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 
-from lanner import eql
+from lanner import eql, kql
+from lanner.detection.query_rules import filters_clause
 from lanner.engine.backends.sql import SqlCompiler, UnknownFieldError
 from lanner.engine.planner import plan
+from lanner.engine.querydsl import filter_condition, kql_condition
 from lanner.eql import Issue, Severity
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
@@ -22,6 +24,8 @@ from lanner.store import EventStore
 
 def engine_issues(rule: Rule) -> list[Issue]:
     """The engine's refusals of `rule`'s query, each at its place in the query."""
+    if rule.is_kql:
+        return _kql_issues(rule)
     if not rule.is_eql:
         return []
     compiler = SqlCompiler(_no_events(), category_field=rule.category_field,
@@ -36,6 +40,22 @@ def engine_issues(rule: Rule) -> list[Issue]:
             issues.append(Issue(Severity.ERROR, "engine", getattr(error, "message", str(error)),
                                 getattr(error, "span", None)))
     return issues
+
+
+def _kql_issues(rule: Rule) -> list[Issue]:
+    """What the engine refuses in a KQL rule: its query and Kibana filters compiled, as its
+    search compiles them, against the ECS schema."""
+    compiler = SqlCompiler(_no_events(), schema=FieldSchema.default())
+    try:
+        kql_condition(rule.query, compiler)
+        clause = filters_clause(rule.filters)
+        if clause is not None:
+            filter_condition(clause, compiler)
+    except kql.KqlError as error:
+        return [error.as_issue()]
+    except LannerError as error:
+        return [Issue(Severity.ERROR, "engine", getattr(error, "message", str(error)))]
+    return []
 
 
 @functools.cache

@@ -110,3 +110,11 @@ def test_type_parameters_are_checked(tmp_path: Path) -> None:
                         'machine_learning_job_id = "job"\nanomaly_threshold = 75\n', "m.toml")
     assert ml.machine_learning_job_id == ("job",) and ml.anomaly_threshold == 75
     assert validate_rules([ml])[0].skipped == NEEDS_ML
+
+
+def test_the_engine_check_refuses_what_the_search_would_refuse() -> None:
+    rule = load_rule_text('[rule]\nname = "T"\nrule_id = "t"\ntype = "query"\n'
+                          'language = "kuery"\n'
+                          'query = "process.name:cmd.exe and process.pid:abc"\n', "t.toml")
+    (problem,) = validate_rules([rule], engine_check=engine_issues)[0].problems
+    assert str(problem) == "t.toml:6:35: error: cannot compare a number with [abc]"
