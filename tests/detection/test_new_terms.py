@@ -17,7 +17,7 @@ import pytest
 from lanner.detection.alerts import rule_uuid
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
-from lanner.rules import Rule, load_rule_file
+from lanner.rules import AlertSuppression, Rule, load_rule_file
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
 from tests.conftest import SHARED, require_shared
@@ -232,3 +232,13 @@ def test_a_history_window_not_before_from_fails_the_run_as_in_kibana(
     assert report.error == ("History window size is smaller than rule interval + additional "
                             "lookback, 'historyWindowStart' must be earlier than 'from'")
     assert report.created == []
+
+
+def test_suppression_groups_new_terms_alerts_in_memory(detector: Detector) -> None:
+    load(detector, [logon(2, "bob", "h1"), logon(3, "carol", "h1"), logon(4, "dave", "h2")])
+    rule = replace(RULE, alert_suppression=AlertSuppression(("host.id",)))
+    report = detector.run(rule, started_at=minutes(8))
+    created = {a["host"]["id"]: a for a in report.created_alerts}
+    assert sorted(created) == ["h1", "h2"] and report.suppressed == 1
+    assert created["h1"]["kibana.alert.new_terms"] == ["bob"]
+    assert created["h1"]["kibana.alert.suppression.docs_count"] == 1

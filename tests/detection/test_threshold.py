@@ -17,7 +17,7 @@ import pytest
 from lanner.detection.alerts import rule_uuid
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
-from lanner.rules import Rule, load_rule_file
+from lanner.rules import AlertSuppression, Rule, load_rule_file
 from lanner.rules.model import Threshold, ThresholdCardinality
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
@@ -244,3 +244,11 @@ def test_a_corpus_threshold_rule_end_to_end(detector: Detector) -> None:
                     for m in range(14)], index)  # one short
     (alert,) = run(detector, rule, 8)
     assert results([alert]) == [("web-1", "/usr/bin/pkill", "root", 15)]
+
+
+def test_threshold_suppression_is_refused_by_name(detector: Detector) -> None:
+    load(detector, [failure(1), failure(2), failure(3)])
+    report = detector.run(replace(RULE, alert_suppression=AlertSuppression((), "1h")),
+                          started_at=minutes(8))
+    assert report.error is not None and "alert suppression of threshold rules" in report.error
+    assert report.created == []
