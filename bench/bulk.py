@@ -1,10 +1,15 @@
 """`_bulk` ingest through the official client's parallel_bulk into `lanner serve --http`,
 against the store's file ingest (what `lanner hunt` reads files with) of the same events, in
 one run: each measured RUNS times, interleaved, and the medians compared.
+
+Also the CPU seconds each side spent (Linux: the server's from /proc): the client's own (its
+JSON encoding of every document, its parsing of every reply) runs on the same cores as the
+server, so on a small machine it bounds the ratio as much as the server does.
 Usage: .venv/bin/python bench/bulk.py [EVENTS] [RUNS]"""
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -27,48 +32,69 @@ def events(count: int) -> list[dict[str, object]]:
              "host": {"name": f"h{n % 10}"}, "user": {"name": "u"}} for n in range(count)]
 
 
-def file_ingest(folder: Path, path: Path, run: int) -> float:
-    clock = time.perf_counter()
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def file_ingest(folder: Path, path: Path, run: int) -> tuple[float, float]:
+    """(seconds, CPU seconds) of the file ingest."""
+    clock, cpu = time.perf_counter(), time.process_time()
     with EventStore(folder / f"file{run}.duckdb") as store:
         store.ingest_files([path], "logs-bench")
-    return time.perf_counter() - clock
+    return time.perf_counter() - clock, time.process_time() - cpu
 
 
-def bulk_ingest(folder: Path, docs: list[dict[str, object]], run: int) -> float:
+def bulk_ingest(folder: Path, docs: list[dict[str, object]], run: int
+                ) -> tuple[float, float, float]:
+    """(seconds, server CPU seconds, client CPU seconds) of shipping the documents."""
     where = folder / f"server{run}"
     where.mkdir()
     server = Server(where).start()
+    assert server.process is not None
     try:
         es = Elasticsearch(server.url, request_timeout=300)
-        clock = time.perf_counter()
+        clock, cpu = time.perf_counter(), time.process_time()
+        server_cpu = process_cpu(server.process.pid)
         for ok, item in helpers.parallel_bulk(
                 es, ({"_index": "logs-bench", "_source": doc} for doc in docs),
                 chunk_size=5000, thread_count=2):
             assert ok, item
         seconds = time.perf_counter() - clock
+        server_cpu = process_cpu(server.process.pid) - server_cpu
+        client_cpu = time.process_time() - cpu
         assert es.count(index="logs-bench")["count"] == len(docs)
         es.close()
-        return seconds
+        return seconds, server_cpu, client_cpu
     finally:
         server.stop()
 
 
 def main(count: int, runs: int) -> None:
     docs = events(count)
-    file_times, bulk_times = [], []
+    file_runs, bulk_runs = [], []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         path = folder / "events.ndjson"
         path.write_bytes(b"".join(orjson.dumps(doc) + b"\n" for doc in docs))
         for run in range(runs):
-            file_times.append(file_ingest(folder, path, run))
-            bulk_times.append(bulk_ingest(folder, docs, run))
+            file_runs.append(file_ingest(folder, path, run))
+            bulk_runs.append(bulk_ingest(folder, docs, run))
+    file_times, bulk_times = [run[0] for run in file_runs], [run[0] for run in bulk_runs]
     file_rate = count / statistics.median(file_times)
     bulk_rate = count / statistics.median(bulk_times)
     print(f"{count} events, median of {runs} runs: file ingest {file_rate:,.0f} events/s, "
           f"_bulk parallel_bulk {bulk_rate:,.0f} events/s, ratio {bulk_rate / file_rate:.2f}")
     print("  file runs (s): " + ", ".join(f"{t:.2f}" for t in file_times)
           + "; bulk runs (s): " + ", ".join(f"{t:.2f}" for t in bulk_times))
+    print(f"  CPU s (medians): file ingest {statistics.median(r[1] for r in file_runs):.2f}; "
+          f"bulk: server {statistics.median(r[1] for r in bulk_runs):.2f}, "
+          f"client {statistics.median(r[2] for r in bulk_runs):.2f}")
+    print(f"  load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
