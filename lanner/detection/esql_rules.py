@@ -86,6 +86,7 @@ class EsqlExecutor:
         limit = UNLIMITED if cap is None else cap + 1
         aggregating = query.is_aggregating
         alerts: list[dict[str, Any]] = []
+        fresh = 0
         for _ in range(_MAX_PAGES):
             translation, rows = run(job.backend, query, scope.indices,
                                     filter_sql=scope.filter_sql, now=job.context.started_at,
@@ -97,7 +98,7 @@ class EsqlExecutor:
                 break
             limit = UNLIMITED if limit > UNLIMITED // 2 else limit * 2
         hits = len(alerts)
-        reached = cap is not None and hits > cap
+        reached = cap is not None and fresh > cap  # alerts already stored do not count
         if reached:
             alerts = _first_new(alerts, job, cap)
         return WindowAlerts(hits, alerts, reached)

@@ -112,6 +112,10 @@ def test_max_signals_cuts_and_warns(detector: Detector) -> None:
     report = detector.hunt(replace(EVENT_RULE, max_signals=1), started_at=T0, max_signals=1)
     assert len(report.alerts) == 1
     assert any("maximum alert limit" in w for w in report.warnings)
+    # the next run pages past the stored alert: the other event, and no warning
+    again = detector.hunt(replace(EVENT_RULE, max_signals=1), started_at=T0, max_signals=1)
+    assert len(again.created) == 1 and again.created != report.created
+    assert not any("maximum alert limit" in w for w in again.warnings)
 
 
 def test_mv_expand_makes_one_alert_per_value_with_the_value_in_the_id(
