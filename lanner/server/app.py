@@ -453,6 +453,8 @@ class Api:
                 "hits": {"total": total, **page} if total is not None else page}
 
     async def clear_scroll(self, request: Request) -> Response:
+        """`{"succeeded": true, "num_freed": n}`, a 404 when none was open, as ES answers
+        (elastic/elasticsearch #5865, #13835); `_all` closes every one."""
         body = _json(await self.body(request))
         given = request.path_params.get("scroll_id") or body.get("scroll_id") or \
             request.query_params.get("scroll_id")
