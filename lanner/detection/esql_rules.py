@@ -17,7 +17,8 @@ max_signals + 1` appended. A query is aggregating when it has a top-level STATS 
 Paging (§5.4): rows are fetched `max_signals + 1` at a time; rows whose alert the store holds
 already do not count against `max_signals` (Kibana excludes their ids and queries again), and a
 window with more new rows than `max_signals` is cut and says so. A hunt's window has no time
-bounds; its aggregating ids use "" for the missing start and the hunt's start for the end.
+bounds: its aggregating ids use "" for a missing bound, so the same hunt over the same events
+gives the same ids (rows come in group-key order).
 
 Not runnable, by name: COMPLETION (an LLM). `_version` in ids is the row's `_version` column,
 else 1 (the version of a document indexed once): not checked against a running Kibana.
@@ -124,7 +125,7 @@ class EsqlExecutor:
                 event = SourceEvent("", "", dotted_row(row.values))
                 window = job.window
                 identity = [iso(window.start) if window.start else "",
-                            iso(window.end or job.context.started_at), job.rule.query,
+                            iso(window.end) if window.end else "", job.rule.query,
                             f"{SPACE_ID}:{job.context.rule_uuid}", position]
             alert = event_alert(event, job.context)
             alert["kibana.alert.uuid"] = object_hash(_hashable(identity))

@@ -100,6 +100,12 @@ def test_an_aggregating_rule_alerts_on_its_rows_with_window_ids(detector: Detect
     later = detector.run(STATS_RULE, started_at=T0 + datetime.timedelta(minutes=1),
                          previous_started_at=T0)
     assert len(later.created) == 1 and later.created != report.created
+    # a hunt has no window: the same hunt gives the same ids
+    hunted = [detector.hunt(STATS_RULE, started_at=T0 + datetime.timedelta(hours=h)).alerts
+              for h in (1, 2)]
+    assert [a["kibana.alert.uuid"] for a in hunted[0]] == [
+        a["kibana.alert.uuid"] for a in hunted[1]] == [object_hash(
+            ["", "", STATS_RULE.query, SPACE_RULE.format(rule_uuid(STATS_RULE)), 0])]
 
 
 def test_the_window_filters_source_events(detector: Detector) -> None:
