@@ -150,9 +150,9 @@ class Aggregator:
         holds it), for the windows and keys that qualify, by key then window."""
         names = [f"k{i}" for i in range(len(fields))]
         matched = self._matched(fields, start, end, cardinality and cardinality[0])
-        first = f"CAST(ceil((m._ts - {schedule.origin}) / {schedule.interval}) AS BIGINT)"
-        last = (f"CAST(floor((m._ts - {schedule.origin} + {schedule.lookback}) / "
-                f"{schedule.interval}) AS BIGINT)")
+        since = f"(m._ts - {schedule.origin})"  # >= 0: no event precedes the origin
+        first = f"({since} + {schedule.interval - 1}) // {schedule.interval}"
+        last = f"({since} + {schedule.lookback}) // {schedule.interval}"
         windows = f"unnest(range(greatest({first}, 0), {last} + 1)) AS w(_window)"
         selected = [*(f"m.{n}" for n in names), "w._window"]
         having, measures = self._measures(minimum, cardinality)

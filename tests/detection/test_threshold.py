@@ -252,3 +252,13 @@ def test_threshold_suppression_is_refused_by_name(detector: Detector) -> None:
                           started_at=minutes(8))
     assert report.error is not None and "alert suppression of threshold rules" in report.error
     assert report.created == []
+
+
+def test_a_hunt_window_holds_an_event_at_its_start(detector: Detector) -> None:
+    # runs every 5 minutes from the first event (10:00); the run of 10:20 searches 10:11-10:20
+    load(detector, [failure(0), failure(11), failure(20)])
+    report = detector.hunt(replace(RULE, threshold=Threshold(("host.id",), 2)),
+                           started_at=minutes(100))
+    (alert,) = report.alerts
+    assert alert["kibana.alert.threshold_result"]["from"] == at(11)
+    assert alert["@timestamp"] == at(20)
