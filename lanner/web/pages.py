@@ -60,7 +60,7 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
 EVENT_COLUMNS = ("@timestamp", "event.category", "host.name", "user.name", "process.name")
 
 _parse_time = coercer("date")
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
 _ENV = Environment(loader=PackageLoader("lanner.web", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)
@@ -110,7 +110,7 @@ class Pages:
         errors = []
         bounds: dict[str, str | None] = {}
         for name, field in (("from", "since"), ("to", "until")):
-            bounds[field] = _time_bound(chosen[name], end=name == "to") if chosen[name] else None
+            bounds[field] = time_bound(chosen[name], end=name == "to") if chosen[name] else None
             if chosen[name] and bounds[field] is None:
                 errors.append(f"“{chosen[name]}” is not a time (use 2026-11-20T10:01 or a date)")
         number = _page_number(params.get("page"))
@@ -157,8 +157,8 @@ class Pages:
                 "histogram": store.histogram(where, HISTOGRAM_BARS)}
 
     async def status(self, request: Request) -> Response:
-        _same_origin(request)
-        form = await _form(request)
+        check_same_origin(request)
+        form = await read_form(request)
         ids = form.get("id", [])
         status = (form.get("status") or [""])[0]
         reason = (form.get("reason") or [""])[0].strip() or None
@@ -186,7 +186,7 @@ class Pages:
         transform = rule.transform if rule is not None else None
         guide = None
         if note:
-            guide = with_links(Markup(_MARKDOWN.render(render_guide(note, transform, alert))),
+            guide = with_links(Markup(MARKDOWN.render(render_guide(note, transform, alert))),
                                investigate_queries(note, transform, alert, extra["moment"]))
         related = extra["related"]
         return page("alert.html", title=_text(alert, "kibana.alert.rule.name") or "Alert",
@@ -232,18 +232,18 @@ class Pages:
 
     async def _change_list(self, request: Request, change: Any) -> Response:
         """Add (the `add` field, comma-separated) and remove (`remove`) tags or assignees."""
-        _same_origin(request)
+        check_same_origin(request)
         alert_id = request.path_params["alert_id"]
-        form = await _form(request)
+        form = await read_form(request)
         add = [v.strip() for text in form.get("add", []) for v in text.split(",") if v.strip()]
         remove = [v for v in form.get("remove", []) if v]
         await self.locked(change, [alert_id], add=add, remove=remove)
         return RedirectResponse(f"/app/alerts/{alert_id}", 303, headers=HEADERS)
 
     async def notes(self, request: Request) -> Response:
-        _same_origin(request)
+        check_same_origin(request)
         alert_id = request.path_params["alert_id"]
-        form = await _form(request)
+        form = await read_form(request)
         text = (form.get("text") or [""])[0].strip()
         author = (form.get("author") or [""])[0].strip() or None
         if not text:
@@ -346,7 +346,7 @@ def _search_filter(chosen: Mapping[str, str]) -> dict[str, Any] | None:
     bounds = {}
     for name, key in (("from", "gte"), ("to", "lte")):
         if chosen[name]:
-            bound = _time_bound(chosen[name], end=name == "to")
+            bound = time_bound(chosen[name], end=name == "to")
             if bound is None:
                 raise ValueError(f"“{chosen[name]}” is not a time (use 2026-11-20T10:01)")
             bounds[key] = bound
@@ -368,7 +368,7 @@ def _moment(text: str) -> datetime.datetime | None:
     return datetime.datetime.fromtimestamp(nanos / 1e9, datetime.UTC)
 
 
-def _same_origin(request: Request) -> None:
+def check_same_origin(request: Request) -> None:
     """Refuse a form posted from another site (a browser sends Origin on every POST)."""
     origin = request.headers.get("origin")
     if origin is not None and origin != "null":
@@ -378,7 +378,7 @@ def _same_origin(request: Request) -> None:
         raise HTTPException(403, "cross-site form posts are refused")
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
+async def read_form(request: Request) -> dict[str, list[str]]:
     """A urlencoded form (what the pages post), without python-multipart."""
     if not request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"):
@@ -403,7 +403,7 @@ def _url(path: str, filters: Mapping[str, str], **changes: Any) -> str:
     return path + ("?" + urlencode(query) if query else "")
 
 
-def _time_bound(text: str, *, end: bool = False) -> str | None:
+def time_bound(text: str, *, end: bool = False) -> str | None:
     """A time filter as the store reads it (ISO 8601, a date, a `datetime-local` value), or
     None when it is not one; a bare date as the end of a range means its whole day."""
     if end and len(text) == 10:
@@ -429,11 +429,11 @@ def _histogram(buckets: list[tuple[datetime.datetime, datetime.datetime, int]],
         tall = round(height * count / most, 1) if count else 0
         bars.append({"x": round(number * step, 1), "w": max(round(step - 1, 1), 1),
                      "y": round(height - tall, 1), "h": tall, "count": count,
-                     "start": _short(start), "end": _short(end),
+                     "start": short_time(start), "end": short_time(end),
                      "href": link(**{"from": _iso(start), "to": _iso(end), "page": None})})
     return {"bars": bars, "width": width, "height": height,
             "total": sum(count for _, _, count in buckets),
-            "first": _short(buckets[0][0]), "last": _short(buckets[-1][1])}
+            "first": short_time(buckets[0][0]), "last": short_time(buckets[-1][1])}
 
 
 def _iso(moment: datetime.datetime) -> str:
@@ -455,7 +455,7 @@ def _texts(document: Any, path: str) -> list[str]:
     return list(dict.fromkeys(str(value) for value in field_values(document, path)))
 
 
-def _short(moment: datetime.datetime | str | None) -> str:
+def short_time(moment: datetime.datetime | str | None) -> str:
     if moment is None or moment == "":
         return ""
     if isinstance(moment, datetime.datetime):
@@ -476,7 +476,8 @@ def _alert_row(alert: Mapping[str, Any]) -> dict[str, Any]:
         "hosts": _texts(alert, "host.name"),
         "users": _texts(alert, "user.name"),
         "reason": _text(alert, "kibana.alert.reason"),
-        "time": _short(_text(alert, "kibana.alert.original_time") or _text(alert, "@timestamp")),
+        "time": short_time(_text(alert, "kibana.alert.original_time")
+                           or _text(alert, "@timestamp")),
         "status": _text(alert, "kibana.alert.workflow_status"),
         "tags": _texts(alert, "kibana.alert.workflow_tags"),
     }

@@ -32,14 +32,14 @@ from lanner.rules import Rule
 from lanner.server import detection_api
 from lanner.store.alerts import SEVERITY_RANKS, AlertFilter
 from lanner.web.pages import (
-    _MARKDOWN,
     HEADERS,
+    MARKDOWN,
     Pages,
-    _form,
-    _same_origin,
-    _short,
-    _time_bound,
+    check_same_origin,
     page,
+    read_form,
+    short_time,
+    time_bound,
 )
 
 # Enterprise ATT&CK's tactics in the matrix's order (attack.mitre.org/matrices/enterprise/).
@@ -87,7 +87,7 @@ class RulePages:
                 "techniques": list(rule.technique_ids), "alerts": counts.get(rule.rule_id, 0),
                 "open": open_counts.get(rule.rule_id, 0),
                 "last": None if last is None else {
-                    "date": _short(last.date), "status": last.status,
+                    "date": short_time(last.date), "status": last.status,
                     "message": last.message or "", "manual": last.manual,
                     "gap_s": last.as_kibana()["metrics"].get("execution_gap_duration_s"),
                     "alerts": last.alerts}})
@@ -104,7 +104,7 @@ class RulePages:
                 printed = eql.to_text(eql.parse(rule.query))
             except LannerError:
                 printed = rule.query
-        guide = Markup(_MARKDOWN.render(render_guide(rule.note, rule.transform))) \
+        guide = Markup(MARKDOWN.render(render_guide(rule.note, rule.transform))) \
             if rule.note else None
         params = request.query_params
         return page("rule.html", title=rule.name, nav="rules", row=row, rule=rule,
@@ -120,9 +120,9 @@ class RulePages:
         raise HTTPException(404, f"no rule with id {wanted}")
 
     async def enabled(self, request: Request) -> Response:
-        _same_origin(request)
+        check_same_origin(request)
         rule = self._rule(request)
-        form = await _form(request)
+        form = await read_form(request)
         wanted = (form.get("enabled") or [""])[0]
         if wanted not in ("true", "false"):
             raise HTTPException(400, "enabled must be true or false")
@@ -137,17 +137,17 @@ class RulePages:
 
     async def run(self, request: Request) -> Response:
         """Kibana's manual run: the rule's schedule over [start, end], alerts into the store."""
-        _same_origin(request)
+        check_same_origin(request)
         rule = self._rule(request)
-        form = await _form(request)
+        form = await read_form(request)
         bounds = {}
         for name, key in (("start", "start_date"), ("end", "end_date")):
             text = (form.get(name) or [""])[0].strip()
-            bound = _time_bound(text) if text else None
+            bound = time_bound(text) if text else None
             if text and bound is None:
                 raise HTTPException(400, f"“{text}” is not a time (use 2026-11-20T10:01)")
             if bound is not None:
-                bounds[key] = bound if bound.endswith("Z") or "+" in bound[10:] else bound + "Z"
+                bounds[key] = bound  # without a zone: UTC, as detection_api reads it
         if "start_date" not in bounds:
             raise HTTPException(400, "choose when the run starts")
         try:

@@ -20,14 +20,18 @@ IMAGE = "<img src=x onerror=alert(2)>"
 NAME = f"{IMAGE} {TEMPLATE} rule"
 OSQUERY = {"label": f"Osquery {SCRIPT}",
            "query": "SELECT * FROM processes WHERE name = '{{process.name}}'"}
+INVESTIGATE = {"label": f"Events {SCRIPT}", "providers": [[
+    {"field": "process.name", "queryType": "phrase", "value": "{{process.name}}",
+     "excluded": False}]]}
 NOTE = (f"## Triage {SCRIPT}\n\nLook for {TEMPLATE} and {IMAGE} and [a link](javascript:alert(3))."
-        f"\n\n- !{{osquery{json.dumps(OSQUERY)}}}\n")
+        f"\n\n- !{{osquery{json.dumps(OSQUERY)}}}\n- !{{investigate{json.dumps(INVESTIGATE)}}}\n")
 RULE = f'''[metadata]
 creation_date = "2024/01/01"
 maturity = "production"
 updated_date = "2024/01/01"
 
 [rule]
+investigation_fields = {{field_names = ["process.name", "process.command_line"]}}
 author = ["Lanner tests"]
 description = "Attacker-controlled text {SCRIPT}"
 from = "now-10m"
@@ -49,7 +53,9 @@ EVENT = {"@timestamp": "2026-11-20T10:00:00.000Z",
                          "namespace": "default"},
          "event": {"category": ["process"], "type": ["start"], "kind": "event"},
          "host": {"name": f"{SCRIPT}host"}, "user": {"name": TEMPLATE},
-         "process": {"name": f"{SCRIPT}{TEMPLATE}", "command_line": IMAGE}}
+         "process": {"name": f"{SCRIPT}{TEMPLATE}", "command_line": IMAGE,
+                     "entity_id": f"{SCRIPT}e1", "parent": {"entity_id": f"{IMAGE}p",
+                                                            "name": f"{IMAGE}parent"}}}
 
 
 @pytest.fixture(scope="module")
@@ -112,4 +118,41 @@ def test_search_page_shows_hostile_events_as_text(ui: Watched) -> None:
     ui.goto("/app/search?q=" + f'process where process.name == "{SCRIPT}" and')
     assert ui.page.locator("#search-error").count() == 1
     assert SCRIPT in ui.page.locator("#query").input_value()
+    assert_inert(ui)
+
+
+def test_alert_investigation_shows_hostile_text_as_text(
+        ui: Watched, server: tuple[str, Service]) -> None:
+    alert_id = server[1].alerts.find()[0]["kibana.alert.uuid"]
+    ui.goto(f"/app/alerts/{alert_id}")
+    assert ui.page.locator("#investigation-fields td").all_inner_texts() == [
+        f"{SCRIPT}{TEMPLATE}", IMAGE]
+    assert ui.page.locator("#ancestry .process-name").all_inner_texts() == [
+        f"{SCRIPT}{TEMPLATE}", f"{IMAGE}parent"]
+    assert ui.page.locator("#why-matched code").all_inner_texts() == [
+        'event.category == "process"', 'process.name : "*script*"']
+    ui.page.fill("#tag-add", f"{SCRIPT},{TEMPLATE}")
+    ui.page.click("#tag-apply")
+    ui.page.wait_for_load_state("load")
+    ui.page.fill("#note-text", IMAGE)
+    ui.page.click("#note-add")
+    ui.page.wait_for_load_state("load")
+    assert ui.page.locator("#alert-tags .tag").all_inner_texts() == sorted([SCRIPT, TEMPLATE])
+    assert ui.page.locator("#alert-notes .wrap").all_inner_texts() == [IMAGE]
+    assert_inert(ui)
+    # The investigate link searches with the hostile value, quoted, and finds the event.
+    ui.page.locator("#guide a.investigate").click()
+    ui.page.wait_for_url(lambda url: "/app/search" in url)
+    assert ui.page.locator("#query").input_value() == (
+        f'process.name: "{SCRIPT}{TEMPLATE}"')
+    assert SCRIPT in ui.page.locator("#results").inner_text()
+    assert_inert(ui)
+
+
+def test_rule_pages_show_hostile_text_as_text(ui: Watched) -> None:
+    ui.goto("/app/rules/00000000-0000-4000-8000-0000000000e5")
+    assert ui.page.locator("#rule-title").inner_text().endswith(NAME)
+    assert f"Triage {SCRIPT}" in ui.page.locator("#guide").inner_text()
+    ui.goto("/app/rules")
+    assert ui.page.locator("#rules td.rule a").inner_text() == NAME
     assert_inert(ui)
