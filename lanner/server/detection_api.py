@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lanner.detection import datemath
-from lanner.detection.alerts import iso, rule_uuid
-from lanner.detection.hunt import replay
+from lanner.detection.alerts import iso, rule_language, rule_uuid, type_parameters
+from lanner.detection.hunt import not_runnable, replay
 from lanner.detection.run import Detector, RunReport
 from lanner.rules import Rule
 from lanner.store import EventStore
@@ -202,7 +202,7 @@ def rule_object(rule: Rule, enabled: bool, updated_at: datetime.datetime | None,
     body: dict[str, Any] = {
         "id": rule_uuid(rule), "rule_id": rule.rule_id, "name": rule.name,
         "description": rule.description, "enabled": enabled, "type": rule.type,
-        "language": rule.language or ("eql" if rule.type == "eql" else None),
+        "language": rule_language(rule),
         "query": rule.query, "index": list(rule.index), "interval": rule.interval,
         "from": rule.from_, "to": rule.to, "max_signals": rule.max_signals,
         "risk_score": rule.risk_score,
@@ -224,6 +224,7 @@ def rule_object(rule: Rule, enabled: bool, updated_at: datetime.datetime | None,
     }
     body.update({key: value for key, value in rule.override_fields().items()
                  if value is not None})
+    body.update(type_parameters(rule))
     if rule.timestamp_override:
         body["timestamp_override_fallback_disabled"] = rule.timestamp_override_fallback_disabled
     if rule.investigation_fields:
@@ -499,9 +500,8 @@ def bulk_action(service: Service, action: str, *, ids: Sequence[str] | None = No
     for rule in chosen:
         if not enabled[rule_uuid(rule)]:
             _error(outcome, DISABLED_RUN, 400, rule, err_code="MANUAL_RULE_RUN_DISABLED_RULE")
-        elif not rule.is_eql:
-            _error(outcome, f"Lanner runs EQL rules only; this is a {rule.type} rule "
-                            f"(language {rule.language})", 400, rule,
+        elif not_runnable(rule):
+            _error(outcome, f"Lanner cannot run this rule: {not_runnable(rule)}", 400, rule,
                    err_code="MANUAL_RULE_RUN_FEATURE")
         else:
             runnable.append(rule)
