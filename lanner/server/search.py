@@ -467,21 +467,35 @@ def now_ms() -> int:
 # -- the alerts index ------------------------------------------------------------------------------
 
 class AlertsView:
-    """The alert documents in a store of their own, searched like events; rebuilt when the
-    alerts differ from those it holds. Used under the service's lock."""
+    """The alert documents in a store of their own, searched like events. Each search
+    brings it up to date: new alerts and alerts whose document changed (a workflow status,
+    a suppression count) are written again under their id (the store replaces a document
+    of the same `_id`); an alert gone makes it start afresh. Ingesting an alert document
+    costs milliseconds (they are wide), so only the changes are written. A scroll or point
+    in time over the alerts does not see alerts added after it opened; one changed since
+    is seen in its new version only if it is read again. Used under the service's lock."""
 
     def __init__(self, index: str) -> None:
         self.index = index
-        self._fingerprint: bytes | None = None
+        self._digests: dict[str, bytes] = {}  # alert id -> digest of the document held
         self._backend: DuckDBBackend | None = None
 
     def target(self, documents: list[dict[str, Any]]) -> Target:
-        fingerprint = hashlib.sha256(orjson.dumps(documents)).digest()
-        if fingerprint != self._fingerprint or self._backend is None:
+        digests = {str(document.get(ALERT_ID)): hashlib.blake2b(
+            orjson.dumps(document), digest_size=16).digest() for document in documents}
+        if self._backend is None or not set(self._digests) <= set(digests):
             store = EventStore()
             store.put_mapping(self.index, ALERT_MAPPING)
-            store.ingest([{"_index": self.index, "_id": document.get(ALERT_ID),
-                           "_source": document} for document in documents])
             self._backend = DuckDBBackend(store)
-            self._fingerprint = fingerprint
+            self._digests = {}
+        changed = [document for document in documents
+                   if self._digests.get(str(document.get(ALERT_ID))) !=
+                   digests[str(document.get(ALERT_ID))]]
+        if changed:
+            operations: list[dict[str, Any]] = []
+            for document in changed:
+                operations += [{"index": {"_index": self.index,
+                                          "_id": str(document.get(ALERT_ID))}}, document]
+            self._backend.store.bulk(operations)
+            self._digests = digests
         return Target(self._backend, (self.index,) if documents else (), None, ALERT_ID)

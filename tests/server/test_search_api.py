@@ -312,3 +312,10 @@ def test_alerts_index_searches_like_events(server: Server, es: Elasticsearch) ->
     alert_id = response["hits"]["hits"][0]["_id"]
     by_id = es.search(index=alerts, query={"bool": {"filter": [{"ids": {"values": [alert_id]}}]}})
     assert _ids(by_id) == [alert_id]
+    # closed through Kibana's API, the alert reads closed here at once
+    closing = httpx.post(f"{server.url}/api/detection_engine/signals/status",
+                         headers={"kbn-xsrf": "true"},
+                         json={"signal_ids": [alert_id], "status": "closed"})
+    assert closing.status_code == 200, closing.text
+    closed = es.search(index=alerts, query={"term": {"kibana.alert.workflow_status": "closed"}})
+    assert _ids(closed) == [alert_id]
