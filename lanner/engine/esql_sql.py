@@ -462,38 +462,30 @@ class _Translator:
             if value.multi:
                 self.stage(", ".join([*self.carried(), *key_aliases[:-1],
                                       f"unnest(coalesce({alias}, [NULL])) AS {alias}"]))
-        aggregates = [(a.name, self.aggregate(a)) for a in command.aggregates]
+        aggregates = [(a.name, self.alias(), self.aggregate(a)) for a in command.aggregates]
         group_by = f" GROUP BY {', '.join(key_aliases)}" if key_aliases else ""
-        select = [f"{v.sql} AS {self.alias_for(n)}" for n, v in aggregates]
+        select = [f"{value.sql} AS {alias}" for _, alias, value in aggregates]
+        made = {name: Col(alias, value.type, value.multi) for name, alias, value in aggregates}
         if not command.inline:
-            out: dict[str, Col] = {}
-            for (name, value), sql in zip(aggregates, select, strict=True):
-                out[name] = Col(sql.rsplit(" AS ", 1)[1], value.type, value.multi)
             for (name, value), alias in zip(keys, key_aliases, strict=True):
-                out.pop(name, None)
-                out[name] = Col(alias, value.type, False)
+                made.pop(name, None)
+                made[name] = Col(alias, value.type, False)
             self.stage(", ".join([*select, *key_aliases]) or "1", group_by)
-            self.cols = out
+            self.cols = made
             self.doc = False
             self.order = [f"{a} NULLS LAST" for a in key_aliases] or ["1"]
             return
         # INLINE STATS: every row keeps its columns and gains its group's aggregates
-        grouped = f"s{len(self.ctes)}"
-        self.stage(", ".join([*select, *key_aliases]) or "1", group_by)
-        previous = f"s{len(self.ctes) - 2}"
+        rows_stage = f"s{len(self.ctes) - 1}"
+        grouped = self.stage(", ".join([*select, *key_aliases]) or "1", group_by)
         joined = " AND ".join(f"r.{a} IS NOT DISTINCT FROM g.{a}" for a in key_aliases) or "TRUE"
-        rows = [f"r.{c}" for c in self.carried()]
-        for (name, value), sql in zip(aggregates, select, strict=True):
-            alias = sql.rsplit(" AS ", 1)[1]
-            rows.append(f"g.{alias} AS {alias}")
+        columns = [f"r.{c}" for c in self.carried()]
+        columns.extend(f"g.{alias} AS {alias}" for _, alias, _ in aggregates)
+        for name, col in made.items():
             self.cols.pop(name, None)
-            self.cols[name] = Col(alias, value.type, value.multi)
-        name = f"s{len(self.ctes)}"
-        self.ctes.append(f"{name} AS (SELECT {', '.join(rows)} FROM {previous} r "
+            self.cols[name] = col
+        self.ctes.append(f"s{len(self.ctes)} AS (SELECT {', '.join(columns)} FROM {rows_stage} r "
                          f"JOIN {grouped} g ON {joined})")
-
-    def alias_for(self, _name: str) -> str:
-        return self.alias()
 
     def aggregate(self, aggregate: ast.Aggregate) -> Value:
         where = self.boolean(aggregate.where) if aggregate.where is not None else None
