@@ -203,6 +203,10 @@ class _Spelling:
     def shares_any(self, left: str, right: str) -> str:
         return f"list_has_any({left}, {right})"
 
+    def bind(self, value: str, variable: str, body: str) -> str:
+        """`body` with `variable` standing for `value`, computed once."""
+        return f"list_transform([{value}], lambda {variable}: {body})[1]"
+
     def joined(self, words: str) -> str:
         return f"array_to_string({words}, ' ')"
 
@@ -226,6 +230,9 @@ class _SparkSpelling(_Spelling):
 
     def shares_any(self, left: str, right: str) -> str:
         return f"arrays_overlap({left}, {right})"
+
+    def bind(self, value: str, variable: str, body: str) -> str:
+        return f"element_at(transform(array({value}), {variable} -> {body}), 1)"
 
     def joined(self, words: str) -> str:
         return f"array_join({words}, ' ')"
@@ -346,24 +353,59 @@ class _Translator:
             return [self.query(q) for q in (value if isinstance(value, list) else [value])]
 
         required = clauses("must") + clauses("filter")
-        should = clauses("should")
+        raw_should = body.get("should", [])
+        raw_should = raw_should if isinstance(raw_should, list) else [raw_should]
         excluded = clauses("must_not")
-        if not (required or should or excluded):  # ES: a bool without clauses matches all
+        if not (required or raw_should or excluded):  # ES: a bool without clauses matches all
             return "TRUE"
         parts = list(required)
-        needed = _minimum_should_match(body.get("minimum_should_match"), len(should),
+        needed = _minimum_should_match(body.get("minimum_should_match"), len(raw_should),
                                        default=0 if required else 1)
-        if should and not required:  # Lucene: without required clauses one should must match
+        if raw_should and not required:  # Lucene: without required clauses one must match
             needed = max(needed, 1)
-        if needed > len(should):  # Lucene: more required than there are matches nothing
+        if needed > len(raw_should):  # Lucene: more required than there are matches nothing
             return "FALSE"
         if needed == 1:
-            parts.append("(" + " OR ".join(should) + ")")
+            parts.append("(" + " OR ".join(self._any_of(raw_should)) + ")")
         elif needed > 1:
+            should = [self.query(q) for q in raw_should]
             count = " + ".join(f"CAST({clause} AS INTEGER)" for clause in should)
             parts.append(f"({count} >= {needed})")
         parts.extend(f"(NOT {clause})" for clause in excluded)
         return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+    def _any_of(self, queries: list[Any]) -> list[str]:
+        """SQL of clauses of which one must match. KQL's value lists are ORs of one-clause
+        bools; flattened, their match/match_phrase clauses on a pattern-analyzed field (the
+        PowerShell script block: hundreds of phrases in some rules) are tested together on
+        the value's words, tokenized once rather than once per phrase; and the values of
+        one ip field are one test of the address, keyed once."""
+        flat: list[Any] = []
+        pending = list(reversed(queries))
+        while pending:
+            query = pending.pop()
+            inner = _single_should(query)
+            if inner is None:
+                flat.append(query)
+            else:
+                pending.extend(reversed(inner))
+        grouped: dict[str, list[tuple[bool, object]]] = {}
+        addresses: dict[str, list[str]] = {}
+        rest: list[Any] = []
+        columns = type(self.leaves) is _Columns
+        for query in flat:
+            leaf = _value_leaf(query) if columns else None
+            if leaf is not None and leaf[0] in _PATTERN_TOKENS and self.leaves.is_text(leaf[0]) \
+                    and not _is_term(query):
+                grouped.setdefault(leaf[0], []).append(leaf[1:])
+            elif (leaf is not None and isinstance(leaf[2], str)
+                  and self.leaves.es_type(leaf[0]) == "ip"):
+                addresses.setdefault(leaf[0], []).append(leaf[2])
+            else:
+                rest.append(query)
+        return ([self.leaves.phrases(name, items) for name, items in grouped.items()]
+                + [self.leaves.addresses(name, values) for name, values in addresses.items()]
+                + [self.query(query) for query in rest])
 
 
 class _Columns:
@@ -385,6 +427,34 @@ class _Columns:
 
     def is_text(self, name: str) -> bool:
         return self.es_type(name) in _TEXT_TYPES
+
+    def phrases(self, name: str, items: list[tuple[bool, object]]) -> str:
+        """TRUE when any of the (phrase?, value) match/match_phrase queries matches the
+        pattern-analyzed field `name`: the query words are the analyzer's, found here."""
+        token = _PATTERN_TOKENS[name]
+        needles: dict[str, None] = {}
+        for phrase, value in items:
+            words = re.findall(token, _text_of(value).lower())
+            needles.update(dict.fromkeys([" ".join(words)] if phrase and words else words))
+        if not needles:
+            return "FALSE"
+        spelling = self.spelling
+
+        def predicate(text_sql: str) -> str:
+            variable = self.new_name()
+            joined = f"(' ' || {spelling.joined(spelling.words(text_sql, token))} || ' ')"
+            tests = " OR ".join(spelling.dialect.call("contains", variable,
+                                                      spelling.literal(f" {needle} "))
+                                for needle in needles)
+            return spelling.bind(joined, variable, f"({tests})")
+
+        return self._each_value(name, predicate)
+
+    def addresses(self, name: str, values: list[str]) -> str:
+        """TRUE when the ip field holds one of the addresses or lies in one of the CIDR
+        blocks: term, match and match_phrase on an ip field are the same test."""
+        field = ast.Field(name, optional=True)
+        return self._eql(ast.FunctionCall("cidrMatch", (field, *map(ast.String, values))))
 
     def normalized(self, name: str) -> bool:
         """A keyword field whose normalizer lower-cases values and query terms alike."""
@@ -801,6 +871,45 @@ def _json_objects_at(json_sql: str, path: str, new_name: Callable[[], str]) -> s
 
 
 # -- reading the DSL ----------------------------------------------------------------------
+
+
+def _single_should(query: Any) -> list[Any] | None:
+    """The clauses of a bool that only ORs them (KQL's shape for each leaf and list), else
+    None."""
+    if not isinstance(query, Mapping) or set(query) != {"bool"}:
+        return None
+    body = query["bool"]
+    if not isinstance(body, Mapping) or not set(body) <= {"should", "minimum_should_match"}:
+        return None
+    should = body.get("should")
+    if not isinstance(should, list) or not should:
+        return None
+    if str(body.get("minimum_should_match", 1)).strip() != "1":
+        return None
+    return should
+
+
+def _value_leaf(query: Any) -> tuple[str, bool, object] | None:
+    """(field, phrase?, value) of a plain term, match or match_phrase query."""
+    if not isinstance(query, Mapping) or len(query) != 1:
+        return None
+    ((kind, body),) = query.items()
+    if kind not in ("term", "match", "match_phrase") or not isinstance(body, Mapping) \
+            or len(body) != 1:
+        return None
+    ((name, value),) = body.items()
+    if isinstance(value, Mapping):
+        if set(value) not in ({"query"}, {"value"}):
+            return None
+        value = next(iter(value.values()))
+    if not isinstance(name, str) or not isinstance(value, str | int | float) \
+            or isinstance(value, bool):
+        return None
+    return name, kind == "match_phrase", value
+
+
+def _is_term(query: Mapping[str, Any]) -> bool:
+    return "term" in query
 
 
 def _options(kind: str, body: Any, known: frozenset[str]) -> Mapping[str, Any]:

@@ -1,5 +1,7 @@
 """Every active KQL query of the detection-rules corpus compiles to Kibana's Query DSL and to
-SQL on a store typed with the ECS schema (as `rules validate` types fields), and the SQL runs.
+SQL on a store typed with the ECS schema (as `rules validate` types fields), and the SQL runs
+on DuckDB (all of them in about 5 s: value lists on one PowerShell text field or one ip field
+are tested together, not clause by clause).
 
 "Active" is INDEX.tsv's maturity `production`: 453 query, 240 new_terms, 28 threshold and 6
 threat_match rules, plus the 6 threat_query strings of the indicator-match rules.
@@ -22,10 +24,6 @@ from lanner.engine.querydsl import field_types, kql_condition
 from tests.conftest import SHARED, require_shared
 
 CORPUS = SHARED / "corpus" / "detection-rules-other"
-# Running each query's SQL costs DuckDB's planning, about its length; the few giant ones
-# (hundreds of PowerShell phrases) are compiled but not run here, to keep the suite quick.
-RUN_BELOW = 4_000
-
 
 @functools.cache
 def active_kql() -> tuple[tuple[str, str, str], ...]:
@@ -67,18 +65,15 @@ def test_every_active_kql_query_compiles_to_dsl_and_sql(ecs_typed: Lanner) -> No
     assert compiler.schema is not None
     types = field_types(compiler)
     failures = []
-    compiled = ran = 0
+    ran = 0
     for where, _, query in active_kql():
         try:
             dsl = kql.to_query_dsl(query, types)
             assert isinstance(dsl, dict) and len(dsl) == 1
             sql = kql_condition(query, compiler)
-            compiled += 1
-            if len(sql) < RUN_BELOW:
-                assert backend.count(sql, scope) in (0, 1)
-                ran += 1
+            assert backend.count(sql, scope) in (0, 1)
+            ran += 1
         except lanner.errors.LannerError as error:
             failures.append(f"{where}: {error}")
     assert failures == []
-    assert compiled == 733
-    assert ran > 650
+    assert ran == 733

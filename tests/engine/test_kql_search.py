@@ -105,6 +105,11 @@ def ids(es: Lanner, query: str) -> list[str]:
     ("powershell.file.script_block_text:invoke", ["d2"]),
     ("powershell.file.script_block_text:*mimikatz*", ["d1", "d2"]),
     ('message:"invoke-mimikatz"', ["d1"]),
+    ('powershell.file.script_block_text:("Invoke-Mimikatz" or "NET.WebClient" or "-")', ["d1"]),
+    ('powershell.file.script_block_text:(invoke or "no such") or process.pid:70000',
+     ["d2", "d3"]),
+    ('powershell.file.script_block_text:(-dumpcreds and "new-object")', ["d1"]),
+    ("powershell.file.script_block_text:dumpcreds", []),
     # wildcards: whole value on keyword (case-sensitive, space literal), per word on text
     ("process.name:*shell.exe", ["d3"]),
     ("process.name:*r sh*", ["d3"]),
@@ -127,6 +132,8 @@ def ids(es: Lanner, query: str) -> list[str]:
     ("source.ip:10.0.0.0/8", ["d1"]),
     ('source.ip:"fe80::/10"', ["d2"]),
     ("source.ip:192.168.1.1", ["d3"]),
+    ('source.ip:(10.0.0.0/8 or "fe80::/10" or 1.1.1.1)', ["d1", "d2"]),
+    ("not source.ip:(10.0.0.0/8 or 192.168.0.0/16)", ["d2", "d4"]),
     # dates: `field:day` is the whole day in UTC, gt/lte round up
     ('@timestamp:"2025-01-02"', ["d2"]),
     ('@timestamp >= "2025-01-02" and @timestamp < "2025-01-03"', ["d2"]),
@@ -180,6 +187,19 @@ def test_query_string_runs_the_subset_kql_emits(es: Lanner) -> None:
         == ["d1", "d2"]
     with pytest.raises(lanner.errors.LannerError, match="syntax \\[\\(\\]"):
         es.search(index="docs", query={"query_string": {"query": "(a OR b)"}})
+
+
+def test_phrases_tested_together_keep_minimum_should_match(es: Lanner) -> None:
+    def phrase(text: str) -> dict[str, Any]:
+        return {"match_phrase": {"powershell.file.script_block_text": text}}
+
+    both = {"bool": {"should": [phrase("invoke-mimikatz"), phrase("iex")],
+                     "minimum_should_match": 2}}
+    one = {"bool": {"should": [phrase("invoke-mimikatz"), phrase("mimikatz")]}}
+    for query, expected in ((both, ["d1"]), ({"bool": {"should": [both]}}, ["d1"]),
+                            (one, ["d1", "d2"])):
+        found = es.search(index="docs", query=query)["hits"]["hits"]
+        assert sorted(hit["_id"] for hit in found) == expected
 
 
 def test_date_math_counts_from_the_given_now(es: Lanner) -> None:
