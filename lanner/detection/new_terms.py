@@ -44,6 +44,10 @@ from lanner.engine.search import SearchRequest, SearchResult
 from lanner.errors import LannerError
 from lanner.rules import Rule
 
+# Kibana wraps and creates new terms alerts in chunks of 5 x max_signals
+# (`ALERT_CHUNK_MULTIPLIER`), stopping once max_signals are created.
+_CHUNK_MULTIPLIER = 5
+
 
 class NewTermsRuleError(LannerError):
     """A new_terms rule without its fields or history window."""
@@ -75,13 +79,22 @@ class NewTermsExecutor:
             sightings = search.new_terms(fields, history_start=nanos(begins),
                                          start=nanos(window.start), end=end)
         created = self._created.of(job)
-        alerts = [a for a in _alerts(job, search, sightings)
-                  if a["kibana.alert.uuid"] not in created]
-        known = job.known(a["kibana.alert.uuid"] for a in alerts) if alerts else set()
-        fresh = [a for a in alerts if a["kibana.alert.uuid"] not in known]
-        kept = fresh if window.max_signals is None else fresh[:window.max_signals]
+        kept: list[dict[str, Any]] = []
+        fresh, unread = 0, False
+        cap = window.max_signals
+        chunk = len(sightings) if cap is None else _CHUNK_MULTIPLIER * max(cap, 1)
+        for first in range(0, len(sightings), max(chunk, 1)):  # Kibana's chunks of 5 x cap
+            alerts = [a for a in _alerts(job, search, sightings[first:first + chunk])
+                      if a["kibana.alert.uuid"] not in created]
+            known = job.known(a["kibana.alert.uuid"] for a in alerts) if alerts else set()
+            alerts = [a for a in alerts if a["kibana.alert.uuid"] not in known]
+            fresh += len(alerts)
+            kept.extend(alerts if cap is None else alerts[:cap - len(kept)])
+            if cap is not None and len(kept) >= cap:
+                unread = first + chunk < len(sightings)
+                break
         created.update(a["kibana.alert.uuid"] for a in kept)
-        return WindowAlerts(len(fresh), kept, len(kept) < len(fresh))
+        return WindowAlerts(fresh, kept, len(kept) < fresh or unread)
 
 
 def new_terms_alert(event: SourceEvent, terms: Sequence[Any],
