@@ -35,6 +35,7 @@ DuckDB only; a Spark backend gets EsqlUnsupportedError.
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
@@ -150,7 +151,8 @@ def translate(query: ast.Query, compiler: SqlCompiler, indices: Sequence[str], *
     return _Translator(query, compiler, indices, filter_sql, now, templated).run(limit)
 
 
-def _unsupported(message: str, node: ast.Node | None) -> EsqlVerificationError:
+def _refused(message: str, node: ast.Node | None) -> EsqlVerificationError:
+    """What ES's verifier would refuse (or Lanner cannot run), at the node's position."""
     return EsqlVerificationError(message, getattr(node, "span", None))
 
 
@@ -317,7 +319,7 @@ class _Translator:
             while isinstance(column, ast.Cast):
                 column = column.value
             if not isinstance(column, ast.Column):
-                raise _unsupported("MATCH needs a field", node)
+                raise _refused("MATCH needs a field", node)
             options: dict[str, Any] = {"query": _constant_arg(query, node)}
             if isinstance(node, ast.Call) and len(node.args) > 2:
                 third = node.args[2]
@@ -365,7 +367,7 @@ class _Translator:
         elif isinstance(command, ast.Dissect | ast.Grok):
             self.extract(command)
         else:
-            raise _unsupported(f"{type(command).__name__.upper()} cannot run offline", command)
+            raise _refused(f"{type(command).__name__.upper()} cannot run offline", command)
 
     def assign(self, values: Mapping[str, Value]) -> None:
         """New or replaced columns computed from the current stage, in one stage."""
@@ -380,7 +382,7 @@ class _Translator:
     def column(self, name: str, node: ast.Node) -> Col:
         col = self.cols.get(name)
         if col is None:
-            raise _unsupported(f"Unknown column [{name}]", node)
+            raise _refused(f"Unknown column [{name}]", node)
         return col
 
     def keep(self, command: ast.Keep) -> None:
@@ -435,7 +437,7 @@ class _Translator:
             regex, names = dissect_regex(command.pattern, command)
         subject = self.single(self.expr(command.value))
         if subject.type not in _STRINGS:
-            raise _unsupported(f"{type(command).__name__.upper()} needs a string", command)
+            raise _refused(f"{type(command).__name__.upper()} needs a string", command)
         groups = [f"g{i}" for i in range(len(names))]
         struct = (f"CASE WHEN regexp_matches({subject.sql}, {sql_literal(regex)}) THEN "
                   f"regexp_extract({subject.sql}, {sql_literal(regex)}, "
@@ -508,12 +510,12 @@ class _Translator:
             return Value(f"nullif(list_sort(list_distinct({every})), [])", arg.type, True)
         if name in ("MIN", "MAX"):
             if arg.type not in _NUMBERS | _STRINGS | {"date", "boolean"}:
-                raise _unsupported(f"[{name.lower()}] does not take [{arg.type}]", node)
+                raise _refused(f"[{name.lower()}] does not take [{arg.type}]", node)
             sql = f"list_{name.lower()}({arg.sql})" if arg.multi else arg.sql
             return Value(f"{name.lower()}({sql}){keep}", arg.type)
         if name in ("SUM", "AVG"):
             if arg.type not in _NUMBERS:
-                raise _unsupported(f"[{name.lower()}] needs a number, not [{arg.type}]", node)
+                raise _refused(f"[{name.lower()}] needs a number, not [{arg.type}]", node)
             if name == "SUM":
                 return Value(f"list_sum({every})", arg.type)
             return Value(f"CAST(list_avg({every}) AS DOUBLE)", "double")
@@ -527,14 +529,14 @@ class _Translator:
             sort = self.single(self.expr(node.args[1]))
             pick = "arg_min" if name == "FIRST" else "arg_max"
             return Value(f"{pick}({arg.sql}, {sort.sql}){keep}", arg.type, arg.multi)
-        raise _unsupported(f"Unknown function [{name.lower()}]", node)
+        raise _refused(f"Unknown function [{name.lower()}]", node)
 
     # -- expressions ------------------------------------------------------------------------
 
     def boolean(self, expr: ast.Expr) -> str:
         value = self.expr(expr)
         if value.type not in ("boolean", "null"):
-            raise _unsupported(f"Condition expression needs to be boolean, found [{value.type}]",
+            raise _refused(f"Condition expression needs to be boolean, found [{value.type}]",
                                expr)
         return self.single(value).sql
 
@@ -571,7 +573,7 @@ class _Translator:
         if isinstance(value, float):
             return Value(f"CAST({value!r} AS DOUBLE)", "double")
         if isinstance(value, tuple):
-            raise _unsupported("list literals are not supported here", node)
+            raise _refused("list literals are not supported here", node)
         return Value(sql_literal(value), "keyword")
 
     def expr_timespan(self, node: ast.TimeSpan) -> Value:
@@ -581,10 +583,10 @@ class _Translator:
         return self.column(node.name, node).value
 
     def expr_star(self, node: ast.Star) -> Value:
-        raise _unsupported("* is only allowed in COUNT(*)", node)
+        raise _refused("* is only allowed in COUNT(*)", node)
 
     def expr_mapliteral(self, node: ast.MapLiteral) -> Value:
-        raise _unsupported("options are only allowed in a function", node)
+        raise _refused("options are only allowed in a function", node)
 
     def expr_isnull(self, node: ast.IsNull) -> Value:
         value = self.expr(node.value)
@@ -603,14 +605,14 @@ class _Translator:
     def expr_like(self, node: ast.Like) -> Value:
         value = self.single(self.expr(node.value))
         if value.type not in _STRINGS | {"null"}:
-            raise _unsupported(f"[{'RLIKE' if node.regex else 'LIKE'}] needs a string, "
+            raise _refused(f"[{'RLIKE' if node.regex else 'LIKE'}] needs a string, "
                                f"found [{value.type}]", node)
         tests = []
         for pattern in node.patterns:
             try:
                 regex = lucene_to_re2(pattern) if node.regex else wildcard_regex(pattern)
             except PatternError as error:
-                raise _unsupported(str(error), node) from None
+                raise _refused(str(error), node) from None
             tests.append(f"regexp_full_match({value.sql}, {sql_literal(regex)})")
         test = " OR ".join(tests)
         return Value(f"(NOT ({test}))" if node.negated else f"({test})", "boolean")
@@ -625,7 +627,7 @@ class _Translator:
                   "date": "TO_DATETIME", "boolean": "TO_BOOLEAN", "bool": "TO_BOOLEAN"}.get(
             node.type)
         if target is None:
-            raise _unsupported(f"Unsupported cast to [{node.type}]", node)
+            raise _refused(f"Unsupported cast to [{node.type}]", node)
         return self.call(ast.Call(target, (node.value,), node.span), where, in_stats)
 
     def expr_unary(self, node: ast.Unary, where: str | None, in_stats: bool) -> Value:
@@ -633,7 +635,7 @@ class _Translator:
         if node.op == "not":
             return Value(f"(NOT {value.sql})", "boolean")
         if value.type not in _NUMBERS:
-            raise _unsupported(f"[-] needs a number, found [{value.type}]", node)
+            raise _refused(f"[-] needs a number, found [{value.type}]", node)
         return Value(f"(- {value.sql})", value.type)
 
     def expr_binary(self, node: ast.Binary, where: str | None, in_stats: bool) -> Value:
@@ -655,7 +657,7 @@ class _Translator:
             return Value(f"CAST(({right.sql} + {left.sql}) AS TIMESTAMP_NS)", "date")
         types = {left.type, right.type} - {"null"}
         if not types <= _NUMBERS:
-            raise _unsupported(f"[{op}] has arguments of incompatible types [{left.type}] and "
+            raise _refused(f"[{op}] has arguments of incompatible types [{left.type}] and "
                                f"[{right.type}]", node)
         if "double" in types:
             return Value(f"(CAST({left.sql} AS DOUBLE) {op} CAST({right.sql} AS DOUBLE))",
@@ -681,7 +683,7 @@ class _Translator:
             return "date"  # a string literal against a date is read as a date
         if kinds <= {"ip", "keyword", "text"}:
             return "keyword"
-        raise _unsupported(f"first argument of [{_text(node)}] is [{left.type}] so second "
+        raise _refused(f"first argument of [{_text(node)}] is [{left.type}] so second "
                            f"argument must also be [{left.type}] but was [{right.type}]", node)
 
     @staticmethod
@@ -702,10 +704,10 @@ class _Translator:
         if function is None:
             if node.name in ("TO_DATETIME", "TO_BOOLEAN"):
                 return self.conversion(node, self.sub(node.args[0], where, in_stats))
-            raise _unsupported(f"Unknown function [{node.name.lower()}]", node)
+            raise _refused(f"Unknown function [{node.name.lower()}]", node)
         if function.aggregate:
             if not in_stats:
-                raise _unsupported(f"aggregate function [{node.name.lower()}] is only allowed "
+                raise _refused(f"aggregate function [{node.name.lower()}] is only allowed "
                                    "in STATS", node)
             return self.aggregation(node, where)
         if node.name in ("KQL", "MATCH"):
@@ -752,7 +754,7 @@ class _Translator:
             self.strings(one[:2], node)
             start = f", {one[2].sql}" if len(one) > 2 else ""
             if start:
-                raise _unsupported("LOCATE with a start position is not supported", node)
+                raise _refused("LOCATE with a start position is not supported", node)
             return Value(f"CAST(strpos({one[0].sql}, {one[1].sql}) AS BIGINT)", "long")
         if name == "SPLIT":
             self.strings(one, node)
@@ -778,7 +780,7 @@ class _Translator:
             return Value(f"round({one[0].sql}, {digits})", "double")
         if name == "CIDR_MATCH":
             return self.cidr(node, args)
-        raise _unsupported(f"function [{name.lower()}] is not supported", node)
+        raise _refused(f"function [{name.lower()}] is not supported", node)
 
     def json_path(self, node: ast.Expr, value: Value) -> str:
         if isinstance(node, ast.Literal) and isinstance(node.value, str):
@@ -789,7 +791,7 @@ class _Translator:
     def strings(self, args: Sequence[Value], node: ast.Node) -> None:
         for arg in args:
             if arg.type not in _STRINGS | {"null"}:
-                raise _unsupported(f"[{node.name.lower()}] needs strings, "  # type: ignore[attr-defined]
+                raise _refused(f"[{node.name.lower()}] needs strings, "  # type: ignore[attr-defined]
                                    f"found [{arg.type}]", node)
 
     def cidr(self, node: ast.Call, args: list[Value]) -> Value:
@@ -800,7 +802,7 @@ class _Translator:
             try:
                 low, high = cidr_key_range(str(text))
             except ValueError:
-                raise _unsupported(f"[{text}] is not a CIDR block", node) from None
+                raise _refused(f"[{text}] is not a CIDR block", node) from None
             tests.append(f"(eql_ip_key({ip.sql}) BETWEEN {sql_literal(low)} AND "
                          f"{sql_literal(high)})")
         return Value("(" + " OR ".join(tests) + ")", "boolean")
@@ -841,7 +843,7 @@ class _Translator:
             return "keyword"
         if kinds <= _NUMBERS:
             return "double"
-        raise _unsupported(f"[{node.name.lower()}] arguments must all have the same type, "  # type: ignore[attr-defined]
+        raise _refused(f"[{node.name.lower()}] arguments must all have the same type, "  # type: ignore[attr-defined]
                            f"found {sorted(kinds)}", node)
 
     @staticmethod
@@ -855,9 +857,9 @@ class _Translator:
     def fn_date_trunc(self, node: ast.Call, args: list[Value]) -> Value:
         span, date = node.args[0], self.single(args[1])
         if not isinstance(span, ast.TimeSpan):
-            raise _unsupported("DATE_TRUNC needs a time span literal", node)
+            raise _refused("DATE_TRUNC needs a time span literal", node)
         if date.type != "date":
-            raise _unsupported(f"DATE_TRUNC needs a date, found [{date.type}]", node)
+            raise _refused(f"DATE_TRUNC needs a date, found [{date.type}]", node)
         unit = _INTERVAL_UNITS[span.unit]
         if span.amount == 1:
             return Value(f"CAST(date_trunc('{unit}', {date.sql}) AS TIMESTAMP_NS)", "date")
@@ -867,7 +869,7 @@ class _Translator:
     def fn_date_diff(self, node: ast.Call, args: list[Value]) -> Value:
         unit = _DIFF_UNITS.get(str(_constant_arg(node.args[0], node)).lower())
         if unit is None:
-            raise _unsupported(f"DATE_DIFF does not know the unit [{node.args[0]}]", node)
+            raise _refused(f"DATE_DIFF does not know the unit [{node.args[0]}]", node)
         start, end = self.single(args[1]), self.single(args[2])
         return Value(f"CAST(date_sub('{unit}', {start.sql}, {end.sql}) AS BIGINT)", "long")
 
@@ -977,7 +979,7 @@ class _Translator:
                  "TO_INTEGER": ("BIGINT", "long"), "TO_BOOLEAN": ("BOOLEAN", "boolean"),
                  "TO_DATETIME": ("TIMESTAMP_NS", "date")}
         if name not in casts:
-            raise _unsupported(f"function [{name.lower()}] is not supported", node)
+            raise _refused(f"function [{name.lower()}] is not supported", node)
         sql_type, kind = casts[name]
 
         def one(sql: str) -> str:
@@ -1037,13 +1039,13 @@ def _text(node: ast.Node) -> str:
 def _string_arg(node: ast.Expr, call: ast.Node) -> str:
     value = _constant_arg(node, call)
     if not isinstance(value, str):
-        raise _unsupported("expected a string constant", call)
+        raise _refused("expected a string constant", call)
     return value
 
 
 def _constant_arg(node: ast.Expr, call: ast.Node) -> Any:
     if not isinstance(node, ast.Literal):
-        raise _unsupported("expected a constant", call)
+        raise _refused("expected a constant", call)
     return node.value
 
 
@@ -1102,9 +1104,7 @@ def _json_value(cell: Any) -> Any:
         if cell.tzinfo is not None:
             cell = cell.astimezone(datetime.UTC).replace(tzinfo=None)
         return cell.strftime("%Y-%m-%dT%H:%M:%S.") + f"{cell.microsecond // 1000:03d}Z"
-    if isinstance(cell, float) and cell.is_integer() is False:
-        return cell
-    if hasattr(cell, "as_integer_ratio") and not isinstance(cell, int | float):  # Decimal
+    if isinstance(cell, decimal.Decimal):
         return float(cell)
     return cell
 
