@@ -92,7 +92,7 @@ class EsqlExecutor:
             translation, rows = run(job.backend, query, scope.indices,
                                     filter_sql=scope.filter_sql, now=job.context.started_at,
                                     limit=limit, compiler=compiler)
-            alerts = self._row_alerts(job, query, translation, rows, aggregating)
+            alerts = self._row_alerts(job, translation, rows, aggregating)
             known = job.known(a["kibana.alert.uuid"] for a in alerts) if alerts else set()
             fresh = len(alerts) - len(known)
             if cap is None or len(rows) < limit or fresh > cap or aggregating:
@@ -104,8 +104,8 @@ class EsqlExecutor:
             alerts = _first_new(alerts, job, cap)
         return WindowAlerts(hits, alerts, reached)
 
-    def _row_alerts(self, job: WindowJob, query: ast.Query, translation: Translation,
-                    rows: list[Row], aggregating: bool) -> list[dict[str, Any]]:
+    def _row_alerts(self, job: WindowJob, translation: Translation, rows: list[Row],
+                    aggregating: bool) -> list[dict[str, Any]]:
         kept_id = any(c.name == "_id" for c in translation.columns)
         events = translation.doc and kept_id and not aggregating
         documents = job.backend.documents([r.doc for r in rows]) if events else {}
