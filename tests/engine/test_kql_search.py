@@ -185,6 +185,22 @@ def test_query_string_runs_the_subset_kql_emits(es: Lanner) -> None:
                               "query": "*whoami powershell*"}}
     assert sorted(hit["_id"] for hit in es.search(index="docs", query=query)["hits"]["hits"]) \
         == ["d1", "d2"]
+    def found(query: dict[str, Any]) -> list[str]:
+        return sorted(hit["_id"] for hit in es.search(index="docs", query=query)["hits"]["hits"])
+
+    # without fields: every field, leniently (a pattern skips the number and ip fields)
+    assert found({"query_string": {"query": "mimi*"}}) == ["d1", "d2", "d3"]
+    # (d1 by process.name.caseless, a multi-field that `*` covers too)
+    assert found({"query_string": {"query": "CMD.EXE 70000"}}) == ["d1", "d2", "d3"]
+    assert found({"query_string": {"query": "CMD.EXE 70000", "fields": ["process.name*"],
+                                   "default_operator": "AND"}}) == []
+    assert found({"query_string": {"query": "CMD.EXE", "fields": ["process.name*"]}}) \
+        == ["d1", "d2"]
+    with pytest.raises(lanner.errors.LannerError, match="cannot compare a number"):
+        found({"query_string": {"query": "CMD.EXE", "fields": ["process.*"]}})  # not lenient
+    assert found({"query_string": {"fields": ["file.hash.*"], "query": "abc"}}) == ["d1", "d2"]
+    assert found({"multi_match": {"query": "hello", "fields": ["message", "process.pid"],
+                                  "lenient": True}}) == ["d2"]
     with pytest.raises(lanner.errors.LannerError, match="syntax \\[\\(\\]"):
         es.search(index="docs", query={"query_string": {"query": "(a OR b)"}})
 
