@@ -14,6 +14,14 @@ Where the DSL differs from EQL, it follows Elasticsearch:
   `match_phrase` finds the phrase's words in a row, `match` any of its words, and `wildcard`
   (its pattern lower-cased) one word. Keyword fields compare whole values, case-sensitively.
 * `exists` on an object is true when any field below it has a value.
+* KQL arrives as Kibana's DSL for it (`lanner.kql.to_query_dsl`, typed by `field_types`;
+  `kql_condition` does both, and the `kql` query type too): `match`/`match_phrase`/`term` by
+  type, `query_string` with the subset KQL emits (terms and wildcard patterns, each
+  whitespace-separated part its own clause, over `fields` or every field leniently),
+  `multi_match` for free text, and date ranges with date math, rounding and `time_zone`
+  (lanner.engine.datemath). `*.caseless` keyword fields (Elastic Defend's lowercase
+  normalizer) compare case-insensitively; `powershell.file.script_block_text` is tokenized as
+  the Windows integration's pattern analyzer does. Other Lucene syntax is refused by name.
 * `nested` tests its inner query against each object of the array at its path, read from
   `_source`, so all the inner conditions must hold in one object. The path may be spelled
   with nested objects or dotted keys (`{"a": {"b": [...]}}`, `{"a.b": [...]}`), but objects

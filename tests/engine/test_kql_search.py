@@ -12,7 +12,7 @@ import lanner
 from lanner import kql
 from lanner.engine.backends.duckdb import SearchScope
 from lanner.engine.client import Lanner
-from lanner.engine.querydsl import field_types, kql_condition
+from lanner.engine.querydsl import QueryDslError, field_types, kql_condition
 
 MAPPING = {"properties": {
     "@timestamp": {"type": "date"},
@@ -216,6 +216,15 @@ def test_phrases_tested_together_keep_minimum_should_match(es: Lanner) -> None:
                             (one, ["d1", "d2"])):
         found = es.search(index="docs", query=query)["hits"]["hits"]
         assert sorted(hit["_id"] for hit in found) == expected
+
+
+def test_the_lucene_rule_is_refused_by_name(es: Lanner) -> None:
+    # rules/_deprecated/privilege_escalation_setgid_bit_set_via_chmod.toml (KQL-SEMANTICS §7)
+    query = kql.lucene_to_query_dsl(
+        "event.category:process AND event.type:(start or process_started) AND "
+        "process.name:chmod AND process.args:(g+s OR /2[0-9]{3}/) AND NOT user.name:root")
+    with pytest.raises(QueryDslError, match=r"syntax \[:\] .* is not supported"):
+        es.search(index="docs", query=query)
 
 
 def test_date_math_counts_from_the_given_now(es: Lanner) -> None:
