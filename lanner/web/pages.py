@@ -140,21 +140,23 @@ class Pages:
     def _alerts(self, where: AlertFilter, number: int, group: str) -> dict[str, Any]:
         """One screen of alerts, every figure from one SQL statement of its own: the page
         (LIMIT/OFFSET), the groups, the counts by status (which give the total: one scan
-        less), the histogram."""
+        less), the histogram; free text is matched once for all of them."""
         store = self.service.alerts
         kwargs = {field.name: getattr(where, field.name) for field in fields(AlertFilter)}
-        shown = store.find(**kwargs, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-        if group == "host":
-            groups = [{"host": host, "name": host, "count": count}
-                      for host, count in store.counts("host", where).items()]
-        else:
-            groups = store.rule_groups(where)
-        by_status = store.counts("status", replace(where, status=None))
+        with store.matching_text(where.text):  # free text matched once for the four
+            shown = store.find(**kwargs, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+            if group == "host":
+                groups = [{"host": host, "name": host, "count": count}
+                          for host, count in store.counts("host", where).items()]
+            else:
+                groups = store.rule_groups(where)
+            by_status = store.counts("status", replace(where, status=None))
+            histogram = store.histogram(where, HISTOGRAM_BARS)
         total = sum(count for status, count in by_status.items()
                     if where.status is None or status == where.status)
         return {"shown": shown, "total": total, "groups": groups,
                 "by_status": {s: by_status.get(s, 0) for s in WORKFLOW_STATUSES},
-                "histogram": store.histogram(where, HISTOGRAM_BARS)}
+                "histogram": histogram}
 
     async def status(self, request: Request) -> Response:
         check_same_origin(request)

@@ -133,3 +133,21 @@ def test_a_store_without_the_added_columns_gets_them(store: AlertStore) -> None:
     assert reopened.count(AlertFilter(text="规则 1")) == store.count(AlertFilter(rule_id="rule-1"))
     assert reopened.change_tags("alert-0005", add=["x"]) == 1
     assert reopened.find(tag="x")[0]["kibana.alert.uuid"] == "alert-0005"
+
+
+def test_matching_text_once_gives_what_each_query_gives(store: AlertStore) -> None:
+    store.set_status(["alert-0004", "alert-0010"], "closed", reason="seen on host-9")
+    for text in ("规则 1", "HOST-2", "host-9", "persistence", "nothing like it"):
+        where = AlertFilter(text=text, status="open")
+        expected = ([a["kibana.alert.uuid"] for a in store.find(text=text, status="open",
+                                                                 limit=20, offset=5)],
+                    store.count(where), store.counts("status", AlertFilter(text=text)),
+                    store.rule_groups(where), store.histogram(where, 7))
+        with store.matching_text(text):
+            found = ([a["kibana.alert.uuid"] for a in store.find(text=text, status="open",
+                                                                  limit=20, offset=5)],
+                     store.count(where), store.counts("status", AlertFilter(text=text)),
+                     store.rule_groups(where), store.histogram(where, 7))
+            assert store.count(AlertFilter(text="other")) == 0  # another text: scanned
+        assert found == expected
+    assert store.count(AlertFilter(text="host-9")) == 2  # the table is gone, reason searched
