@@ -505,7 +505,7 @@ class _Translator:
             return Value(f"coalesce(sum(len({values})){keep}, 0)" if arg.multi
                          else f"count({arg.sql}){keep}", "long")
         if name == "COUNT_DISTINCT":
-            return Value(f"len(list_distinct({every}))", "long")
+            return Value(f"coalesce(len(list_distinct({every})), 0)", "long")
         if name == "VALUES":
             return Value(f"nullif(list_sort(list_distinct({every})), [])", arg.type, True)
         if name in ("MIN", "MAX"):

@@ -163,3 +163,12 @@ def test_replace_runs_java_regexes_re2_can_express(backend: DuckDBBackend) -> No
     with pytest.raises(EsqlVerificationError, match="lookaround"):
         rows(backend, 'FROM logs-* | EVAL a = REPLACE(process.name, "a(?=b)", "")')
 
+
+
+def test_stats_aggregations_with_their_own_where(backend: DuckDBBackend) -> None:
+    found = rows(backend, 'FROM logs-* | STATS cmd = COUNT(*) WHERE TO_LOWER(process.name) == '
+                          '"cmd.exe", users = VALUES(user.name) WHERE process.pid > 15, '
+                          "none = COUNT_DISTINCT(user.name) WHERE process.pid > 99 BY host.name "
+                          "| SORT host.name")
+    assert found == [{"cmd": 1, "users": "bob", "none": 0, "host.name": "h1"},
+                     {"cmd": 1, "none": 0, "host.name": "h2"}]
