@@ -127,6 +127,7 @@ class _Field:
     name: str
     values: str
     es_type: str | None
+    scalar: str | None = None  # the value's SQL when the field holds one value, not a list
 
 
 def _field(name: str, body: Mapping[str, Any], scope: AggregationScope) -> _Field:
@@ -135,14 +136,15 @@ def _field(name: str, body: Mapping[str, Any], scope: AggregationScope) -> _Fiel
         raise SearchRequestError(f"Required one of fields [field, script], but none were "
                                  f"specified in [{name}]", "illegal_argument_exception")
     if field == "_index":  # a metadata field Kibana groups by
-        return _Field(field, "[_index]", "keyword")
+        return _Field(field, "[_index]", "keyword", "_index")
     resolved = scope.compiler.resolve(ast.Field(field, optional=True))
     if resolved.es_type in _TEXT_TYPES:
         raise fielddata_refused(field)
     if resolved.es_type is None or resolved.es_type == "object" or resolved.sql == "NULL":
         return _Field(field, "CAST([] AS VARCHAR[])", None)
     values = resolved.sql if resolved.is_list else f"[{resolved.sql}]"
-    return _Field(field, f"list_filter({values}, lambda _v: _v IS NOT NULL)", resolved.es_type)
+    return _Field(field, f"list_filter({values}, lambda _v: _v IS NOT NULL)", resolved.es_type,
+                  None if resolved.is_list else resolved.sql)
 
 
 def _number(value: Any, what: str, minimum: int) -> int:
@@ -170,6 +172,11 @@ class _Buckets:
                f"{self.key_sql('_v')}))"
 
     def counts(self, where: str) -> list[tuple[Any, int]]:
+        scalar = self.field.scalar
+        if scalar is not None:  # one value a document: a plain GROUP BY, many times faster
+            return [(key, count) for key, count in self.scope.rows(
+                f"SELECT {self.key_sql(scalar)} AS _k, count(*) FROM events WHERE ({where}) "
+                f"AND {scalar} IS NOT NULL GROUP BY _k")]
         return [(key, count) for key, count in self.scope.rows(
             f"SELECT _k, count(*) FROM (SELECT unnest({self.keys_sql()}) AS _k FROM events "
             f"WHERE {where}) GROUP BY _k")]
@@ -184,6 +191,8 @@ class _Buckets:
         raise NotImplementedError
 
     def has_key(self, key: Any) -> str:
+        if self.field.scalar is not None:
+            return f"coalesce({self.key_sql(self.field.scalar)} = {sql_literal(key)}, FALSE)"
         return f"list_contains({self.keys_sql()}, {sql_literal(key)})"
 
 

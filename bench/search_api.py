@@ -1,0 +1,131 @@
+"""The server's `_search` (issue 18): sort, aggregations and reading everything by scroll
+and by point in time, on generated events, each against a floor measured in the same run.
+
+    .venv/bin/python -m bench.search_api [--events 200000] [--runs 5]
+
+Requests go through Starlette's TestClient to create_app(service) over a store of
+`--events` generated process events (50 hosts, 300 process names, 28 days). Floors: for
+the aggregations, the same GROUP BY written by hand on the store's connection; for
+reading everything, the store's own `documents()` of every event in pages of the same
+size (what any search must at least do to return the hits). Medians of `--runs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from lanner.server.app import create_app
+from lanner.server.service import Service
+from lanner.store import EventStore
+
+INDEX = "logs-bench-default"
+PAGE = 5_000
+
+
+def generated(count: int) -> list[dict[str, Any]]:
+    return [{"_index": INDEX, "_id": f"e{number}", "_source": {
+        "@timestamp": f"2024-01-{1 + number % 28:02d}T{number % 24:02d}:{number % 60:02d}:00Z",
+        "event": {"category": "process", "type": "start"},
+        "host": {"name": f"host-{number % 50}"},
+        "process": {"name": f"p{number % 300}.exe", "pid": number}}}
+        for number in range(count)]
+
+
+def median_ms(runs: int, call: Callable[[], Any]) -> float:
+    call()  # warm-up
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    store = EventStore()
+    store.ingest(generated(args.events))
+    service = Service(store, [])
+    client = TestClient(create_app(service))
+
+    def search(body: dict[str, Any]) -> dict[str, Any]:
+        response = client.post(f"/{INDEX}/_search", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def scroll_all() -> int:
+        page = client.post(f"/{INDEX}/_search?scroll=1m",
+                           json={"size": PAGE, "sort": ["_doc"]}).json()
+        read = 0
+        while page["hits"]["hits"]:
+            read += len(page["hits"]["hits"])
+            page = client.post("/_search/scroll", json={"scroll_id": page["_scroll_id"],
+                                                        "scroll": "1m"}).json()
+        assert read == args.events
+        return read
+
+    def pit_all() -> int:
+        pit = client.post(f"/{INDEX}/_pit?keep_alive=1m").json()["id"]
+        body: dict[str, Any] = {"size": PAGE, "sort": [{"@timestamp": "asc"}],
+                                "pit": {"id": pit}}
+        read = 0
+        while True:
+            hits = client.post("/_search", json=body).json()["hits"]["hits"]
+            if not hits:
+                break
+            read += len(hits)
+            body["search_after"] = hits[-1]["sort"]
+        assert read == args.events
+        return read
+
+    docs = [row[0] for row in store.con.execute("SELECT _doc FROM events ORDER BY _doc")
+            .fetchall()]
+
+    def documents_floor() -> None:
+        for start in range(0, len(docs), PAGE):
+            store.documents(docs[start:start + PAGE])
+
+    def group_by_floor() -> None:
+        store.con.execute('SELECT "host.name", count(*) FROM events GROUP BY 1 '
+                          "ORDER BY 2 DESC, 1 LIMIT 10").fetchall()
+
+    rows = [
+        ("sorted page of 100 (@timestamp desc)",
+         median_ms(args.runs, lambda: search({"size": 100, "sort": [{"@timestamp": "desc"}]})),
+         None),
+        ("terms host.name", median_ms(args.runs, lambda: search(
+            {"size": 0, "aggs": {"h": {"terms": {"field": "host.name"}}}})),
+         median_ms(args.runs, group_by_floor)),
+        ("date_histogram 1h", median_ms(args.runs, lambda: search(
+            {"size": 0, "aggs": {"d": {"date_histogram": {"field": "@timestamp",
+                                                          "fixed_interval": "1h"}}}})), None),
+        ("terms (5) > date_histogram day", median_ms(args.runs, lambda: search(
+            {"size": 0, "aggs": {"p": {"terms": {"field": "process.name", "size": 5},
+                                       "aggs": {"d": {"date_histogram": {
+                                           "field": "@timestamp",
+                                           "calendar_interval": "day"}}}}}})), None),
+    ]
+    floor_read = median_ms(args.runs, documents_floor)
+    rows += [("scroll everything", median_ms(args.runs, scroll_all), floor_read),
+             ("point in time + search_after everything", median_ms(args.runs, pit_all),
+              floor_read)]
+    print(f"_search over {args.events:,} events, median of {args.runs} runs")
+    for name, ms, floor in rows:
+        ratio = f"  {ms / floor:5.1f}x floor ({floor:,.1f} ms)" if floor else ""
+        rate = f"  {args.events / ms * 1000:,.0f} events/s" if "everything" in name else ""
+        print(f"  {name:<42} {ms:10,.1f} ms{rate}{ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
