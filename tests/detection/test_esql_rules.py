@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,11 +18,12 @@ from lanner.detection.alerts import rule_uuid
 from lanner.detection.exceptions import ExceptionEntry, ExceptionItem, ExceptionLists
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
-from lanner.rules import AlertSuppression, Rule
+from lanner.rules import AlertSuppression, Rule, load_rule_file
 from lanner.rules.model import ExceptionListRef
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
 
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "detection-rules-other"
 T0 = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
 EVENTS = [
     {"@timestamp": "2026-11-20T09:58:00.000Z", "host": {"name": "h1"}, "user": {"name": "a"},
@@ -168,3 +171,36 @@ def test_exceptions_drop_source_events_before_the_aggregation(detector: Detector
     report = excepting.hunt(rule, started_at=T0)
     assert sorted((a["host.name"], a["Esql.count"]) for a in report.alerts) == [
         ("h1", 1), ("h2", 1)]
+
+
+def test_a_corpus_rule_alerts_on_recursive_credential_greps() -> None:
+    """detection-rules' "Potential Credential Discovery via Recursive Grep": three distinct
+    recursive greps for secrets by one process name, host and user within a minute."""
+    rule = load_rule_file(CORPUS / "rules" / "cross-platform"
+                          / "credential_access_grep_recursive_credential_discovery.toml")
+
+    def grep(second: int, command_line: str, name: str = "grep") -> dict[str, Any]:
+        return {"@timestamp": f"2026-11-20T09:58:{second:02d}.000Z",
+                "event": {"category": ["process"], "type": ["start"]},
+                "host": {"os": {"type": "linux"}, "id": "host-1", "name": "web-1"},
+                "agent": {"id": "agent-1"}, "user": {"name": "root"},
+                "process": {"name": name, "command_line": command_line,
+                            "parent": {"name": "bash", "command_line": "bash"}}}
+
+    events = [grep(1, "grep -r password /etc"), grep(2, "grep -R token /srv"),
+              grep(3, "grep --recursive secret /home"),
+              grep(4, "egrep -r password /etc", name="egrep"),  # another process name
+              grep(5, "grep password /etc")]  # not recursive
+    with EventStore() as store:
+        store.bulk([line for doc in events for line in (
+            {"index": {"_index": "logs-endpoint.events.process-default"}}, doc)])
+        report = Detector(DuckDBBackend(store)).hunt(rule, started_at=T0)
+    assert report.error is None
+    (alert,) = report.alerts
+    assert alert["Esql.unique_cmd"] == 3
+    assert alert["Esql.cmd_values"] == ["grep --recursive secret /home", "grep -R token /srv",
+                                        "grep -r password /etc"]
+    assert (alert["host.name"], alert["user.name"], alert["process.parent.name"]) == (
+        "web-1", "root", "bash")
+    assert alert["Esql.time_bucket"] == "2026-11-20T09:58:00.000Z"
+    assert "process.name" not in alert  # KEEP drops the BY key it does not list
