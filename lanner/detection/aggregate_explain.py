@@ -42,6 +42,12 @@ class AggregationExplanation:
     verdict: str = ""
     closest: list[str] = field(default_factory=list)
 
+    @property
+    def past_query(self) -> bool:
+        """Whether some event got past the query and filters (else the query's own
+        explanation, clause by clause, says more: lanner.detection.explain)."""
+        return len(self.steps) >= 2 and self.steps[1].count > 0
+
 
 def explain_aggregation(backend: Backend, rule: Rule, *, now: datetime.datetime,
                         closest: int = 3) -> AggregationExplanation:

@@ -106,6 +106,12 @@ value = 3
     assert silent.exit_code == 1, silent.output
     assert "no group reaches 3 events within one rule window" in silent.output
     assert "host.id=h1: 2 event(s) of 3 needed" in silent.output
+    rule.write_text(rule.read_text().replace('"event.outcome:failure"',
+                                             '"event.outcome:failure and user.name:bob"'))
+    no_bob = CliRunner().invoke(app, ["rules", "test", str(rule), str(events)])
+    assert no_bob.exit_code == 1, no_bob.output
+    assert "user.name:bob" in no_bob.output  # the KQL clause no event got past
+    rule.write_text(rule.read_text().replace(" and user.name:bob", ""))
     events.write_text(events.read_text() + json.dumps({**failure(3), "data_stream": stream})
                       + "\n", encoding="utf-8")
     fires = CliRunner().invoke(app, ["rules", "test", str(rule), str(events)])
