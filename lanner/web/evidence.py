@@ -81,7 +81,7 @@ def why_matched(service: Any, rule: Rule | None,
         except LannerError as error:
             found.append(Matched(label, "", (), str(error)))
             continue
-        if not explained.stages:
+        if not explained.stages or explained.events_in_scope == 0:
             found.append(Matched(label, "", (), "the event is no longer in the store"))
             continue
         position = field_values(event, "kibana.alert.group.index")

@@ -19,6 +19,7 @@ from lanner.detection.alerts import rule_uuid
 from lanner.server import detection_api
 from lanner.server.service import Service
 from lanner.store.alerts import AlertFilter
+from lanner.web import evidence
 from tests.web.conftest import Watched, watched_page
 from tests.web.live import RULES, serve
 
@@ -337,3 +338,14 @@ def test_screenshots_are_pngs() -> None:
     for name in ("alert-investigation", "rule", "attack"):
         png = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_why_it_matched_says_when_the_event_is_gone(server: tuple[str, Service]) -> None:
+    service = server[1]
+    alert = dict(alert_of(service, HIJACK))
+    rule = next(r for r in service.rules if r.rule_id == alert["kibana.alert.rule.rule_id"])
+    alert["kibana.alert.ancestors"] = [{"id": "no-such-event", "type": "event", "depth": 0,
+                                        "index": "logs-endpoint.events.process-default"}]
+    with service.write_lock:
+        (matched,) = evidence.why_matched(service, rule, [alert])
+    assert matched.error == "the event is no longer in the store" and matched.clauses == ()
