@@ -29,7 +29,7 @@ MAPPING = {"properties": {
     "source": {"properties": {"ip": {"type": "ip"}}},
     "host": {"properties": {"containerized": {"type": "boolean"}}},
     "tags": {"type": "keyword"},
-    "file": {"properties": {"hash": {"properties": {
+    "file": {"properties": {"path": {"type": "keyword"}, "hash": {"properties": {
         "md5": {"type": "keyword"}, "sha256": {"type": "keyword"}}}}},
     "sig": {"type": "nested", "properties": {
         "subject": {"type": "keyword"}, "trusted": {"type": "boolean"}}},
@@ -41,7 +41,8 @@ DOCUMENTS: list[dict[str, Any]] = [
      "message": "Invoke-Mimikatz started", "source": {"ip": "10.1.2.3"},
      "powershell": {"file": {"script_block_text":
                              "IEX (New-Object Net.WebClient); Invoke-Mimikatz -DumpCreds"}},
-     "host": {"containerized": True}, "tags": ["a", "b"], "file": {"hash": {"md5": "abc"}},
+     "host": {"containerized": True}, "tags": ["a", "b"],
+     "file": {"hash": {"md5": "abc"}, "path": "C:\\Windows\\System32\\cmd.exe"},
      "sig": [{"subject": "Acme", "trusted": True}, {"subject": "Evil", "trusted": False}]},
     {"_id": "d2", "@timestamp": "2025-01-02T12:00:00Z",
      "process": {"name": "CMD.EXE", "command_line": "powershell -enc foo", "pid": 1},
@@ -119,6 +120,12 @@ def ids(es: Lanner, query: str) -> list[str]:
     ("process.command_line:*whoami", ["d1"]),
     ("process.command_line:*c whoami*", []),
     ("process.command_line:*whoami powershell*", ["d1", "d2"]),
+    # escapes: a Windows path written unquoted, quoted, and as a pattern
+    ("file.path:C\\:\\\\Windows\\\\System32\\\\cmd.exe", ["d1"]),
+    ('file.path:"C:\\\\Windows\\\\System32\\\\cmd.exe"', ["d1"]),
+    ("file.path:C\\:\\\\Windows\\\\*", ["d1"]),
+    ("file.path:c\\:\\\\windows\\\\*", []),
+    ("file.path:*\\\\cmd.exe", ["d1"]),
     # quoted and escaped stars are literal; `?` is literal
     ('process.name:"cmd*"', []),
     ("process.name:cmd\\*", []),
