@@ -197,7 +197,9 @@ class Api:
         return respond(None, status=200 if exists else 404)
 
     def _exists(self, index: str) -> bool:
-        return self.service.client.indices.exists(index)
+        """Whether the index exists; the alerts index always does (Kibana creates it with
+        the space, before any alert)."""
+        return _alerts(index) or self.service.client.indices.exists(index)
 
     async def index_put(self, request: Request) -> Response:
         index = request.path_params["index"]

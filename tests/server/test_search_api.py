@@ -285,6 +285,7 @@ def test_alerts_index_searches_like_events(server: Server, es: Elasticsearch) ->
                          "process": {"name": "evil.exe"}, "host": {"name": "alerted"}}],
             refresh=True)
     alerts = ".alerts-security.alerts-default"
+    assert es.indices.exists(index=alerts)
     deadline = time.monotonic() + 60
     while es.count(index=alerts)["count"] == 0 and time.monotonic() < deadline:
         time.sleep(0.5)
