@@ -13,58 +13,26 @@ corrupt or unreadable bundle is ignored and rewritten. `LANNER_CACHE=off` disabl
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
-import os
 import pickle
-import shutil
-import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lanner import __version__
+from lanner import cache as disk
+from lanner.cache import cache_root, enabled
+
+__all__ = ["cache_root", "enabled"]  # the rules loader and `lanner cache clear` read them here
 
 FORMAT = 1  # bump when what an entry holds, or Rule's fields, change shape
 _SUBDIR = "rules"
 
 
-def enabled() -> bool:
-    return os.environ.get("LANNER_CACHE", "").strip().lower() not in {"off", "0", "no",
-                                                                       "false"}
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or ""
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    return root / "lanner"
-
-
-def _private_dir(path: Path, create: bool) -> bool:
-    """Whether `path` is a directory only this user can write (made 0700 if `create`)."""
-    try:
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                path.mkdir(mode=0o700)
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
-            and info.st_mode & 0o077 == 0)
-
-
 def rules_dir(create: bool = False) -> Path | None:
     """The rules cache directory, if the cache is on and the directory can be trusted."""
-    if not enabled():
-        return None
-    root = cache_root()
-    if not _private_dir(root, create):
-        return None
-    folder = root / _SUBDIR
-    return folder if _private_dir(folder, create) else None
+    return disk.folder(_SUBDIR, create)
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,15 +62,7 @@ def read_bundle(name: str) -> dict[str, Any]:
     folder = rules_dir()
     if folder is None:
         return {}
-    path = folder / name
-    try:
-        with open(path, "rb") as file:
-            info = os.fstat(file.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & 0o022:
-                return {}
-            content = pickle.load(file)  # our own file, in our own 0700 folder
-    except Exception:  # missing, unreadable or corrupt: a miss, rewritten later
-        return {}
+    content = disk.read_pickle(folder / name)
     if (not isinstance(content, dict) or content.get("format") != FORMAT
             or content.get("version") != version()
             or not isinstance(content.get("entries"), dict)):
@@ -116,32 +76,11 @@ def write_bundle(name: str, entries: dict[str, Any]) -> None:
     if folder is None:
         return
     content = {"format": FORMAT, "version": version(), "entries": entries}
-    temp = None
-    try:
-        with tempfile.NamedTemporaryFile("wb", dir=folder, prefix=".tmp-", delete=False) as file:
-            temp = file.name
-            _Pickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(content)
-        os.replace(temp, folder / name)
-        temp = None
-        _prune(folder)
-    except Exception:  # a full disk, a rule that does not pickle: no cache this time
-        pass
-    finally:
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+    if disk.write_pickle(folder / name, content, _Pickler):
+        disk.prune(folder, KEEP)
 
 
 KEEP = 32  # bundles kept; loads of ever new sets of files (temporary folders) would pile up
-
-
-def _prune(folder: Path) -> None:
-    """Remove all but the KEEP most recently written bundles."""
-    with contextlib.suppress(OSError):
-        found = [(p.stat().st_mtime_ns, p) for p in folder.glob("*.pickle")]
-        for _, path in sorted(found, reverse=True)[KEEP:]:
-            with contextlib.suppress(OSError):
-                path.unlink()
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -172,10 +111,6 @@ class _Pickler(pickle.Pickler):
 
 
 def clear() -> int:
-    """Remove the rules cache; the number of files removed."""
-    folder = cache_root() / _SUBDIR
-    if not folder.is_dir():
-        return 0
-    count = sum(1 for p in folder.iterdir() if p.is_file())
-    shutil.rmtree(folder, ignore_errors=True)
-    return count
+    """Remove Lanner's on-disk caches (loaded rules, and the compiled SQL of their
+    conditions: `lanner cache clear`); the number of files removed."""
+    return disk.clear()

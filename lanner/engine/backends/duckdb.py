@@ -27,6 +27,7 @@ import duckdb
 from lanner.engine.backends.sql import (
     QueryFailedError,
     SqlCompiler,
+    conjoined,
     epoch_nanos,
     install_macros,
     positioned,
@@ -37,6 +38,7 @@ from lanner.engine.backends.sql import (
 )
 from lanner.engine.matcher import Event, expand_keys
 from lanner.engine.plan import StageFilter
+from lanner.engine.sqlcache import CompiledConditions
 from lanner.engine.values import KEY_WRAPPERS, wrap_key
 from lanner.eql import ast
 from lanner.eql.schema import FieldSchema
@@ -57,6 +59,16 @@ _SQL_PER_PASS = 400_000
 # row. Pure functions of one value only, so computing them for every row changes nothing.
 _HOISTED_CALL = re.compile(r'\b(lower|eql_ip_key)\(("(?:[^"]|"")+")\)')
 _SQL_STRING = re.compile(r"('(?:[^']|'')*')")
+# Rounds with at least this many distinct filters keep their compiled conditions on disk (a
+# hunt or a scheduled round of many rules); a single search compiles in milliseconds.
+_CACHED_ROUND = 32
+# A round over at most this many events first screens its filters: one pass evaluates the short
+# terms of their conditions' top-level `and`s (each alone necessary), and only the filters
+# whose every screened term holds for some event run whole. Over few events a pass costs what
+# DuckDB takes to parse and bind its SQL, and most of a thousand rules' filters fail on a short
+# term (`host.os.type == "linux"`, `process.name in (...)`); over many, few would.
+_SCREENED_EVENTS = 10_000
+_SCREEN_TERM = 120  # characters: longer terms are left to the whole condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,7 @@ class DuckDBBackend:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.con = store.con
+        self.compiled = CompiledConditions()
         install_macros(self.con)
 
     # -- scope ------------------------------------------------------------------------------
@@ -170,7 +183,8 @@ class DuckDBBackend:
         A keyed job with `keys_later` gets its documents; key_events makes them Events."""
         outcomes: list[FilterOutcome | None] = [None] * len(jobs)
         groups: dict[tuple[object, ...], list[_Member]] = {}
-        for member in self._members(jobs, outcomes):
+        members = self._members(jobs, outcomes)
+        for member in self._screened(members):
             groups.setdefault(member.group, []).append(member)
         batches = [batch for members in groups.values() for batch in _batches(members)]
         keyed_now: list[tuple[_Member, list[int]]] = []
@@ -208,13 +222,16 @@ class DuckDBBackend:
         positions: dict[tuple[object, ...], list[int]] = {}
         for position, job in enumerate(jobs):
             positions.setdefault(job.identity(), []).append(position)
+        cached = self.compiled if len(positions) >= _CACHED_ROUND else None
         members = []
         for shared in positions.values():
             try:
-                members.append(self._member(jobs[shared[0]], shared))
+                members.append(self._member(jobs[shared[0]], shared, cached))
             except Exception as error:
                 for position in shared:
                     outcomes[position] = error
+        if cached is not None:
+            cached.save()
         return members
 
     def _passes(self, batches: list[list[_Member]]) -> Iterator[list[tuple[_Member,
@@ -237,15 +254,53 @@ class DuckDBBackend:
         with ThreadPoolExecutor(workers, thread_name_prefix="lanner-pass") as pool:
             yield from pool.map(run, batches)
 
+    def _screened(self, members: list[_Member]) -> list[_Member]:
+        """The members that can match some event: over a small store, those whose screened
+        terms each hold for some event of their category in their group's indices (a superset
+        of the events their pass reads); a member left out finds nothing, as its pass would."""
+        if len(members) < _CACHED_ROUND or not any(member.screen for member in members):
+            return members
+        if self._rows(self.con, "SELECT count(*) FROM events")[0][0] > _SCREENED_EVENTS:
+            return members
+        terms: dict[tuple[object, ...], dict[str, int]] = {}
+        indices: dict[tuple[object, ...], dict[str, None]] = {}
+        for member in members:
+            within = terms.setdefault(member.group[2:], {})
+            for term in member.screen:
+                within.setdefault(term, len(within))
+            indices.setdefault(member.group[2:], {}).update(dict.fromkeys(member.scope.indices))
+        held: set[tuple[object, str]] = set()
+        for group, within in terms.items():
+            category = group[0] or "TRUE"
+            listed = list(within)
+            for start in range(0, len(listed), _FILTERS_PER_PASS):
+                batch = listed[start:start + _FILTERS_PER_PASS]
+                cases = ", ".join(f"CASE WHEN {term} THEN {number} END"
+                                  for number, term in enumerate(batch))
+                scope = SearchScope(tuple(indices[group]))
+                sql = (f"SELECT DISTINCT unnest(list_filter([{cases}], lambda _t: _t IS NOT "
+                       f"NULL)) FROM events WHERE {self._where(str(category), scope)}")
+                try:
+                    found = {batch[row[0]] for row in self._rows(self.con, sql)}
+                except QueryFailedError:  # no screen: the whole conditions decide
+                    found = set(batch)
+                held.update((group, term) for term in found)
+        return [member for member in members
+                if all((member.group[2:], term) in held for term in member.screen)]
+
     def _threads(self) -> int:
         return int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
 
-    def _member(self, job: FilterJob, positions: list[int]) -> _Member:
+    def _member(self, job: FilterJob, positions: list[int],
+                cached: CompiledConditions | None = None) -> _Member:
         """A job compiled: the SQL telling its rows within its group's pass, and its join-key
-        columns (compiled even when read later, so that a bad key fails the search)."""
+        columns (compiled even when read later, so that a bad key fails the search). `cached`:
+        the conditions compiled before, on disk."""
         compiler, scope, stage = job.compiler, job.scope, job.stage
         category = compiler.category(stage.category) if stage.category is not None else None
-        condition = [f"({compiler.condition(stage.condition)})"]
+        terms = (cached.terms(compiler, stage.condition) if cached is not None
+                 else compiler.condition_terms(stage.condition))
+        condition = [f"({conjoined(terms)})"]
         if job.timed:
             condition.append(f"({self._timestamp(scope)}) IS NOT NULL")
         keys: tuple[str, ...] = ()
@@ -259,8 +314,9 @@ class DuckDBBackend:
             wrappers = tuple(KEY_WRAPPERS.get(r.es_type or "") for r in resolved)
             scalar = not any(r.is_list for r in resolved) and not any(wrappers)
         group = (scope.timestamp_field, scope.tiebreaker_field, category)
+        screen = tuple(term for term in terms if len(term) <= _SCREEN_TERM and term != "TRUE")
         return _Member(positions, scope, group, " AND ".join(condition), job.keyed,
-                       job.keyed and job.keys_later, keys, optional, wrappers, scalar)
+                       job.keyed and job.keys_later, keys, optional, wrappers, scalar, screen)
 
     def _pass(self, members: list[_Member],
               con: duckdb.DuckDBPyConnection) -> Iterator[tuple[_Member, FilterOutcome]]:
@@ -428,6 +484,7 @@ class _Member:
     optional: tuple[bool, ...]
     wrappers: tuple[type[str] | None, ...]
     scalar: bool = True  # every join key one plain value: no list to expand, no wrapper
+    screen: tuple[str, ...] = ()  # short terms of the condition's `and`, each one necessary
 
 
 def _events(member: _Member, columns: list[int], rows: list[tuple]) -> list[Event]:

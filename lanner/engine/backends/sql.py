@@ -388,6 +388,12 @@ def _disjunction(terms: list[_Clause]) -> _Clause:
     return None if any(term is None for term in terms) else False
 
 
+def conjoined(terms: Sequence[str]) -> str:
+    """The SQL conjunction of compiled terms (SqlCompiler.condition_terms), as `and` joins
+    them."""
+    return terms[0] if len(terms) == 1 else "(" + " AND ".join(terms) + ")"
+
+
 def _negation(clause: _Clause) -> _Clause:
     """must_not: TRUE for every event the clause does not match, a missing value included;
     a folded null stays null."""
@@ -593,6 +599,18 @@ class SqlCompiler:
             return Resolved(name, self.dialect.typed_null(es_type), es_type)
         return None
 
+    def field_state(self, name: str) -> tuple[object, ...]:
+        """All that compiling a read of `name` asks about it (what `_lookup` reads): two
+        compilers that agree on every field of a condition compile it alike, which the cache
+        of compiled conditions (lanner.engine.sqlcache) keys on."""
+        column = self.fields.column(name)
+        if column is not None:
+            return ("column", column.name, column.es_type, column.duckdb_type, column.is_list,
+                    column.alias_path, column.physical, column.conflict)
+        if self.fields.has_field(name):
+            return ("object",)
+        return ("schema", self.schema.type_of(name) if self.schema is not None else None)
+
     def _closest(self, name: str) -> list[str]:
         known = [known for known in self.fields.columns() if not known.startswith("_")]
         return closest_names(name, known, limit=1)
@@ -619,14 +637,26 @@ class SqlCompiler:
     def condition(self, expr: ast.Expr) -> str:
         """SQL that is TRUE exactly for the events `expr` matches (FALSE or NULL otherwise):
         a bool query over one query or script per predicate, as Elasticsearch plans it."""
+        return conjoined(self.condition_terms(expr))
+
+    def condition_terms(self, expr: ast.Expr) -> tuple[str, ...]:
+        """`condition(expr)` as the terms of its conjunction (`conjoined` joins them): those of
+        a top-level `and`, each one alone a necessary condition of the whole (a pass over
+        few events first screens with the short ones), or the one condition."""
         try:
-            clause = self._clause(expr)
+            if isinstance(expr, ast.And):
+                terms = [self._clause(term) for term in expr.terms]
+                clause = _conjunction(terms)
+                if isinstance(clause, str):
+                    return tuple(term for term in terms if isinstance(term, str))
+            else:
+                clause = self._clause(expr)
         except RecursionError:  # a flat chain of thousands of operators nests the tree
             raise CompileError("the expression is too large to compile: Elasticsearch, too, "
                                "refuses statements whose parse tree is this deep", expr) from None
         if isinstance(clause, str):
-            return clause
-        return "TRUE" if clause else "FALSE"
+            return (clause,)
+        return ("TRUE" if clause else "FALSE",)
 
     def _clause(self, expr: ast.Expr) -> _Clause:
         if isinstance(expr, ast.And):
