@@ -81,6 +81,17 @@ def test_terms_count_a_document_once_per_distinct_value(backend: DuckDBBackend) 
         {"key": 1, "key_as_string": "true", "doc_count": 1}]
 
 
+def test_min_doc_count_zero_lists_the_scopes_other_keys(backend: DuckDBBackend) -> None:
+    compiler = backend.compiler(SearchScope(("logs-t",)))
+    scope = "_index = 'logs-t'"
+    only_d1 = f"{scope} AND _id = 'd1'"
+    result = aggregate({"t": {"terms": {"field": "tags", "min_doc_count": 0,
+                                        "order": {"_key": "asc"}}}},
+                       AggregationScope(backend.con, compiler, only_d1, scope))
+    assert [(b["key"], b["doc_count"]) for b in result["t"]["buckets"]] == [
+        ("a", 0), ("b", 0), ("c", 1), ("z", 0)]
+
+
 def test_calendar_months_fill_the_gaps_and_sub_aggregate(backend: DuckDBBackend) -> None:
     result = _aggs(backend, {"m": {"date_histogram": {"field": "@timestamp",
                                                       "calendar_interval": "month"},

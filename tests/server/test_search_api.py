@@ -3,6 +3,7 @@ through the official Python client and raw HTTP, against a real `lanner serve --
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -216,6 +217,18 @@ def test_filter_path_and_the_index_field(server: Server, es: Elasticsearch) -> N
     assert raw.json() == {"count": 31}  # with the late one of the point-in-time test
 
 
+def test_contexts_expire_after_their_keep_alive(es: Elasticsearch) -> None:
+    pit = es.open_point_in_time(index=INDEX, keep_alive="1s")["id"]
+    scroll = es.search(index=INDEX, scroll="1s", size=1)["_scroll_id"]
+    time.sleep(1.5)
+    with pytest.raises(NotFoundError) as gone:
+        es.search(pit={"id": pit}, size=1)
+    assert gone.value.body["error"]["root_cause"][0]["type"] == \
+        "search_context_missing_exception"
+    with pytest.raises(NotFoundError):
+        es.scroll(scroll_id=scroll, scroll="1m")
+
+
 def test_field_caps_and_mapping(es: Elasticsearch) -> None:
     caps = es.field_caps(index="logs-*", fields="custom.code,message,process*")
     assert caps["indices"] == [OTHER, INDEX]
@@ -277,7 +290,6 @@ def test_alerts_index_searches_like_events(server: Server, es: Elasticsearch) ->
     """The rule of live.py alerts on evil.exe within ten minutes; the alerts index then
     answers sort, aggregations and scroll like any index."""
     import datetime
-    import time
 
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     es.bulk(operations=[{"create": {"_index": "logs-live-default"}},
