@@ -82,18 +82,6 @@ def _json(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _int(request: Request, body: dict[str, Any], name: str, default: int) -> int:
-    value = request.query_params.get(name, body.get(name, default))
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise parsing(f"[{name}] must be a whole number, not [{value}]") from None
-    if number < 0:
-        raise ElasticError(400, "illegal_argument_exception",
-                           f"[{name}] parameter cannot be negative, found [{number}]")
-    return number
-
-
 class Api:
     """The route handlers over one service."""
 
