@@ -210,11 +210,11 @@ class _Translator:
 
     def source(self, command: ast.From) -> None:
         select = ["_doc AS __doc"]
-        made = self.made_names()
+        reads = self.source_reads()
         for name in self.source_names():
             value = self.field(name)
             if value is None:
-                if not self.templated or name in made:
+                if not self.templated or name not in reads:
                     continue
                 value = Value("NULL", "null")  # DuckDB's NULL type: it casts to any
                 self.unmapped.append(name)
@@ -240,22 +240,33 @@ class _Translator:
             where += f" AND ({self.filter_sql})"
         self.ctes.append(f"s0 AS (SELECT {', '.join(select)} FROM events WHERE {where})")
 
-    def made_names(self) -> set[str]:
-        """The columns the pipeline makes (EVAL, STATS, DISSECT, GROK, RENAME)."""
+    def source_reads(self) -> set[str]:
+        """The names the pipeline reads before any command of it makes them (EVAL, STATS,
+        DISSECT, GROK, RENAME): those can only be source fields."""
         made: set[str] = set()
-        for command in self.query.commands:
+        read: set[str] = set()
+        for command in self.query.commands[1:]:
+            read.update(c.name for c in command.find_all(ast.Column) if c.name not in made)
+            names: list[str] = []
+            if isinstance(command, ast.MvExpand):
+                names = [command.column]
+            elif isinstance(command, ast.Rename):
+                names = [old for old, _ in command.pairs]
+            elif isinstance(command, ast.Keep | ast.Drop):
+                names = [p for p in command.patterns if "*" not in p]
+            read.update(n for n in names if n not in made)
             if isinstance(command, ast.Eval):
                 made.update(a.name for a in command.assignments)
             elif isinstance(command, ast.Stats):
                 made.update(a.name for a in command.aggregates)
-                made.update(g.name for g in command.groups if not isinstance(g.value, ast.Column))
+                made.update(g.name for g in command.groups)
             elif isinstance(command, ast.Grok):
                 made.update(grok_columns(command.pattern))
             elif isinstance(command, ast.Dissect):
                 made.update(dissect_columns(command.pattern))
             elif isinstance(command, ast.Rename):
                 made.update(new for _, new in command.pairs)
-        return made
+        return read
 
     def source_names(self) -> list[str]:
         """The fields the query may read from the source: every name it writes, and every
@@ -410,7 +421,7 @@ class _Translator:
                 else order.nulls_first
             terms.append(f"{sql} {'ASC' if order.ascending else 'DESC'} "
                          f"NULLS {'FIRST' if nulls_first else 'LAST'}")
-        terms.extend(t for t in self.order if t != "__ord")
+        terms.extend(self.order)  # ties keep the order they had
         select = [c for c in self.carried() if c != "__ord"]
         self.order = ["__ord"]
         select.append(f"row_number() OVER (ORDER BY {', '.join(terms)}) AS __ord")
@@ -472,10 +483,14 @@ class _Translator:
             for (name, value), alias in zip(keys, key_aliases, strict=True):
                 made.pop(name, None)
                 made[name] = Col(alias, value.type, False)
-            self.stage(", ".join([*select, *key_aliases]) or "1", group_by)
+            # rows in group-key order, numbered: the order outlives KEEP and EVAL
+            keys_order = ", ".join(f"{a} NULLS LAST" for a in key_aliases) or "1"
+            self.stage(", ".join([*select, *key_aliases,
+                                  f"row_number() OVER (ORDER BY {keys_order}) AS __ord"]),
+                       group_by)
             self.cols = made
             self.doc = False
-            self.order = [f"{a} NULLS LAST" for a in key_aliases] or ["1"]
+            self.order = ["__ord"]
             return
         # INLINE STATS: every row keeps its columns and gains its group's aggregates
         rows_stage = f"s{len(self.ctes) - 1}"
@@ -499,6 +514,9 @@ class _Translator:
         if name == "COUNT" and (not node.args or isinstance(node.args[0], ast.Star)):
             return Value(f"count(*){keep}", "long")
         arg = self.expr(node.args[0])
+        if arg.type == "null":  # a field no index maps: no values to aggregate
+            empty = name in ("COUNT", "COUNT_DISTINCT")
+            return Value("CAST(0 AS BIGINT)" if empty else "NULL", "long" if empty else "null")
         values = self.list_of(arg)
         every = f"flatten(list({values}){keep})"
         if name == "COUNT":
@@ -773,7 +791,7 @@ class _Translator:
             stamp = self.now.astimezone(datetime.UTC).replace(tzinfo=None).isoformat()
             return Value(f"CAST(TIMESTAMP '{stamp}' AS TIMESTAMP_NS)", "date")
         if name == "ROUND":
-            digits = one[1].sql if len(one) > 1 else "0"
+            digits = f"CAST({one[1].sql} AS INTEGER)" if len(one) > 1 else "0"
             kind = one[0].type
             if kind == "long":
                 return Value(f"CAST(round({one[0].sql}, {digits}) AS BIGINT)", "long")
