@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         ("terms host.name", median_ms(args.runs, lambda: search(
             {"size": 0, "aggs": {"h": {"terms": {"field": "host.name"}}}})),
          median_ms(args.runs, group_by_floor)),
+        ("terms process.pid (one value an event)", median_ms(args.runs, lambda: search(
+            {"size": 0, "aggs": {"p": {"terms": {"field": "process.pid"}}}})), None),
         ("date_histogram 1h", median_ms(args.runs, lambda: search(
             {"size": 0, "aggs": {"d": {"date_histogram": {"field": "@timestamp",
                                                           "fixed_interval": "1h"}}}})), None),

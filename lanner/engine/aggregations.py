@@ -171,15 +171,17 @@ class _Buckets:
         return f"list_distinct(list_transform({self.field.values}, lambda _v: " \
                f"{self.key_sql('_v')}))"
 
-    def counts(self, where: str) -> list[tuple[Any, int]]:
+    def grouped_sql(self, where: str) -> str:
+        """SQL of (_k, _c): each key and how many documents meeting `where` have it."""
         scalar = self.field.scalar
         if scalar is not None:  # one value a document: a plain GROUP BY, many times faster
-            return [(key, count) for key, count in self.scope.rows(
-                f"SELECT {self.key_sql(scalar)} AS _k, count(*) FROM events WHERE ({where}) "
-                f"AND {scalar} IS NOT NULL GROUP BY _k")]
-        return [(key, count) for key, count in self.scope.rows(
-            f"SELECT _k, count(*) FROM (SELECT unnest({self.keys_sql()}) AS _k FROM events "
-            f"WHERE {where}) GROUP BY _k")]
+            return (f"SELECT {self.key_sql(scalar)} AS _k, count(*) AS _c FROM events "
+                    f"WHERE ({where}) AND {scalar} IS NOT NULL GROUP BY _k")
+        return (f"SELECT _k, count(*) AS _c FROM (SELECT unnest({self.keys_sql()}) AS _k "
+                f"FROM events WHERE {where}) GROUP BY _k")
+
+    def counts(self, where: str) -> list[tuple[Any, int]]:
+        return [(key, count) for key, count in self.scope.rows(self.grouped_sql(where))]
 
     def bucket(self, key: Any, count: int, sub: Any, condition: str) -> dict[str, Any]:
         bucket: dict[str, Any] = {**self.key_fields(key), "doc_count": count}
@@ -219,31 +221,56 @@ class _Terms(_Buckets):
                                          "parsing_exception")
         size = _number(body.get("size", 10), f"size] in [{self.name}", 1)
         min_count = _number(body.get("min_doc_count", 1), "min_doc_count", 0)
-        counts = dict(self.counts(self.scope.where))
-        if min_count == 0:
-            for key, _ in self.counts(self.scope.scope):
-                counts.setdefault(key, 0)
+        if size > MAX_BUCKETS:
+            raise _too_many_buckets()
         missing = body.get("missing")
         missing_condition = f"coalesce(len({self.field.values}), 0) = 0"
+        absent = 0
         if missing is not None:
             absent = self.scope.rows(f"SELECT count(*) FROM events WHERE ({self.scope.where}) "
                                      f"AND {missing_condition}")[0][0]
-            if absent:
-                key = self._missing_key(missing)
-                counts[key] = counts.get(key, 0) + absent
-        ordered = sorted(counts.items(), key=self._order())
-        kept = [(key, count) for key, count in ordered if count >= min_count]
-        if len(kept[:size]) > MAX_BUCKETS:
-            raise _too_many_buckets()
+        missing_key = self._missing_key(missing) if absent else None
+        top, total = self._top(size, min_count, missing_key, absent)
         buckets = []
-        for key, count in kept[:size]:
+        for key, count in top:
             condition = self.has_key(key)
-            if missing is not None and key == self._missing_key(missing):
+            if absent and key == missing_key:
                 condition = f"({condition} OR {missing_condition})"
             buckets.append(self.bucket(key, count, sub, condition))
         return {"doc_count_error_upper_bound": 0,
-                "sum_other_doc_count": sum(count for _, count in kept[size:]),
+                "sum_other_doc_count": total - sum(count for _, count in top),
                 "buckets": buckets}
+
+    def _top(self, size: int, min_count: int, missing_key: Any, absent: int
+             ) -> tuple[list[tuple[Any, int]], int]:
+        """The top `size` (key, count) with at least `min_count`, the documents without a
+        value counted under `missing_key`; and the count of every key kept. Ordered and cut
+        in SQL, so a field with millions of values is not read into Python."""
+        if min_count == 0:  # every key of the scope, the unmatched ones at zero
+            counts = dict(self.counts(self.scope.where))
+            for key, _ in self.counts(self.scope.scope):
+                counts.setdefault(key, 0)
+            if absent:
+                counts[missing_key] = counts.get(missing_key, 0) + absent
+            ordered = sorted(counts.items(), key=self._order())
+            return ordered[:size], sum(counts.values())
+        grouped = self.grouped_sql(self.scope.where)
+        candidates = dict(self.scope.rows(
+            f"SELECT _k, _c FROM ({grouped}) WHERE _c >= {min_count} "
+            f"ORDER BY {self._order_sql()} LIMIT {size}"))
+        total = self.scope.rows(f"SELECT coalesce(sum(_c), 0) FROM ({grouped}) "
+                                f"WHERE _c >= {min_count}")[0][0]
+        if absent:
+            found = self.scope.rows(f"SELECT _c FROM ({grouped}) WHERE _k = "
+                                    f"{sql_literal(missing_key)}")
+            before = found[0][0] if found else 0
+            after = before + absent
+            total += (after if after >= min_count else 0) - (
+                before if before >= min_count else 0)
+            candidates[missing_key] = after
+        ordered = sorted(((key, count) for key, count in candidates.items()
+                          if count >= min_count), key=self._order())
+        return ordered[:size], int(total)
 
     def _missing_key(self, missing: Any) -> Any:
         es_type = self.field.es_type
@@ -260,6 +287,20 @@ class _Terms(_Buckets):
         return str(missing)
 
     def _order(self) -> Callable[[tuple[Any, int]], Any]:
+        criteria = self._criteria()
+
+        def sort_key(item: tuple[Any, int]) -> Any:
+            key, count = item
+            return tuple(_Reversible(count if what == "_count" else _comparable(key), desc)
+                         for what, desc in criteria)
+        return sort_key
+
+    def _order_sql(self) -> str:
+        return ", ".join(f"{'_c' if what == '_count' else '_k'} {'DESC' if desc else 'ASC'}"
+                         for what, desc in self._criteria())
+
+    def _criteria(self) -> list[tuple[str, bool]]:
+        """(_count or _key, descending) in turn; count ties broken by key ascending."""
         order = self.body.get("order", {"_count": "desc"})
         items = order if isinstance(order, list) else [order]
         criteria: list[tuple[str, bool]] = []
@@ -277,12 +318,7 @@ class _Terms(_Buckets):
             criteria.append(("_key" if what == "_term" else what, direction == "desc"))
         if not any(what == "_key" for what, _ in criteria):
             criteria.append(("_key", False))  # ES breaks count ties by key ascending
-
-        def sort_key(item: tuple[Any, int]) -> Any:
-            key, count = item
-            return tuple(_Reversible(count if what == "_count" else _comparable(key), desc)
-                         for what, desc in criteria)
-        return sort_key
+        return criteria
 
 
 class _Reversible:
