@@ -1,7 +1,7 @@
 """Issue #5's benchmark suite in one command: prints its figures and writes BENCHMARKS.md.
 
     .venv/bin/python -m bench.run [--events 1000000] [--runs 3] [--quick]
-                                  [--skip floors,ingest,peer,window,growth,memory]
+                                  [--skip floors,ingest,peer,window,growth,memory,startup]
 
 On the corpus of bench/generate.py (made once into bench/data/, then reused), in one run:
 
@@ -20,7 +20,9 @@ On the corpus of bench/generate.py (made once into bench/data/, then reused), in
   round of every rule (`Detector.run_many`, as `lanner serve` runs its due rules) with
   `started_at` at the window's end;
 * growth: the all-rules hunt at 2x and 4x the events, and a hunt with `--few-rules` rules;
-* peak memory of an all-rules hunt of `--memory-events` events (5M: the bar is 2 GB).
+* peak memory of an all-rules hunt of `--memory-events` events (5M: the bar is 2 GB);
+* start-up (issue #21, bench/startup.py): `lanner hunt -q` of the example events (39) with
+  every corpus rule, rules and SQL caches warm and cold, against the 5 example rules.
 
 Each measurement on the main corpus is the median of `--runs` runs (min beside it); the growth
 and memory hunts run once each. Corpora made only for growth and memory are deleted afterwards
@@ -55,6 +57,10 @@ import lanner
 from bench import generate
 from bench.engine import floor_duckdb, floor_orjson, memory_total, read_through
 from bench.parse import PEER_PYTHON, Runs, command_line, cpu_model, ensure_peer_venv, run
+from bench.startup import BAR as STARTUP_BAR
+from bench.startup import EVENTS as STARTUP_EVENTS
+from bench.startup import FEW as STARTUP_RULES
+from bench.startup import startup_times
 from lanner.detection.hunt import select_rules
 from lanner.engine.client import Lanner
 from lanner.rules import Rule, load_rules
@@ -64,7 +70,7 @@ LANNER = Path(sys.executable).parent / "lanner"
 PEER_HUNT_SCRIPT = ROOT / "bench" / "peers" / "eql_hunt_peer.py"
 REPORT = ROOT / "BENCHMARKS.md"
 INGEST_LABEL = "Lanner ingest: the fields of every rule, as `lanner hunt` reads them"
-SECTIONS = ("floors", "ingest", "peer", "window", "growth", "memory")
+SECTIONS = ("floors", "ingest", "peer", "window", "growth", "memory", "startup")
 WINDOW = datetime.timedelta(minutes=5)
 
 # The bar of issue #5.
@@ -510,6 +516,7 @@ class Suite:
     growth: list[Hunt] = field(default_factory=list)  # the all-rules hunt at more events
     few_rules: Hunt | None = None
     memory: Hunt | None = None
+    startup: dict[str, Figure] | None = None  # few (the 5 example rules), cold, warm, off
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -603,8 +610,23 @@ def measure(options: argparse.Namespace, skip: set[str], space: Workspace) -> Su
         suite.memory = hunt(f"hunt, all rules, {big.events:,} events", options.corpus_rules,
                             big.path, big.events, 1, space)
         discard(big, made_in, options.keep_corpora)
+    if "startup" not in skip:
+        print("start-up ...", file=sys.stderr, flush=True)
+        suite.startup = startup(options.corpus_rules, options.runs)
     suite.problems += check_problems(suite)
     return suite
+
+
+STARTUP_LABELS = {"few": "5 example rules, warm cache", "cold": "all rules, cold cache",
+                  "warm": "all rules, warm cache", "off": "all rules, LANNER_CACHE=off"}
+
+
+def startup(rules: Path, runs: int) -> dict[str, Figure]:
+    """Issue #21's start-up hunts (bench/startup.py): each a Figure over the example events."""
+    events = sum(1 for path in (ROOT / STARTUP_EVENTS).glob("*.ndjson")
+                 for line in path.read_bytes().splitlines() if line.strip())
+    times = startup_times(str(rules), STARTUP_RULES, STARTUP_EVENTS, runs)
+    return {name: Figure(STARTUP_LABELS[name], events, values) for name, values in times.items()}
 
 
 def check_problems(suite: Suite) -> list[str]:
@@ -712,6 +734,15 @@ def bar_rows(suite: Suite) -> list[tuple[str, str, str]]:
                      verdict(rules.median < WINDOW_SECONDS)))
     else:
         rows.append((target, "not measured (--skip window)", "-"))
+    target = (f"all rules over the {STARTUP_EVENTS} (under 100 events) take at most "
+              f"{STARTUP_BAR:g}x the 5 example rules, caches warm")
+    if suite.startup:
+        few, warm, cold = (suite.startup[name].median for name in ("few", "warm", "cold"))
+        rows.append((target, f"{times(warm / few)} warm, {times(cold / few)} cold "
+                             f"({warm:.2f} s, {cold:.2f} s / {few:.2f} s)",
+                     verdict(warm <= STARTUP_BAR * few)))
+    else:
+        rows.append((target, "not measured (--skip startup)", "-"))
     return rows
 
 
@@ -916,6 +947,25 @@ def growth_section(suite: Suite) -> list[str]:
     return lines
 
 
+def startup_section(figures: dict[str, Figure], rules: Path) -> list[str]:
+    few = figures["few"].median
+    lines = [
+        "## Start-up of a small hunt",
+        "",
+        f"`lanner hunt -q -r <rules> {STARTUP_EVENTS}` ({figures['few'].events} events), spawn "
+        f"to exit, as `python -m bench.startup` times it: the 5 rules of {STARTUP_RULES} against "
+        f"every rule of {rules}, with the rules and compiled-SQL caches warm, emptied before "
+        "each run (cold), and off; interleaved runs.",
+        "",
+        "| hunt | median s | min s | x the 5 rules |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [f"| {figure.label} | {figure.median:.2f} | {figure.best:.2f} | "
+              f"{figure.median / few:.2f} |" for figure in figures.values()]
+    lines.append("")
+    return lines
+
+
 def render(suite: Suite) -> str:
     lines = header(suite)
     lines += ["## The bar", "", "| bar | measured | verdict |", "|---|---|---|"]
@@ -929,6 +979,8 @@ def render(suite: Suite) -> str:
         lines += window_section(suite.window)
     if len(suite.growth_hunts()) > 1 or suite.few_rules:
         lines += growth_section(suite)
+    if suite.startup:
+        lines += startup_section(suite.startup, suite.options.corpus_rules)
     lines += SPARK_SECTION
     lines += ["## Checks", ""]
     lines += [f"- {problem}" for problem in suite.problems] or ["- all checks passed"]

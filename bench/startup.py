@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BAR = 1.5
+FEW = "examples/rules"
+EVENTS = "examples/events"
 
 
 def hunt(rules: str, events: str, env: dict[str, str]) -> float:
@@ -38,15 +40,9 @@ def hunt(rules: str, events: str, env: dict[str, str]) -> float:
     return took
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--rules", default=str(ROOT.parent / "shared" / "corpus"
-                                              / "detection-rules-eql"))
-    parser.add_argument("--few", default="examples/rules")
-    parser.add_argument("--events", default="examples/events")
-    args = parser.parse_args(argv)
-
+def startup_times(rules: str, few: str, events: str, runs: int) -> dict[str, list[float]]:
+    """Seconds of each hunt, `runs` of each, interleaved so that the machine's load hits all
+    alike: `few` (warm cache), `rules` cold, warm and with LANNER_CACHE=off."""
     home = Path(tempfile.mkdtemp(prefix="lanner-startup-"))
     env = {**os.environ, "XDG_CACHE_HOME": str(home)}
     env.pop("LANNER_CACHE", None)
@@ -54,20 +50,32 @@ def main(argv: list[str] | None = None) -> None:
 
     def cold() -> float:
         shutil.rmtree(cache, ignore_errors=True)
-        return hunt(args.rules, args.events, env)
+        return hunt(rules, events, env)
 
     try:
-        hunt(args.few, args.events, env)  # warm the 5 rules' cache and the OS's file cache
-        hunt(args.rules, args.events, env)
+        hunt(few, events, env)  # warm the 5 rules' cache and the OS's file cache
+        hunt(rules, events, env)
         times: dict[str, list[float]] = {"few": [], "cold": [], "warm": [], "off": []}
         off_env = {**env, "LANNER_CACHE": "off"}
-        for _ in range(args.runs):  # interleaved, so that the machine's load hits all alike
-            times["few"].append(hunt(args.few, args.events, env))
+        for _ in range(runs):
+            times["few"].append(hunt(few, events, env))
             times["cold"].append(cold())
-            times["warm"].append(hunt(args.rules, args.events, env))
-            times["off"].append(hunt(args.rules, args.events, off_env))
+            times["warm"].append(hunt(rules, events, env))
+            times["off"].append(hunt(rules, events, off_env))
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rules", default=str(ROOT.parent / "shared" / "corpus"
+                                              / "detection-rules-eql"))
+    parser.add_argument("--few", default=FEW)
+    parser.add_argument("--events", default=EVENTS)
+    args = parser.parse_args(argv)
+    times = startup_times(args.rules, args.few, args.events, args.runs)
 
     median = {name: statistics.median(values) for name, values in times.items()}
     few = median["few"]

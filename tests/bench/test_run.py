@@ -74,6 +74,9 @@ def test_quick_run_writes_every_section_with_numbers(tmp_path: Path) -> None:
     assert re.search(rf"\| one scheduled execution of 6 rules \| {NUMBER} \|", text)
     assert re.search(rf"\| 2,000 \| 6 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| 2 \|", text)
     assert re.search(rf"\| 2 \| 1,000 \| {NUMBER} \| 1 \| 1 \|", text)
+    assert re.search(rf"take at most 1.5x the 5 example rules, caches warm \| {NUMBER}x warm, "
+                     rf"{NUMBER}x cold \(", bar)  # issue 21's start-up line
+    assert re.search(rf"\| all rules, warm cache \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
     assert text.rstrip().endswith("- all checks passed")
     # The corpus made only for growth is gone; the main and window corpora stay cached.
     assert sorted(path.name for path in (tmp_path / "data").glob("*.ndjson")) == [
