@@ -29,6 +29,13 @@ through Query DSL by `querydsl` (`kql_condition` for KQL). Elasticsearch evaluat
 its own KQL implementation (x-pack/plugin/kql), which mirrors Kibana's field queries
 (OTHER-RULE-TYPES.md §5.7); Lanner uses Kibana's translation, the one its query rules use.
 
+Where the spec (OTHER-RULE-TYPES.md) is silent or older than Elasticsearch's source, the source
+wins: FROM patterns that match no index give an empty result, not `Unknown index` (ES PR
+#139181, "ESQL: allow empty results"); TO_LOWER and TO_UPPER convert each value of a
+multi-value (their function docs); RLIKE compiles its pattern with Lucene's `new
+RegExp(pattern)` (RLikePattern), all syntax flags on, so `&` is intersection: Lanner refuses that
+operator by name rather than guess.
+
 DuckDB only; a Spark backend gets EsqlUnsupportedError.
 """
 
