@@ -128,6 +128,8 @@ class EsqlExecutor:
                             iso(window.end) if window.end else "", job.rule.query,
                             f"{SPACE_ID}:{job.context.rule_uuid}", position]
             alert = event_alert(event, job.context)
+            if alert.get("kibana.alert.original_time") is None:  # a row without @timestamp
+                alert.pop("kibana.alert.original_time", None)
             alert["kibana.alert.uuid"] = object_hash(_hashable(identity))
             if alert["kibana.alert.uuid"] in seen:  # uniqBy within a page
                 continue

@@ -94,6 +94,7 @@ def test_an_aggregating_rule_alerts_on_its_rows_with_window_ids(detector: Detect
     assert alert["host.name"] == "h1" and alert["Esql.count"] == 2
     assert alert["Esql.users"] == ["a", "b"]
     assert "process" not in alert and "user" not in alert  # the row only
+    assert "kibana.alert.original_time" not in alert  # the row keeps no @timestamp
     window = report.windows[0]
     start = window.start.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     end = window.end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
