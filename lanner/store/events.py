@@ -281,14 +281,18 @@ class EventStore:
 
     def _ingest_columnar(self, names: list[str], index: str | None, fields: Iterable[str],
                          progress: IngestProgress | None) -> IngestReport:
-        """Each file the columnar way when it can be, else the general way, in order."""
+        """Each file the columnar way when it can be, else the general way, in order; a
+        small input all the general way, in one stream."""
         fields = set(fields)
         wanted = columnar.needed_fields(fields)
         self._catalog.loaded = frozenset({*fields, *wanted})
         if _small_input(names, len(wanted)):
             why = f"a small input: cheaper than typing {len(wanted)} fields in SQL"
             self.general_files.extend((name, why) for name in names)
-            return self._ingest([(name, read_file(name)) for name in names], index, progress)
+            report = self._ingest([(name, read_file(name)) for name in names], index, progress)
+            if progress:
+                progress(None, report.events)
+            return report
         report = IngestReport()
         made: set[str] = set()  # columns made before their values were seen
         try:

@@ -280,8 +280,12 @@ def test_a_small_input_goes_the_general_way(tmp_path: Path,
     first = _write(tmp_path / "first.ndjson", TRICKY[:8])
     second = _write(tmp_path / "second.ndjson", TRICKY[8:])
     small, general = EventStore(), EventStore()
-    report = small.ingest_files([first, second], fields=FIELDS)
+    heard: list[tuple[str | None, int]] = []
+    report = small.ingest_files([first, second], fields=FIELDS,
+                                progress=lambda name, events: heard.append((name, events)))
     general.ingest_files([first, second])
+    assert heard[0] == (str(first), 0) and heard[-1] == (None, len(TRICKY))
+    assert (str(second), 8) in heard
     assert [name for name, _ in small.general_files] == [str(first), str(second)]
     assert "small input" in small.general_files[0][1]
     assert report.files == [str(first), str(second)] and report.events == len(TRICKY)
