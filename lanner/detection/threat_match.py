@@ -66,18 +66,20 @@ class ThreatMatchExecutor:
         scope = job.round.scope(rule.index, job.event_filter(rule_filter(rule), match),
                                 timestamp_field=primary, tiebreaker_field=secondary,
                                 now=job.context.started_at)
-        return [SearchRequest(EVERY_EVENT, scope, job.size, result_position="tail")]
+        size = job.size if job.size == UNLIMITED else job.size + 1  # one more: the warning
+        return [SearchRequest(EVERY_EVENT, scope, size, result_position="tail")]
 
     def alerts(self, job: WindowJob, results: list[SearchResult]) -> WindowAlerts:
         if not results:
             return WindowAlerts(0, [])
         (result,) = results
         indicators = self.indicators(job)
-        alerts = event_alerts(result.events, job.context)
+        reached = len(result.events) > job.size
+        events = result.events[1:] if reached else result.events  # the latest max_signals
+        alerts = event_alerts(events, job.context)
         for alert in alerts:
             enrich(alert, job.rule, indicators)
-        reached = job.size != UNLIMITED and len(result.events) >= job.size
-        return WindowAlerts(len(result.events), alerts, reached)
+        return WindowAlerts(len(events), alerts, reached)
 
     def indicators(self, job: WindowJob) -> list[Indicator]:
         """The rule's indicators, searched once per round (every window shares them)."""

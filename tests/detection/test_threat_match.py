@@ -141,3 +141,16 @@ def test_no_indicator_no_alert_and_ids_as_a_query_rule(detector: Detector) -> No
     (alert,) = detector.hunt(rule, started_at=T0).alerts
     (again,) = detector.hunt(rule, started_at=T0 + datetime.timedelta(hours=1)).alerts
     assert alert["kibana.alert.uuid"] == again["kibana.alert.uuid"]
+
+
+def test_max_signals_keeps_the_latest_events_and_warns(detector: Detector) -> None:
+    rule = replace(corpus_rule("threat_intel_indicator_match_hash.toml"), max_signals=2)
+    load(detector, TI_INDEX, [
+        indicator("ti", 1, {"type": "file", "file": {"hash": {"sha256": "a" * 64}}})])
+    load(detector, EVENTS, [event(f"e{m}", -m, process={"hash": {"sha256": "a" * 64}})
+                            for m in (30, 20, 10)])
+    report = detector.run(rule, started_at=T0)
+    assert sorted(a["kibana.alert.ancestors"][0]["id"] for a in report.alerts) == ["e10", "e20"]
+    assert any("maximum alert limit" in w for w in report.warnings)
+    exact = replace(rule, rule_id="exact", max_signals=3)
+    assert detector.run(exact, started_at=T0).warnings == []
