@@ -343,6 +343,8 @@ class _Translator:
                 third = node.args[2]
                 if isinstance(third, ast.MapLiteral):
                     options.update(dict(third.entries))
+            if "fuzziness" in options:
+                return self.fuzzy_match(column.name, options, node)
             dsl = {"match": {column.name: options}}
         try:
             return filter_condition(dsl, self.compiler)
@@ -350,6 +352,35 @@ class _Translator:
             raise EsqlVerificationError(
                 f"Unknown column [{', '.join(error.fields)}]",
                 getattr(node, "span", None)) from None
+
+    def fuzzy_match(self, name: str, options: Mapping[str, Any], node: ast.Node) -> str:
+        """MATCH with `fuzziness` on a keyword field: ES's match query, with the keyword
+        analyzer, becomes one fuzzy term query: a value within that many edits of the query,
+        transpositions counting as one (Damerau-Levenshtein; `AUTO` is 0, 1 or 2 edits by
+        length). `max_expansions` caps how many index terms Lucene tries; Lanner tests every
+        value. Fuzzy matching of analyzed text is refused by name."""
+        try:
+            resolved = self.compiler.resolve(eql_ast.Field(name))
+        except UnknownFieldError:
+            raise EsqlVerificationError(f"Unknown column [{name}]",
+                                        getattr(node, "span", None)) from None
+        if _esql_type(resolved.es_type or "") != "keyword":
+            raise _refused(f"MATCH with fuzziness on [{name}] ({resolved.es_type}) is not "
+                           "supported: only keyword fields", node)
+        text = str(options["query"])
+        fuzziness = str(options["fuzziness"]).upper()
+        if fuzziness.startswith("AUTO"):
+            edits = 0 if len(text) <= 2 else 1 if len(text) <= 5 else 2
+        elif fuzziness.isdigit():
+            edits = min(int(fuzziness), 2)  # Lucene's fuzzy queries stop at 2 edits
+        else:
+            raise _refused(f"fuzziness [{options['fuzziness']}] is not supported", node)
+        def near(value: str) -> str:
+            return f"damerau_levenshtein({value}, {sql_literal(text)}) <= {edits}"
+
+        if resolved.is_list:
+            return f"list_bool_or(list_transform({resolved.sql}, lambda v: {near('v')}))"
+        return f"({near(resolved.sql)})"
 
     # -- commands ---------------------------------------------------------------------------
 

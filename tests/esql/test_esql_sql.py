@@ -172,3 +172,10 @@ def test_stats_aggregations_with_their_own_where(backend: DuckDBBackend) -> None
                           "| SORT host.name")
     assert found == [{"cmd": 1, "users": "bob", "none": 0, "host.name": "h1"},
                      {"cmd": 1, "none": 0, "host.name": "h2"}]
+
+
+def test_match_with_fuzziness_on_a_keyword_field_allows_edits(backend: DuckDBBackend) -> None:
+    found = rows(backend, 'FROM logs-* | WHERE MATCH(process.name, "cmd.exx", {"fuzziness": 1}) '
+                          "| KEEP process.pid")
+    assert found == [{"process.pid": 10}]  # not CMD.EXE: three edits away
+    assert rows(backend, 'FROM logs-* | WHERE process.name : "cmd.exx" | KEEP process.pid') == []
