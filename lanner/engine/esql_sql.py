@@ -818,8 +818,8 @@ class _Translator:
                          True)
         if name == "SPACE":
             return Value(f"repeat(' ', CAST({one[0].sql} AS INTEGER))", "keyword")
-        if name == "URL_DECODE":
-            return Value(f"url_decode({one[0].sql})", "keyword")
+        if name == "URL_DECODE":  # Java's URLDecoder: `+` is a space, `%2B` a plus
+            return Value(f"TRY(url_decode(replace({one[0].sql}, '+', ' ')))", "keyword")
         if name == "FROM_BASE64":
             return Value(f"TRY(decode(from_base64({one[0].sql})))", "keyword")
         if name == "JSON_EXTRACT":

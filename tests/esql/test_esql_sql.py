@@ -179,3 +179,9 @@ def test_match_with_fuzziness_on_a_keyword_field_allows_edits(backend: DuckDBBac
                           "| KEEP process.pid")
     assert found == [{"process.pid": 10}]  # not CMD.EXE: three edits away
     assert rows(backend, 'FROM logs-* | WHERE process.name : "cmd.exx" | KEEP process.pid') == []
+
+
+def test_url_decode_reads_plus_as_a_space_as_java_does(backend: DuckDBBackend) -> None:
+    found = rows(backend, 'FROM logs-* | WHERE process.pid == 10 | EVAL u = URL_DECODE('
+                          '"a+b%2Bc%20d") | KEEP u')
+    assert found == [{"u": "a b+c d"}]
