@@ -787,7 +787,7 @@ class _Translator:
                          True)
         one = [self.single(a) for a in args]
         simple = {"TO_LOWER": ("lower", "keyword"), "TO_UPPER": ("upper", "keyword"),
-                  "LENGTH": ("length", "long"), "TRIM": ("trim", "keyword"),
+                  "LENGTH": ("length", "long"),
                   "STARTS_WITH": ("starts_with", "boolean"),
                   "ENDS_WITH": ("ends_with", "boolean"), "CONTAINS": ("contains", "boolean")}
         if name in simple:
@@ -795,6 +795,9 @@ class _Translator:
             self.strings(one, node)
             sql = f"{function}({', '.join(a.sql for a in one)})"
             return Value(f"CAST({sql} AS BIGINT)" if kind == "long" else sql, kind)
+        if name == "TRIM":  # leading and trailing whitespace, not only spaces
+            self.strings(one, node)
+            return Value(f"regexp_replace({one[0].sql}, '^\\s+|\\s+$', '', 'g')", "keyword")
         if name == "CONCAT":
             self.strings(one, node)
             return Value("(" + " || ".join(a.sql for a in one) + ")", "keyword")

@@ -185,3 +185,9 @@ def test_url_decode_reads_plus_as_a_space_as_java_does(backend: DuckDBBackend) -
     found = rows(backend, 'FROM logs-* | WHERE process.pid == 10 | EVAL u = URL_DECODE('
                           '"a+b%2Bc%20d") | KEEP u')
     assert found == [{"u": "a b+c d"}]
+
+
+def test_trim_removes_whitespace_of_any_kind(backend: DuckDBBackend) -> None:
+    found = rows(backend, 'FROM logs-* | WHERE process.pid == 10 | EVAL t = TRIM("\\t a b \\n")'
+                          " | KEEP t")
+    assert found == [{"t": "a b"}]
