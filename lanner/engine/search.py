@@ -142,7 +142,8 @@ class _Search:
         kind = self.plan.kind
         keyed = kind is not QueryKind.EVENT
         return [FilterJob(stage, self.compiler, self.request.scope, keyed=keyed,
-                          timed=kind is QueryKind.SEQUENCE, keys_later=keyed and keys_later)
+                          timed=kind is QueryKind.SEQUENCE, keys_later=keyed and keys_later,
+                          fields=self.plan.fields)
                 for stage in self.filters]
 
     def can_match(self, outcomes: Sequence[FilterOutcome]) -> bool:
@@ -191,7 +192,7 @@ def _prepare(backend: Backend, request: SearchRequest,
     compiler = compilers.get(key)
     if compiler is None:
         compiler = compilers[key] = backend.compiler(scope)
-    compiler.verify([plan.query])
+    compiler.verify_fields(plan.field_nodes)
     filters = plan.stages if plan.kind is QueryKind.EVENT else plan.distinct_filters()
     return _Search(request, plan, compiler, filters)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -54,12 +55,17 @@ def version() -> str:
     return f"{FORMAT}+{__version__}+duckdb-{duckdb.__version__}+{digest}"
 
 
-def condition_key(compiler: SqlCompiler, condition: ast.Expr) -> str:
-    """What a compiled condition depends on, hashed: its tree and its fields' states."""
-    names = dict.fromkeys(field.name for field in condition.find_all(ast.Field))
-    states = [(name, compiler.field_state(name)) for name in names]
-    text = f"{type(compiler.dialect).__name__}\0{condition!r}\0{states!r}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def condition_key(compiler: SqlCompiler, condition: ast.Expr, text: str | None = None,
+                  fields: Iterable[str] | None = None) -> str:
+    """What a compiled condition depends on, hashed: its tree (`text`: its repr, when known)
+    and the states of its fields (`fields`: a superset of them, when known, such as its
+    query's: more states make a narrower key, never a wrong one)."""
+    if fields is None:
+        fields = (field.name for field in condition.find_all(ast.Field))
+    states = [(name, compiler.field_state(name)) for name in sorted(set(fields))]
+    tree = repr(condition) if text is None else text
+    joined = f"{type(compiler.dialect).__name__}\0{tree}\0{states!r}"
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class CompiledConditions:
@@ -70,17 +76,24 @@ class CompiledConditions:
         self._entries: dict[str, tuple[str, ...]] | None = None
         self._new = 0
 
-    def terms(self, compiler: SqlCompiler, condition: ast.Expr) -> tuple[str, ...]:
-        """`compiler.condition_terms(condition)`, from the cache when it holds it."""
+    def terms(self, compiler: SqlCompiler, condition: ast.Expr, text: str | None = None,
+              fields: Iterable[str] | None = None) -> tuple[str, ...]:
+        """`compiler.condition_terms(condition)`, from the cache when it holds it (`text` and
+        `fields` as condition_key takes them)."""
         entries = self._load()
         if entries is None:
             return compiler.condition_terms(condition)
-        key = condition_key(compiler, condition)
+        key = condition_key(compiler, condition, text, fields)
         terms = entries.get(key)
         if terms is None:
             terms = entries[key] = compiler.condition_terms(condition)  # an error keeps nothing
             self._new += 1
         return terms
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the cache was read (by a round large enough to use it)."""
+        return self._entries is not None
 
     def save(self) -> None:
         """Write the bundle back if conditions were added to it."""

@@ -59,6 +59,8 @@ class FilterJob:
     timestamp (sequences need one). Either way in ES order: timestamp, tiebreaker, `_doc`.
     `keys_later` (only for a KeyedLater backend): a keyed job's join keys are checked, but
     the documents' numbers come back, and their Events only when asked (`key_events`).
+    `fields`: the fields of the stage's query (a superset of the stage's own), when its Plan
+    gave them, so that a backend keying compiled conditions need not walk the tree again.
     """
 
     stage: StageFilter
@@ -67,11 +69,14 @@ class FilterJob:
     keyed: bool = False
     timed: bool = False
     keys_later: bool = False
+    fields: frozenset[str] | None = None
 
-    def identity(self) -> tuple[object, ...]:
+    def identity(self, condition_text: str) -> tuple[object, ...]:
         """What makes two jobs one: rules often repeat a stage (`process where event.type ==
-        "start"`), and positions in their queries do not change what it finds."""
-        return (id(self.compiler), self.scope, self.stage.category, self.stage.condition,
+        "start"`), and positions in their queries do not change what it finds.
+        `condition_text`: the condition's repr (positions are not in it), which is equal for
+        equal trees and cheaper than hashing one (each hash walks the tree)."""
+        return (id(self.compiler), self.scope, self.stage.category, condition_text,
                 self.stage.keys if self.keyed else (), self.keyed, self.timed, self.keys_later)
 
 

@@ -220,13 +220,19 @@ class DuckDBBackend:
         """The distinct jobs compiled (identical ones share a member); a job that does not
         compile gets its error in `outcomes`, handed to its own search, which raises it."""
         positions: dict[tuple[object, ...], list[int]] = {}
+        texts: dict[tuple[object, ...], str] = {}
         for position, job in enumerate(jobs):
-            positions.setdefault(job.identity(), []).append(position)
-        cached = self.compiled if len(positions) >= _CACHED_ROUND else None
+            text = repr(job.stage.condition)
+            identity = job.identity(text)
+            positions.setdefault(identity, []).append(position)
+            texts.setdefault(identity, text)
+        # A round's later steps (key_events) find what its filters put in the cache.
+        cached = (self.compiled if len(positions) >= _CACHED_ROUND or self.compiled.loaded
+                  else None)
         members = []
-        for shared in positions.values():
+        for identity, shared in positions.items():
             try:
-                members.append(self._member(jobs[shared[0]], shared, cached))
+                members.append(self._member(jobs[shared[0]], shared, cached, texts[identity]))
             except Exception as error:
                 for position in shared:
                     outcomes[position] = error
@@ -292,13 +298,13 @@ class DuckDBBackend:
         return int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
 
     def _member(self, job: FilterJob, positions: list[int],
-                cached: CompiledConditions | None = None) -> _Member:
+                cached: CompiledConditions | None = None, text: str = "") -> _Member:
         """A job compiled: the SQL telling its rows within its group's pass, and its join-key
         columns (compiled even when read later, so that a bad key fails the search). `cached`:
-        the conditions compiled before, on disk."""
+        the conditions compiled before, on disk; `text`: the condition's repr."""
         compiler, scope, stage = job.compiler, job.scope, job.stage
         category = compiler.category(stage.category) if stage.category is not None else None
-        terms = (cached.terms(compiler, stage.condition) if cached is not None
+        terms = (cached.terms(compiler, stage.condition, text, job.fields) if cached is not None
                  else compiler.condition_terms(stage.condition))
         condition = [f"({conjoined(terms)})"]
         if job.timed:

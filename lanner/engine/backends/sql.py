@@ -574,15 +574,19 @@ class SqlCompiler:
 
     def verify(self, nodes: Iterable[ast.Node]) -> None:
         """Raise one UnknownFieldError naming every unknown non-optional field, in order."""
+        self.verify_fields(found for node in nodes for found in node.find_all(ast.Field))
+
+    def verify_fields(self, fields: Iterable[ast.Field]) -> None:
+        """`verify` of the nodes these field nodes were found in, in walk order (a Plan's
+        field_nodes)."""
         problems: list[tuple[ast.Field, list[str]]] = []
         seen: set[str] = set()
-        for node in nodes:
-            for found in node.find_all(ast.Field):
-                if found.optional or found.name in seen:
-                    continue
-                seen.add(found.name)
-                if self._lookup(found.name, found) is None:
-                    problems.append((found, self._closest(found.name)))
+        for found in fields:
+            if found.optional or found.name in seen:
+                continue
+            seen.add(found.name)
+            if self._lookup(found.name, found) is None:
+                problems.append((found, self._closest(found.name)))
         if problems:
             raise UnknownFieldError(problems)
 
