@@ -21,6 +21,8 @@ from lanner.detection.executors import DEFAULT_INDEX, HuntWindow, Round, WindowJ
 from lanner.detection.query_rules import rule_filter
 from lanner.engine.aggregate import Aggregator, Timestamp
 from lanner.engine.backends.duckdb import SearchScope
+from lanner.eql import Issue, Severity
+from lanner.errors import LannerError
 from lanner.rules import Rule
 
 _NANOS = 1_000_000_000
@@ -73,6 +75,28 @@ class RunMemory(Generic[T]):
             self._execution = job.context.execution_uuid
             self._value = self._empty()
         return self._value
+
+
+# Any instant serves to compare two date math expressions relative to now.
+_REFERENCE_NOW = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
+def parameter_issues(rule: Rule) -> list[Issue]:
+    """What Kibana's rule type `validate` refuses in a new_terms rule's parameters: a history
+    window start it cannot parse, or one not before `from` (`validateHistoryWindowStart`,
+    new_terms/utils.ts)."""
+    if rule.type != "new_terms" or not rule.history_window_start:
+        return []
+    try:
+        begins = datemath.parse(rule.history_window_start, now=_REFERENCE_NOW)
+        window = datemath.parse(rule.from_, now=_REFERENCE_NOW)
+    except LannerError as error:
+        return [Issue(Severity.ERROR, "parameter", f"history_window_start: {error}")]
+    if begins >= window:
+        return [Issue(Severity.ERROR, "parameter",
+                      "History window size is smaller than rule interval + additional "
+                      "lookback, 'historyWindowStart' must be earlier than 'from'")]
+    return []
 
 
 def lookback(rule: Rule, now: datetime.datetime) -> datetime.timedelta:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from lanner import eql, kql
+from lanner.detection.aggregating import parameter_issues
 from lanner.detection.query_rules import filters_clause
 from lanner.engine.backends.sql import SqlCompiler, UnknownFieldError
 from lanner.engine.planner import plan
@@ -25,7 +26,7 @@ from lanner.store import EventStore
 def engine_issues(rule: Rule) -> list[Issue]:
     """The engine's refusals of `rule`'s query, each at its place in the query."""
     if rule.is_kql:
-        return _kql_issues(rule)
+        return _kql_issues(rule) + parameter_issues(rule)
     if not rule.is_eql:
         return []
     compiler = SqlCompiler(_no_events(), category_field=rule.category_field,

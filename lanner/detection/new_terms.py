@@ -35,6 +35,7 @@ from lanner.detection.aggregating import (
     is_hunt,
     nanos,
     object_hash,
+    parameter_issues,
     span_nanos,
 )
 from lanner.detection.alerts import SPACE_ID, AlertContext, SourceEvent, event_alert, is_own_alert
@@ -65,7 +66,7 @@ class NewTermsExecutor:
 
     def alerts(self, job: WindowJob, results: list[SearchResult]) -> WindowAlerts:
         rule, window = job.rule, job.window
-        fields, history_start = _parameters(rule, job.context.started_at)
+        fields, history_start = _parameters(rule)
         search = aggregator(job)
         end = None if window.end is None else nanos(window.end)
         if is_hunt(job):
@@ -121,18 +122,16 @@ def _alerts(job: WindowJob, search: Aggregator,
     return alerts
 
 
-def _parameters(rule: Rule, now: datetime.datetime) -> tuple[tuple[str, ...], str]:
+def _parameters(rule: Rule) -> tuple[tuple[str, ...], str]:
     """The fields and history window start; refused as Kibana's `validateHistoryWindowStart`
     (new_terms/utils.ts) refuses a history window that does not start before `from`."""
     if not rule.new_terms_fields:
         raise NewTermsRuleError(f"new_terms rule {rule.rule_id} has no new_terms_fields")
     if not rule.history_window_start:
         raise NewTermsRuleError(f"new_terms rule {rule.rule_id} has no history_window_start")
-    if (datemath.parse(rule.history_window_start, now=now)
-            >= datemath.parse(rule.from_, now=now)):
-        raise NewTermsRuleError(
-            "History window size is smaller than rule interval + additional lookback, "
-            "'historyWindowStart' must be earlier than 'from'")
+    problems = parameter_issues(rule)
+    if problems:
+        raise NewTermsRuleError(problems[0].message)
     return rule.new_terms_fields, rule.history_window_start
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from lanner.cli.app import app
 from lanner.detection.alerts import rule_uuid
 from lanner.detection.run import Detector
 from lanner.engine.backends.duckdb import DuckDBBackend
@@ -242,3 +244,32 @@ def test_suppression_groups_new_terms_alerts_in_memory(detector: Detector) -> No
     assert sorted(created) == ["h1", "h2"] and report.suppressed == 1
     assert created["h1"]["kibana.alert.new_terms"] == ["bob"]
     assert created["h1"]["kibana.alert.suppression.docs_count"] == 1
+
+
+def test_rules_validate_refuses_a_history_window_not_before_from(tmp_path: Path) -> None:
+    path = tmp_path / "rule.toml"
+    path.write_text('''
+[rule]
+name = "New user"
+rule_id = "r-validate"
+type = "new_terms"
+language = "kuery"
+severity = "low"
+risk_score = 21
+index = ["logs-*"]
+from = "now-9m"
+query = "event.category:authentication"
+
+[rule.new_terms]
+field = "new_terms_fields"
+value = ["user.name"]
+
+[[rule.new_terms.history_window_start]]
+field = "history_window_start"
+value = "now-5m"
+''', encoding="utf-8")
+    result = CliRunner().invoke(app, ["rules", "validate", str(path)])
+    assert result.exit_code != 0
+    assert "'historyWindowStart' must be earlier than 'from'" in result.output
+    path.write_text(path.read_text().replace('"now-5m"', '"now-7d"'))
+    assert CliRunner().invoke(app, ["rules", "validate", str(path)]).exit_code == 0
