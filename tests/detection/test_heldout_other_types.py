@@ -118,6 +118,13 @@ QUERY_CASES = [
     # wildcard is whole-value and case-sensitive.
     Case("q_adminsdholder", "windows/persistence_ad_adminsdholder.toml",
          "6e9130a5-9be6-48e5-943a-9628bfc74b18", ["tp", "tp-numeric-code"]),
+    # `process.command_line` is a `wildcard` field: KQL patterns on it are whole-value and
+    # case-sensitive (§5.3); `(* and not (...))` in a value list; escaped Windows paths with a
+    # `*` inside (`C\:\\ProgramData\\...\\*\\updater.exe`, §3.3).
+    Case("q_ssm_session_manager_child",
+         "cross-platform/execution_aws_ssm_session_manager_child_process.toml",
+         "cf2b8cf5-3364-4396-b551-42aae9b6d37e",
+         ["tp", "tp-ssm-user-other-case", "tp-powershell-args"]),
     # An unquoted `true` against a string "true" (match on a string field).
     Case("q_okta_threat_suspected",
          "integrations/okta/okta_threatinsight_threat_suspected_promotion.toml",
@@ -219,11 +226,14 @@ THRESHOLD_CASES = [
          "fb3ca230-af4e-11f0-900d-f661ea17fbcc",
          [bucket([("okta.debug_context.debug_data.dt_hash", "h1")], 2, 12, 72,
                  ("user_agent.os.name", 2))]),
-    # Value 2 and 2 distinct target pids; the TargetImage list is case-sensitive.
+    # Value 2 and 2 distinct target pids; the TargetImage list is case-sensitive. E5's events
+    # have no `event.ingested`: they are counted and timed by `@timestamp` (§1, the
+    # aggregatable timestamp's fallback), so its times are 2 s earlier than the others'.
     Case("t_lsass_snapshot", "windows/credential_access_suspicious_lsass_access_via_snapshot.toml",
          "0f93cb9a-1931-48c2-8cd0-f173fd3e5283",
          [bucket([("process.entity_id", "E1")], 2, 12, 42, (TARGET_PID, 2)),
-          bucket([("process.entity_id", "E4")], 2, 15, 45, (TARGET_PID, 2))]),
+          bucket([("process.entity_id", "E4")], 2, 15, 45, (TARGET_PID, 2)),
+          bucket([("process.entity_id", "E5")], 2, 14, 44, (TARGET_PID, 2))]),
     # Cardinality over an array field counts every distinct value of every event's array:
     # 3 + 98 addresses = 101 reach 100, 3 + 96 = 99 do not.
     Case("t_ping_sweep", "linux/discovery_ping_sweep_detected.toml",
