@@ -8,6 +8,8 @@ work. Responses take Kibana's shapes; bad input gets Kibana's error body
 - `POST /api/detection_engine/rules/_bulk_action`   enable, disable, run (manual run)
 - `POST /api/detection_engine/signals/search`       Query DSL over the alerts
 - `POST /api/detection_engine/signals/status`       set workflow_status by ids or query
+- `POST /api/detection_engine/signals/tags`         add and remove workflow tags by ids
+- `POST /api/detection_engine/signals/assignees`    add and remove assignees by ids
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from lanner.errors import LannerError
 from lanner.server import detection_api as api
+from lanner.server.alert_workflow import ValidationErrors, set_alert_assignees, set_alert_tags
 from lanner.server.detection_api import ApiError, Service
 
 log = logging.getLogger(__name__)
@@ -78,11 +81,21 @@ def kibana_routes(service: Service) -> list[BaseRoute]:
             reason=body.get("reason"))
         return _json(update.as_kibana())
 
+    async def tags(request: Request) -> Response:
+        body = await _body(request)
+        return _json((await run_in_threadpool(set_alert_tags, service, body)).as_kibana())
+
+    async def assignees(request: Request) -> Response:
+        body = await _body(request)
+        return _json((await run_in_threadpool(set_alert_assignees, service, body)).as_kibana())
+
     return [
         Route(f"{PREFIX}/rules/_find", _guarded(find), methods=["GET"]),
         Route(f"{PREFIX}/rules/_bulk_action", _guarded(bulk), methods=["POST"]),
         Route(f"{PREFIX}/signals/search", _guarded(search), methods=["POST"]),
         Route(f"{PREFIX}/signals/status", _guarded(status), methods=["POST"]),
+        Route(f"{PREFIX}/signals/tags", _guarded(tags), methods=["POST"]),
+        Route(f"{PREFIX}/signals/assignees", _guarded(assignees), methods=["POST"]),
     ]
 
 
@@ -117,6 +130,8 @@ def _guarded(handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         try:
             return await handler(request)
+        except ValidationErrors as error:
+            return _json(error.body(), status=error.status_code)
         except ApiError as error:
             return _json(error_body(error.status_code, error.message),
                          status=error.status_code)
