@@ -173,6 +173,21 @@ NEW_TERMS_CASES = [
              "Lanner's store derives no .caseless multi-field from the parent without an "
              "explicit mapping: the field is unmapped and the clause never matches "
              "(tp-upper-case-name gets no alert).")),)),
+    # The same rule through `process.pe.original_file_name:"Cmd.Exe"` (no .caseless needed):
+    # a quoted value with `\"` and a trailing space is an exact command line; `\\\\*` is a
+    # UNC prefix; `("@echo" and "@for")` needs both values in the array.
+    Case("n_xp_cmdshell_original_name",
+         "windows/persistence_via_xp_cmdshell_mssql_stored_procedure.toml",
+         "4ed493fc-d637-4a36-80ff-ac84937e5461",
+         [("tp", ["db-1", '"C:\\Windows\\system32\\cmd.exe" /c whoami /all']),
+          ("tp-command-line-prefix-only", ["db-1", '"C:\\Windows\\system32\\cmd.exe" /c  '])],
+         SINCE),
+    # A nested group: one object of `binding_deltas` must hold both conditions (§3.7).
+    Case("n_gcp_impersonation_role_grant_nested",
+         "integrations/gcp/persistence_gcp_service_account_impersonation_role_grant.toml",
+         "197d2757-eea1-46f9-9ebd-84646d2b45fa",
+         [("tp", ["u-new"]), ("tp-second-object", ["u-y"]), ("tp-version-wildcard", ["u-w"])],
+         SINCE),
     # Three fields; `?.docs.live.net` has a literal `?`.
     Case("n_macos_suspicious_web_service",
          "macos/command_and_control_unusual_network_connection_to_suspicious_web_service.toml",
@@ -228,7 +243,7 @@ THRESHOLD_CASES = [
                  ("user_agent.os.name", 2))]),
     # Value 2 and 2 distinct target pids; the TargetImage list is case-sensitive. E5's events
     # have no `event.ingested`: they are counted and timed by `@timestamp` (§1, the
-    # aggregatable timestamp's fallback), so its times are 2 s earlier than the others'.
+    # aggregatable timestamp's fallback), so its times are its events' @timestamp.
     Case("t_lsass_snapshot", "windows/credential_access_suspicious_lsass_access_via_snapshot.toml",
          "0f93cb9a-1931-48c2-8cd0-f173fd3e5283",
          [bucket([("process.entity_id", "E1")], 2, 12, 42, (TARGET_PID, 2)),
