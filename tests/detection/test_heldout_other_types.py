@@ -14,7 +14,10 @@ and latest `event.ingested` (§3.2)."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
+import tomllib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,8 @@ from tests.conftest import SHARED, require_shared
 RULES = SHARED / "corpus" / "detection-rules-other" / "rules"
 FIXTURES = Path(__file__).parent / "fixtures" / "heldout_other"
 T0 = "2026-11-20T10:00:00Z"
+# calculateThresholdSignalUuid's namespace (threshold/utils.ts; OTHER-RULE-TYPES.md §3.2).
+THRESHOLD_NAMESPACE = uuid.UUID("0684ec03-7201-4ee0-8ee0-3a3f6b2479b2")
 runner = CliRunner()
 
 
@@ -311,6 +316,15 @@ def source_events(case: Case) -> dict[str, dict[str, Any]]:
     return {value(e, "event.id"): e for e in map(json.loads, lines) if value(e, "event.id")}
 
 
+def wrapped_id(alert: dict[str, Any], version: str) -> str:
+    """wrapHits' alert id: sha256(_index + _id + String(_version) + "default:" + rule uuid),
+    the source document being the alert's ancestor (OTHER-RULE-TYPES.md §1)."""
+    ancestor = value(alert, "kibana.alert.ancestors")[0]
+    text = (ancestor["index"] + ancestor["id"] + version + "default:"
+            + value(alert, "kibana.alert.rule.uuid"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def params(cases: list[Case]) -> list[Any]:
     return [pytest.param(c, id=c.name, marks=c.marks) for c in cases]
 
@@ -323,6 +337,9 @@ def test_query_rule_alerts_exactly_the_true_positives(case: Case, tmp_path: Path
     for alert in alerts:
         event = events[value(alert, "event.id")]
         assert value(alert, "kibana.alert.rule.type") == "query"
+        ancestor = value(alert, "kibana.alert.ancestors")
+        assert [(a["type"], a["depth"]) for a in ancestor] == [("event", 0)]
+        assert value(alert, "kibana.alert.uuid") == wrapped_id(alert, "1")
         assert instant(value(alert, "kibana.alert.original_time")) == instant(event["@timestamp"])
 
 
@@ -341,6 +358,7 @@ def test_new_terms_rule_alerts_each_new_term_once(case: Case, tmp_path: Path) ->
 @pytest.mark.parametrize("case", params(THRESHOLD_CASES))
 def test_threshold_rule_alerts_the_groups_that_reach_it(case: Case, tmp_path: Path) -> None:
     alerts = hunt(case, tmp_path)
+    rule = tomllib.loads((RULES / case.rule).read_text())["rule"]
     found = []
     for alert in alerts:
         assert value(alert, "kibana.alert.rule.type") == "threshold"
@@ -353,6 +371,16 @@ def test_threshold_rule_alerts_the_groups_that_reach_it(case: Case, tmp_path: Pa
         for term in result["terms"]:  # the synthetic document carries the group's values
             assert value(alert, term["field"]) == term["value"]
         assert instant(value(alert, "@timestamp")) >= got["original_time"]
+        # The synthetic hit (§3.2): no source event fields, an id from the rule, the run's
+        # start (the alert's @timestamp), the fields and the bucket's values sorted.
+        assert value(alert, "event.id") is None
+        started = instant(value(alert, "@timestamp")).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        key = ",".join(sorted(str(term["value"]) for term in result["terms"]))
+        synthetic = uuid.uuid5(THRESHOLD_NAMESPACE, case.rule_id + started
+                               + ",".join(rule["threshold"]["field"]) + key)
+        assert value(alert, "kibana.alert.ancestors") == [
+            {"id": str(synthetic), "type": "event", "index": ",".join(rule["index"]), "depth": 0}]
+        assert value(alert, "kibana.alert.uuid") == wrapped_id(alert, "undefined")
         found.append(got)
     key = lambda b: (json.dumps(b["terms"]), b["from"])  # noqa: E731
     assert sorted(found, key=key) == sorted(case.expected, key=key)
