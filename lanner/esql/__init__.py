@@ -5,6 +5,10 @@ Elasticsearch's grammar and verifier read them.
     >>> query = esql.parse('FROM logs-* METADATA _id | WHERE event.code == "4625" | KEEP _id')
     >>> [type(c).__name__ for c in query.commands]
     ['From', 'Where', 'Keep']
+    >>> print(esql.to_text(query))
+    FROM logs-* METADATA _id
+    | WHERE event.code == "4625"
+    | KEEP _id
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from lanner.esql.errors import (
 )
 from lanner.esql.fields import fields_read
 from lanner.esql.parser import Parser
+from lanner.esql.printer import to_text
 
 __all__ = ["EsqlError", "EsqlNotRunnableError", "EsqlSyntaxError", "EsqlVerificationError",
            "Issue", "Parser", "Severity", "ast", "check", "fields_read", "not_runnable", "parse",
-           "validate"]
+           "to_text", "validate"]
 
 
 def parse(text: str) -> ast.Query:

@@ -107,3 +107,12 @@ def test_verifier_refuses_columns_a_pipeline_no_longer_has() -> None:
                                            "Unknown function [nope]"]
     assert esql.validate("FROM a | DISSECT m \"%{a} %{?b} %{+a}\" | GROK n \"%{IP:c.d}\" "
                          "| KEEP a, c.d") == []
+
+
+def test_every_corpus_query_prints_back_to_itself() -> None:
+    for name, text in active_esql_rules():
+        query = esql.parse(text)
+        assert esql.parse(esql.to_text(query)) == query, name
+    assert esql.to_text(esql.parse('from a | where not (x == 1 or y in (2, 3)) and `a b` : "q"'
+                                   " | sort x desc nulls last")) == (
+        'FROM a\n| WHERE NOT (x == 1 OR y IN (2, 3)) AND `a b` : "q"\n| SORT x DESC NULLS LAST')
