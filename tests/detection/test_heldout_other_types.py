@@ -73,14 +73,17 @@ QUERY_CASES = [
     Case("q_zoom_no_passcode", "cross-platform/initial_access_zoom_meeting_with_no_passcode.toml",
          "58ac2aa5-6718-427c-a845-5f3ac5af00ba", ["tp-no-password", "tp-null-password"],
          args=("--index", "filebeat-8.15.0")),
-    # CIDR on ip fields, IPv6 blocks written quoted, a numeric value list (§5.6).
+    # CIDR on ip fields, IPv6 blocks written quoted (addresses compared as addresses, whatever
+    # their case), a numeric value list (§5.6).
     Case("q_icmp_redirect", "network/credential_access_icmp_redirect_message_observed.toml",
          "2014ebd8-b847-4cc0-a827-d0d61ec88680",
-         ["tp-ipv6-link-local", "tp-other-field", "tp-ula"]),
-    # A closed numeric range, `not` over a CIDR list, `event.category` as an array, keyword case.
+         ["tp-ipv6-link-local", "tp-other-field", "tp-ula", "tp-ipv6-upper-case"]),
+    # A closed numeric range (a port sent as a string is still a number on a long field),
+    # `not` over a CIDR list, `event.category` as an array, keyword case.
     Case("q_vnc_from_internet",
          "network/command_and_control_vnc_virtual_network_computing_from_the_internet.toml",
-         "5700cb81-df44-46aa-a5d7-337798f53eb8", ["tp-upper-port", "tp-category-array"]),
+         "5700cb81-df44-46aa-a5d7-337798f53eb8",
+         ["tp-upper-port", "tp-category-array", "tp-port-as-string"]),
     # `> 0.98` is strict; a missing field is no match; an event without `event.ingested`
     # is found through the @timestamp fallback of the override (OTHER-RULE-TYPES.md §1).
     Case("q_dga_probability",
@@ -153,11 +156,13 @@ NEW_TERMS_CASES = [
          "25d917c4-aa3c-4111-974c-286c0312ff95",
          [("tp-seen-only-before-history-window", ["kworker/0:2", "host-b"]),
           ("tp-new-combination", ["kworker/u8:1", "host-c"])], SINCE),
-    # A boolean clause (`volume.removable:true`) and a two-field combination.
+    # A boolean clause (`volume.removable:true`, also a "true" string in the event, which a
+    # boolean field accepts) and a two-field combination.
     Case("n_usb_device_mounted",
          "cross-platform/initial_access_exfiltration_new_usb_device_mounted.toml",
-         "483832a8-ffdd-4e11-8e96-e0224f7bda9b", [("tp-known-device-new-host", ["SN1", "host-b"])],
-         SINCE),
+         "483832a8-ffdd-4e11-8e96-e0224f7bda9b",
+         [("tp-known-device-new-host", ["SN1", "host-b"]),
+          ("tp-boolean-as-string", ["SN4", "host-a"])], SINCE),
     # `process.args:("a" and "b" and commands=* ...)`: each value anywhere in the array (§2.4).
     Case("n_ssm_sendcommand",
          "cross-platform/execution_aws_ssm_sendcommand_with_command_parameters.toml",
