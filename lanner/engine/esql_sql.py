@@ -593,7 +593,7 @@ class _Translator:
         value = self.expr(expr)
         if value.type not in ("boolean", "null"):
             raise _refused(f"Condition expression needs to be boolean, found [{value.type}]",
-                               expr)
+                           expr)
         return self.single(value).sql
 
     def single(self, value: Value) -> Value:
@@ -662,7 +662,7 @@ class _Translator:
         value = self.single(self.expr(node.value))
         if value.type not in _STRINGS | {"null"}:
             raise _refused(f"[{'RLIKE' if node.regex else 'LIKE'}] needs a string, "
-                               f"found [{value.type}]", node)
+                           f"found [{value.type}]", node)
         tests = []
         for pattern in node.patterns:
             try:
@@ -714,7 +714,7 @@ class _Translator:
         types = {left.type, right.type} - {"null"}
         if not types <= _NUMBERS:
             raise _refused(f"[{op}] has arguments of incompatible types [{left.type}] and "
-                               f"[{right.type}]", node)
+                           f"[{right.type}]", node)
         if "double" in types:
             return Value(f"(CAST({left.sql} AS DOUBLE) {op} CAST({right.sql} AS DOUBLE))",
                          "double")
@@ -740,7 +740,7 @@ class _Translator:
         if kinds <= {"ip", "keyword", "text"}:
             return "keyword"
         raise _refused(f"first argument of [{_text(node)}] is [{left.type}] so second "
-                           f"argument must also be [{left.type}] but was [{right.type}]", node)
+                       f"argument must also be [{left.type}] but was [{right.type}]", node)
 
     @staticmethod
     def coerce(value: Value, kind: str) -> str:
@@ -764,7 +764,7 @@ class _Translator:
         if function.aggregate:
             if not in_stats:
                 raise _refused(f"aggregate function [{node.name.lower()}] is only allowed "
-                                   "in STATS", node)
+                               "in STATS", node)
             return self.aggregation(node, where)
         if node.name in ("KQL", "MATCH"):
             return Value(self.fulltext[id(node)], "boolean")
@@ -851,7 +851,7 @@ class _Translator:
         for arg in args:
             if arg.type not in _STRINGS | {"null"}:
                 raise _refused(f"[{node.name.lower()}] needs strings, "  # type: ignore[attr-defined]
-                                   f"found [{arg.type}]", node)
+                               f"found [{arg.type}]", node)
 
     def cidr(self, node: ast.Call, args: list[Value]) -> Value:
         ip = self.single(args[0])
@@ -903,7 +903,7 @@ class _Translator:
         if kinds <= _NUMBERS:
             return "double"
         raise _refused(f"[{node.name.lower()}] arguments must all have the same type, "  # type: ignore[attr-defined]
-                           f"found {sorted(kinds)}", node)
+                       f"found {sorted(kinds)}", node)
 
     @staticmethod
     def cast_to(value: Value, kind: str) -> str:
