@@ -70,7 +70,7 @@ def re2_regex(regex: str, node: ast.Node) -> str:
     regex = _lookahead_as_class(regex)
     if _BEYOND_RE2.search(regex):
         raise _refused(f"regex [{regex}] uses lookaround or backreferences, which Lanner's "
-                           "regex engine (RE2) cannot run", node)
+                       "regex engine (RE2) cannot run", node)
     return _POSSESSIVE.sub(r"\1", regex)
 
 
