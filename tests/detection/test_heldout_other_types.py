@@ -265,6 +265,13 @@ THRESHOLD_CASES = [
          "03c23d45-d3cb-4ad4-ab5d-b361ffe8724a",
          [bucket([("host.id", "host-a"), ("process.parent.entity_id", "P1"),
                   ("process.executable", "/usr/bin/ping")], 98, 2, 99, ("process.args", 101))]),
+    # No threshold field: one group of all the matched events, with a cardinality of user.name
+    # (30 events, 25 users); empty principal names, private sources, another error code and
+    # Microsoft's AS are not counted.
+    Case("t_entra_lockouts_no_field",
+         "integrations/azure/credential_access_entra_id_excessive_account_lockouts.toml",
+         "2d6f5332-42ea-11f0-b09a-f661ea17fbcd",
+         [bucket([], 30, 2, 582, ("user.name", 25))]),
     # The count is every event of the group in the window (25, not 10); the signal history
     # makes a group alert again only for newer events reaching the threshold (§3.3): a second
     # batch of 10 twenty minutes later alerts, a third batch of 5 does not. An event with two
