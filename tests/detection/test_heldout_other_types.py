@@ -142,12 +142,13 @@ QUERY_CASES = [
 SINCE = ("--since", T0)
 NEW_TERMS_CASES = [
     # Each value of an array is its own term: one alert per new value, two from an event
-    # with two (§4.3).
+    # with two (§4.3). An ip term is the address, shown as Elasticsearch formats it.
     Case("n_ssh_unusual_ip",
          "linux/initial_access_successful_ssh_authentication_by_unusual_ip.toml",
          "5c495612-9992-49a7-afe3-0f647671fb60",
          [("tp-one-new-value", ["203.0.113.9"]), ("tp-two-new-values", ["198.51.100.1"]),
-          ("tp-two-new-values", ["198.51.100.2"])], SINCE),
+          ("tp-two-new-values", ["198.51.100.2"]), ("tp-ipv6-written-long", ["2001:db8::1"])],
+         SINCE),
     # A combination is new though each value was seen; "daemon" is not in the rule's list.
     Case("n_ssh_backdoored_system_user", "linux/persistence_ssh_via_backdoored_system_user.toml",
          "428e9109-dc13-4ae9-84cb-100464d4c6fa", [("tp-new-host", ["www-data", "h2"])], SINCE),
@@ -211,9 +212,11 @@ NEW_TERMS_CASES = [
          "integrations/aws/exfiltration_s3_uncommon_client_user_agent.toml",
          "73344d2d-9cfb-4daf-b3c5-1d40a8182b86", [("tp", ["111111111111", "alice"])], SINCE),
     # The rule's query applies to the history too: a failed login does not make a user known.
+    # A value twice in one event's array is one term, one alert.
     Case("n_ssh_unusual_user_history_filtered",
          "linux/initial_access_successful_ssh_authentication_by_unusual_user.toml",
-         "5b8d7b94-23c6-4e3f-baed-3a4d0da4f19d", [("tp", ["mallory"])], SINCE),
+         "5b8d7b94-23c6-4e3f-baed-3a4d0da4f19d",
+         [("tp", ["mallory"]), ("tp-value-twice", ["eve"])], SINCE),
 ]
 
 
