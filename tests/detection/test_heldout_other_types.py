@@ -79,11 +79,12 @@ QUERY_CASES = [
          "2014ebd8-b847-4cc0-a827-d0d61ec88680",
          ["tp-ipv6-link-local", "tp-other-field", "tp-ula", "tp-ipv6-upper-case"]),
     # A closed numeric range (a port sent as a string is still a number on a long field),
-    # `not` over a CIDR list, `event.category` as an array, keyword case.
+    # `not` over a CIDR list, `event.category` as an array, keyword case; events written with
+    # dotted keys (whole or mixed with objects) are the same documents to Elasticsearch.
     Case("q_vnc_from_internet",
          "network/command_and_control_vnc_virtual_network_computing_from_the_internet.toml",
          "5700cb81-df44-46aa-a5d7-337798f53eb8",
-         ["tp-upper-port", "tp-category-array", "tp-port-as-string"]),
+         ["tp-upper-port", "tp-category-array", "tp-port-as-string", "tp-dotted-keys"]),
     # `> 0.98` is strict; a missing field is no match; an event without `event.ingested`
     # is found through the @timestamp fallback of the override (OTHER-RULE-TYPES.md §1).
     Case("q_dga_probability",
