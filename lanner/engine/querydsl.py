@@ -78,6 +78,7 @@ _WORD = r"[\p{L}\p{N}\p{M}_]+(?:[.'’][\p{L}\p{N}\p{M}_]+)*"
 # this many segments the dotted spellings are too many to try.
 _MAX_PATH_SEGMENTS = 12
 _SOURCE = "_source"
+_ID = "_id"
 # Text fields whose index analyzer is not the standard one, as the token each keeps (after
 # lower-casing): the Windows integration's `powershell_script_analyzer` is a pattern analyzer
 # splitting on `[\W&&[^-]]+` (Java's ASCII \W), so `Invoke-Mimikatz` is one token
@@ -274,6 +275,8 @@ class _Translator:
         if kind == "exists":
             return self.leaves.exists(_name(body.get("field") if isinstance(body, Mapping)
                                             else None))
+        if kind == "ids":
+            return self.leaves.ids(_ids_values(body))
         if kind == "query_string":
             return self._query_string(_options(kind, body, _QUERY_STRING_OPTIONS))
         if kind == "multi_match":
@@ -567,6 +570,17 @@ class _Columns:
                                 insensitive=insensitive or self.normalized(name))
         return self._eql(call)
 
+    def ids(self, values: list[str]) -> str:
+        """The `ids` query: the document's `_id` (given at ingest, or derived as the store
+        derives it) is one of `values`. Documents the DuckDB store read the columnar way
+        keep no `_id` column value (it is derived when fetched): they match no `ids`."""
+        if not values:
+            return "FALSE"
+        column = (spark_identifier(_ID) if isinstance(self.spelling, _SparkSpelling)
+                  else f'"{_ID}"')
+        listed = ", ".join(self.spelling.literal(value) for value in values)
+        return f"coalesce({column} IN ({listed}), FALSE)"
+
     def nested(self, path: str, query: Mapping[str, Any]) -> str:
         """The `nested` query over the objects at `path` in the event's `_source`."""
         variable = self.new_name()
@@ -632,6 +646,10 @@ class _Objects(_Columns):
 
     def range(self, name: str, options: Mapping[str, Any]) -> str:
         raise QueryDslError(f"a range query inside [nested] ([{name}]) is not supported")
+
+    def ids(self, values: list[str]) -> str:
+        raise QueryDslError("an ids query inside [nested] is not supported (a nested object "
+                            "has no _id of its own)")
 
     def words(self, name: str, value: object, *, phrase: bool) -> str:
         return self._any(name, lambda text: _words_match(
@@ -914,6 +932,16 @@ def _value_leaf(query: Any) -> tuple[str, bool, object] | None:
             or isinstance(value, bool):
         return None
     return name, kind == "match_phrase", value
+
+
+def _ids_values(body: Any) -> list[str]:
+    """The ids of an `ids` query. Elasticsearch's IdsQueryBuilder reads `values` as a string
+    array (a single string too; numbers as their text) and matches nothing without it."""
+    values = _options("ids", body, frozenset({"values", "boost", "_name"})).get("values", [])
+    values = values if isinstance(values, list) else [values]
+    if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+        raise QueryDslError(f"[ids] values must be strings, found {values!r}")
+    return [str(value) for value in values]
 
 
 def _is_term(query: Mapping[str, Any]) -> bool:
