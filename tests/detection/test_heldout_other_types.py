@@ -290,23 +290,21 @@ THRESHOLD_CASES = [
 ]
 
 
-def value(document: dict[str, Any], name: str) -> Any:
-    """A field of an alert or event, dotted key or nested objects (the first found)."""
+def value(document: Any, name: str) -> Any:
+    """A field of an alert or event, written as a dotted key, as nested objects or as a mix
+    of both (Elasticsearch reads them alike); None when absent."""
+    if not isinstance(document, dict):
+        return None
     if name in document:
         return document[name]
-    node: Any = document
-    for part in name.split("."):
-        if not isinstance(node, dict):
-            return None
-        if part not in node:
-            rest = name.split(".")[name.split(".").index(part):]
-            for i in range(len(rest), 0, -1):
-                key = ".".join(rest[:i])
-                if key in node:
-                    return value(node[key], ".".join(rest[i:])) if rest[i:] else node[key]
-            return None
-        node = node[part]
-    return node
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head in document:
+            found = value(document[head], ".".join(parts[cut:]))
+            if found is not None:
+                return found
+    return None
 
 
 def instant(text: str) -> datetime.datetime:
