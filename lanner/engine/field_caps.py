@@ -60,6 +60,10 @@ def index_fields(store: EventStore, indices: Sequence[str]) -> dict[str, dict[st
             column = columns.get(name)
             if name not in fields and column is not None:
                 fields[name] = IndexField(column.es_type)
+        for name, column in columns.items():  # multi-fields ES indexes from a parent (Defend)
+            if column.normalized is not None and name not in fields \
+                    and column.normalized.parent in fields:
+                fields[name] = IndexField(column.es_type, multi_field_of=column.normalized.parent)
         for name in list(fields):
             if fields[name].multi_field_of is not None:
                 continue

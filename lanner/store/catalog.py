@@ -27,6 +27,14 @@ from lanner.store.mappings import (
     duckdb_type,
     parse_mapping,
 )
+from lanner.store.multifields import (
+    DEFEND_CASELESS,
+    NORMALIZERS,
+    Normalized,
+    defend_index,
+    defend_multi_field,
+    stored_field,
+)
 
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 
@@ -109,7 +117,17 @@ class FieldCatalog:
             for name, mapped in mapping.items():
                 if mapped.alias_path is not None and name not in found:
                     found[name] = self._virtual(name, mapped)
+        for name in self._defend_fields():
+            column = self.column(name)
+            if column is not None and name not in found:
+                found[name] = column
         return found
+
+    def _defend_fields(self) -> list[str]:
+        """The Defend multi-fields of parents some Defend index has (lanner.store.multifields)."""
+        if not any(defend_index(index) for index in self.by_index):
+            return []
+        return [name for name, derived in DEFEND_CASELESS.items() if derived.parent in self.first]
 
     def column(self, name: str) -> Column | None:
         """One field's column (an alias resolves to its target's physical column), or None;
@@ -122,16 +140,25 @@ class FieldCatalog:
             mapped = mapping.get(name)
             if mapped is not None and mapped.alias_path is not None:
                 return self._virtual(name, mapped)
+        if defend_multi_field(name) is not None:
+            return self.scoped(self, self.by_index).column(name)
         return None
 
     def has_field(self, name: str) -> bool:
         """Whether ES would find `name` in the mapping: seen or mapped, object parents too."""
         self._check_loaded(name)
-        return name in self._fields
+        if name in self._fields:
+            return True
+        return defend_multi_field(name) is not None and self.column(name) is not None
 
     def uniform(self) -> bool:
-        """Whether every index types every field alike (no alternates, no mappings)."""
-        return not self.alternates and not self.mappings
+        """Whether every index types every field alike (no alternates, no mappings, and
+        no field that Elastic Defend's templates give a multi-field)."""
+        if self.alternates or self.mappings:
+            return False
+        # which indices hold a Defend parent is the search's to tell (a columnar ingest
+        # types no index here): the multi-field exists only in the Defend ones it searches
+        return not any(derived.parent in self.first for derived in DEFEND_CASELESS.values())
 
     def scoped(self, store: FieldSource, indices: Iterable[str]) -> FieldSource:
         """The fields as a search over `indices` sees them (lanner.store.columns)."""
@@ -145,6 +172,7 @@ class FieldCatalog:
     def _check_loaded(self, name: str) -> None:
         """A store that read only some fields refuses to answer for the others, rather than
         answering "absent" for a field the files may hold."""
+        name = stored_field(name)  # a Defend multi-field reads its parent's values
         if self.loaded is None or name in self._fields or name in self.loaded:
             return
         prefix = name + "."
@@ -169,9 +197,11 @@ class FieldCatalog:
         if physical is None:
             base_type = DUCKDB_TYPES.get(es_type, "VARCHAR")
             return Column(name, es_type, base_type, False, mapped.alias_path, None)
-        return Column(
-            name, es_type, physical.sql_type, physical.is_list, mapped.alias_path, physical.physical
-        )
+        normalized = None
+        if mapped.normalizer in NORMALIZERS and mapped.alias_path == target:
+            normalized = Normalized(target, mapped.normalizer, mapped.ignore_above)
+        return Column(name, es_type, physical.sql_type, physical.is_list, mapped.alias_path,
+                      physical.physical, normalized=normalized)
 
     # -- what a store opened again had --------------------------------------------------------
 

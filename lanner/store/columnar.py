@@ -33,6 +33,7 @@ import orjson
 from lanner.store.indices import INDEX_FIELDS, derive_index
 from lanner.store.limits import current_limits
 from lanner.store.mappings import VERBATIM_STRING_TYPES, ancestors, duckdb_type
+from lanner.store.multifields import stored_field
 from lanner.store.readers import document_lines, duplicate_key
 
 # Bytes of a file read by one statement into a store in memory: each statement costs a fixed
@@ -359,8 +360,9 @@ def derived_index(values: tuple[Any, ...]) -> str:
 
 def needed_fields(fields: Iterable[str]) -> tuple[str, ...]:
     """The leaf fields to read: those asked for and those an index is told by, sorted; a
-    field that is the parent of another is an object, which holds no value of its own."""
-    wanted = {*fields, *INDEX_FIELDS, "@timestamp"}
+    field that is the parent of another is an object, which holds no value of its own; a
+    Defend multi-field is read from its parent's values."""
+    wanted = {*map(stored_field, fields), *INDEX_FIELDS, "@timestamp"}
     parents = {parent for name in wanted for parent in ancestors(name)}
     return tuple(sorted(wanted - parents))
 

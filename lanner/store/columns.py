@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lanner.store.mappings import OBJECT_TYPES, FieldMapping
+from lanner.store.multifields import (
+    DEFEND_CASELESS,
+    Normalized,
+    defend_index,
+    defend_multi_field,
+    normalized_sql,
+)
 
 # Types Elasticsearch's field capabilities merge into one (the keyword family).
 _KEYWORD_FAMILY = frozenset({"keyword", "constant_keyword", "wildcard"})
@@ -46,11 +53,20 @@ class Column:
     alias_path: str | None = None
     physical: str | None = None
     conflict: str | None = None
+    normalized: Normalized | None = None
+    index_guard: str | None = None
 
     @property
     def sql(self) -> str:
-        """The SQL expression reading the field: the quoted column, or NULL if none."""
-        return quote(self.physical) if self.physical else "NULL"
+        """The SQL expression reading the field: the quoted column, or NULL if none; a
+        normalized multi-field's values derived from its parent's column (on the rows of
+        `index_guard`, SQL, when only some indices map it)."""
+        if not self.physical:
+            return "NULL"
+        if self.normalized is not None:
+            return normalized_sql(quote(self.physical), self.is_list, self.normalized,
+                                  self.index_guard)
+        return quote(self.physical)
 
 
 @dataclass(slots=True)
@@ -105,8 +121,28 @@ class ScopedFields:
         self._indices = tuple(indices)
 
     def column(self, name: str) -> Column | None:
+        derived = defend_multi_field(name)
+        if derived is not None:
+            defend = [index for index in self._indices if self._defend_maps(index, name)]
+            if defend:
+                return defend_column(name, derived, self._parent(derived.parent, defend),
+                                     defend if len(defend) < len(self._indices) else None)
+            if not any(name in self._mappings.get(index, {}) for index in self._indices):
+                return None  # no searched index has the field: ES does not know it
+        return self._column_in(name, self._indices)
+
+    def _defend_maps(self, index: str, name: str) -> bool:
+        """Whether Defend's templates give `index` the multi-field `name`: a Defend index
+        whose explicit mapping, if any, does not map the name itself."""
+        mapping = self._mappings.get(index)
+        return defend_index(index) and (mapping is None or name not in mapping)
+
+    def _parent(self, parent: str, indices: list[str]) -> Column | None:
+        return self._column_in(parent, indices)
+
+    def _column_in(self, name: str, indices: tuple[str, ...] | list[str]) -> Column | None:
         typed: dict[str, tuple[Physical, list[str]]] = {}  # es_type -> column, indices
-        for index in self._indices:
+        for index in indices:
             found = self._typed_in(index, name)
             if found is not None:
                 typed.setdefault(found.es_type, (found, []))[1].append(index)
@@ -135,11 +171,29 @@ class ScopedFields:
 
     def columns(self) -> dict[str, Column]:
         found = {}
-        for name in self._store.columns():
+        for name in [*self._store.columns(), *DEFEND_CASELESS]:
             column = self.column(name)
             if column is not None and column.conflict is None:
                 found[name] = column
         return found
 
     def has_field(self, name: str) -> bool:
+        if defend_multi_field(name) is not None:
+            return self.column(name) is not None  # only the searched Defend indices have it
         return self._store.has_field(name)
+
+
+def defend_column(name: str, derived: Normalized, parent: Column | None,
+                  indices: list[str] | None) -> Column:
+    """Elastic Defend's `.caseless` multi-field as a search over Defend indices sees it:
+    keyword, read from the parent's column lower-cased (lanner.store.multifields); only on
+    rows of `indices` when the search also covers indices Defend does not write."""
+    if parent is None or parent.physical is None or parent.conflict is not None \
+            or parent.es_type not in _KEYWORD_FAMILY:
+        return Column(name, "keyword", "VARCHAR", False, derived.parent, None)
+    guard = None
+    if indices is not None:
+        guard = "\"_index\" IN (" + ", ".join(
+            "'" + index.replace("'", "''") + "'" for index in indices) + ")"
+    return Column(name, "keyword", parent.duckdb_type, parent.is_list, derived.parent,
+                  parent.physical, normalized=derived, index_guard=guard)

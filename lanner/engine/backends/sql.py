@@ -610,7 +610,8 @@ class SqlCompiler:
         column = self.fields.column(name)
         if column is not None:
             return ("column", column.name, column.es_type, column.duckdb_type, column.is_list,
-                    column.alias_path, column.physical, column.conflict)
+                    column.alias_path, column.physical, column.conflict, column.normalized,
+                    column.index_guard)
         if self.fields.has_field(name):
             return ("object",)
         return ("schema", self.schema.type_of(name) if self.schema is not None else None)
