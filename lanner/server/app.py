@@ -31,7 +31,7 @@ from lanner.server.bodies import filter_path, read_body
 from lanner.server.errors import ElasticError, error_body, from_lanner, index_not_found, parsing
 from lanner.server.kibana import kibana_routes
 from lanner.server.search import (
-    AlertsView,
+    ALERTS_INDEX,
     Compiled,
     Context,
     Contexts,
@@ -56,7 +56,6 @@ VERSION = {
     "minimum_index_compatibility_version": "7.0.0",
 }
 PRODUCT = {"X-Elastic-Product": "Elasticsearch"}
-ALERTS_INDEX = ".alerts-security.alerts-default"
 CLUSTER_UUID = "bGFubmVyLWNsdXN0ZXI"
 
 
@@ -88,7 +87,6 @@ class Api:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.contexts = Contexts()  # open scrolls and points in time
-        self.alerts_view = AlertsView(ALERTS_INDEX)
 
     async def locked(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         def run() -> Any:
@@ -306,8 +304,7 @@ class Api:
         index_not_found unless `ignore_unavailable`; nothing at all is one only with
         `allow_no_indices=false`. The alerts index is searched on its own."""
         if _alerts(index):
-            return self.alerts_view.target(self.service.alerts.find(order="time",
-                                                                    building_blocks=True))
+            return self.service.alerts_view.target(self.service.alerts)
         backend = self.service.detector.backend
         found = backend.indices(index)
         store = self.service.store

@@ -4,7 +4,7 @@ A search compiles its Query DSL with lanner.engine.querydsl (the EQL compiler), 
 and `search_after` with lanner.engine.sorting and its `aggs` with
 lanner.engine.aggregations, all over the same SqlCompiler, and answers in Elasticsearch's
 response shape. The alerts index is searched the same way: its documents are copied into
-a store of their own (rebuilt when the alerts change), so every query, sort and
+a store of their own (kept up to date, see AlertsView), so every query, sort and
 aggregation means there what it means over events.
 
 Scroll and point-in-time contexts keep no hits: each holds the compiled search, the sort
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-import hashlib
 import re
 import secrets
 import threading
@@ -31,6 +30,7 @@ import orjson
 from lanner.engine.aggregations import AggregationScope, aggregate
 from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
 from lanner.engine.backends.sql import sql_literal
+from lanner.engine.client import no_cyclic_gc
 from lanner.engine.querydsl import filter_condition
 from lanner.engine.sorting import (
     DOC,
@@ -41,11 +41,15 @@ from lanner.engine.sorting import (
 )
 from lanner.server.errors import ElasticError, parsing
 from lanner.store import EventStore
+from lanner.store.alerts import AlertStore
 
 MAX_RESULT_WINDOW = 10_000
+ALERTS_INDEX = ".alerts-security.alerts-default"
 ALERT_ID = "kibana.alert.uuid"
 MAX_OPEN_CONTEXTS = 500
 DEFAULT_TRACK_TOTAL_HITS = 10_000
+# Alert documents read (and held in memory) at once when the alerts index is copied.
+BUILD_CHUNK = 500
 # Mappings of the alerts index's dates and numbers (Kibana's alert mapping); the rest of an
 # alert's fields are typed as their values are (keyword, long, boolean).
 ALERT_MAPPING = {"properties": {
@@ -90,7 +94,6 @@ class Target:
     backend: DuckDBBackend
     indices: tuple[str, ...]
     doc_bound: int | None = None
-    id_field: str | None = None  # the field `_id` is copied from, which `ids` queries read
 
     def scope_sql(self) -> str:
         names = ", ".join(sql_literal(index) for index in self.indices) or "NULL"
@@ -98,7 +101,7 @@ class Target:
         return f"_index IN ({names}){bound}"
 
     def snapshot(self) -> Target:
-        return Target(self.backend, self.indices, self.backend.store.next_doc, self.id_field)
+        return Target(self.backend, self.indices, self.backend.store.next_doc)
 
 
 @dataclass(slots=True)
@@ -116,9 +119,6 @@ class Compiled:
         compiler = target.backend.compiler(SearchScope(target.indices))
         scope = target.scope_sql()
         query, post_filter = body.get("query"), body.get("post_filter")
-        if target.id_field is not None:
-            query, post_filter = _ids_as_terms(query, target.id_field), \
-                _ids_as_terms(post_filter, target.id_field)
         query_sql = _condition(query, compiler, "query")
         post_sql = _condition(post_filter, compiler, "post_filter")
         return cls(target, f"{scope} AND {query_sql} AND {post_sql}",
@@ -145,28 +145,6 @@ class Compiled:
             return self.target.backend.con.execute(sql).fetchall()
         except Exception as error:  # duckdb.Error: a query the engine cannot run
             raise SearchRequestError(f"the search failed: {error}", shard_failure=True) from None
-
-
-def _ids_as_terms(query: Any, field: str) -> Any:
-    """`query` with each `ids` query as `terms` on `field`, the field a document's `_id`
-    is copied from (the alerts index: kibana.alert.uuid)."""
-    if not isinstance(query, Mapping) or len(query) != 1:
-        return query
-    ((kind, body),) = query.items()
-    if kind == "ids" and isinstance(body, Mapping):
-        values = body.get("values")
-        return {"terms": {field: values if isinstance(values, list) else [values]}}
-    if kind == "constant_score" and isinstance(body, Mapping) and "filter" in body:
-        return {kind: {**body, "filter": _ids_as_terms(body["filter"], field)}}
-    if kind == "bool" and isinstance(body, Mapping):
-        rewritten = dict(body)
-        for clause in ("must", "filter", "should", "must_not"):
-            if isinstance(body.get(clause), list):
-                rewritten[clause] = [_ids_as_terms(q, field) for q in body[clause]]
-            elif clause in body:
-                rewritten[clause] = _ids_as_terms(body[clause], field)
-        return {kind: rewritten}
-    return query
 
 
 def _condition(query: Any, compiler: Any, name: str) -> str:
@@ -467,35 +445,85 @@ def now_ms() -> int:
 # -- the alerts index ------------------------------------------------------------------------------
 
 class AlertsView:
-    """The alert documents in a store of their own, searched like events. Each search
-    brings it up to date: new alerts and alerts whose document changed (a workflow status,
-    a suppression count) are written again under their id (the store replaces a document
-    of the same `_id`); an alert gone makes it start afresh. Ingesting an alert document
-    costs milliseconds (they are wide), so only the changes are written. A scroll or point
-    in time over the alerts does not see alerts added after it opened; one changed since
-    is seen in its new version only if it is read again. Used under the service's lock."""
+    """The alert documents in a store of their own, searched like events, kept up to date
+    with the alert store: new alerts and alerts whose document changed (a workflow status,
+    tags, a suppression count) are written again under their id (the store replaces a
+    document of the same `_id`); an alert gone makes it start afresh.
+
+    Cheap when nothing changed: the alert store counts its writes (AlertStore.writes), and
+    what changed is told by AlertStore.versions (a hash per alert computed in SQL), so no
+    document is read to find out. Ingesting an alert document costs milliseconds (they are
+    wide, ~20 KB), so only the changes are written, the service refreshes the view after
+    each scheduler round (the alerts a round wrote are copied before anyone searches) and
+    builds it at start-up in the background (`build`), outside its lock. A scroll or point
+    in time over the alerts does not see alerts added after it opened; one changed since is
+    seen in its new version only if it is read again. `target` and `refresh` are used under
+    the service's lock."""
 
     def __init__(self, index: str) -> None:
         self.index = index
-        self._digests: dict[str, bytes] = {}  # alert id -> digest of the document held
+        self._versions: dict[str, int] = {}  # alert id -> version of the document held
         self._backend: DuckDBBackend | None = None
+        self._writes: tuple[AlertStore, int] | None = None  # the store's count when current
 
-    def target(self, documents: list[dict[str, Any]]) -> Target:
-        digests = {str(document.get(ALERT_ID)): hashlib.blake2b(
-            orjson.dumps(document), digest_size=16).digest() for document in documents}
-        if self._backend is None or not set(self._digests) <= set(digests):
-            store = EventStore()
-            store.put_mapping(self.index, ALERT_MAPPING)
-            self._backend = DuckDBBackend(store)
-            self._digests = {}
-        changed = [document for document in documents
-                   if self._digests.get(str(document.get(ALERT_ID))) !=
-                   digests[str(document.get(ALERT_ID))]]
-        if changed:
-            operations: list[dict[str, Any]] = []
-            for document in changed:
-                operations += [{"index": {"_index": self.index,
-                                          "_id": str(document.get(ALERT_ID))}}, document]
-            self._backend.store.bulk(operations)
-            self._digests = digests
-        return Target(self._backend, (self.index,) if documents else (), None, ALERT_ID)
+    @property
+    def built(self) -> bool:
+        return self._backend is not None
+
+    def target(self, alerts: AlertStore) -> Target:
+        """The view, brought up to date with `alerts`, as a search target."""
+        backend = self.refresh(alerts)
+        return Target(backend, (self.index,) if self._versions else ())
+
+    def refresh(self, alerts: AlertStore) -> DuckDBBackend:
+        """Copy what changed in `alerts` since the last refresh. Under the service's lock."""
+        if self._backend is not None and self._writes == (alerts, alerts.writes):
+            return self._backend
+        versions = alerts.versions()
+        if self._backend is None or not self._versions.keys() <= versions.keys():
+            self._backend, self._versions = self._new_backend(), {}
+        changed = [alert_id for alert_id, version in versions.items()
+                   if self._versions.get(alert_id) != version]
+        for start in range(0, len(changed), BUILD_CHUNK):
+            self._copy(self._backend, alerts.documents(changed[start:start + BUILD_CHUNK]))
+        self._versions = versions
+        self._writes = (alerts, alerts.writes)
+        return self._backend
+
+    def build(self, alerts: AlertStore, lock: threading.Lock,
+              stop: threading.Event | None = None) -> None:
+        """Copy every alert into a new store, reading documents under `lock` a chunk at a
+        time and ingesting them outside it, then put it in place (a later `refresh` copies
+        what changed meanwhile). Start-up work: searches and ingest are not held up. Gives
+        up when `stop` is set."""
+        with lock:
+            if self._backend is not None:
+                return
+            versions = alerts.versions()
+        backend = self._new_backend()
+        ids = list(versions)
+        for start in range(0, len(ids), BUILD_CHUNK):
+            if stop is not None and stop.is_set():
+                return
+            with lock:
+                documents = alerts.documents(ids[start:start + BUILD_CHUNK])
+            self._copy(backend, documents)
+        with lock:
+            if self._backend is None:
+                self._backend, self._versions = backend, versions
+                self._writes = None  # what changed during the build is found by versions
+
+    def _new_backend(self) -> DuckDBBackend:
+        store = EventStore()
+        store.put_mapping(self.index, ALERT_MAPPING)
+        return DuckDBBackend(store)
+
+    def _copy(self, backend: DuckDBBackend, documents: list[dict[str, Any]]) -> None:
+        operations: list[dict[str, Any]] = []
+        for document in documents:
+            operations += [{"index": {"_index": self.index,
+                                      "_id": str(document.get(ALERT_ID))}}, document]
+        if operations:
+            # as the service's bulk: the cyclic GC would traverse every wide document held
+            with no_cyclic_gc():
+                backend.store.bulk(operations)

@@ -22,6 +22,7 @@ from lanner.errors import LannerError
 from lanner.rules import Rule
 from lanner.server import detection_api
 from lanner.server.errors import ElasticError, from_lanner
+from lanner.server.search import ALERTS_INDEX, AlertsView
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
 from lanner.store.watch import FolderWatch
@@ -73,7 +74,9 @@ class Service:
     - `write_lock`: a threading.Lock held around EVERY use of the store's DuckDB connection,
       reads too: the backend searches on `store.con` itself, and a DuckDB connection is not
       safe from two threads at once. Route handlers run in a thread pool and take it.
-    - `client`: a lanner.engine.client.Lanner over the store (bulk, eql.search).
+    - `client`: a lanner.engine.client.Lanner over the store (bulk, eql.search);
+    - `alerts_view`: the alerts as the alerts index searches them (lanner.server.search),
+      refreshed after each scheduler round so the alerts it wrote are copied at once.
 
     A write returns once DuckDB has committed it (to its write-ahead log), so a reply sent
     after it survives the process being killed.
@@ -89,6 +92,7 @@ class Service:
         self.rules = list(rules)
         self.write_lock = threading.Lock()
         self.client = Lanner.over(store, self.detector.backend)
+        self.alerts_view = AlertsView(ALERTS_INDEX)
         self.scheduler = DetectionService(self.detector, self.rules, watch=watch)
         self.max_body_bytes = max_body_bytes
         self.bulk_queue = bulk_queue if bulk_queue is not None else bulk_queue_from_env()
@@ -98,6 +102,7 @@ class Service:
         self._created: set[str] = set()  # indices a template was looked up for
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._view_thread: threading.Thread | None = None
         store.con.execute("CREATE TABLE IF NOT EXISTS server_objects (kind VARCHAR, "
                           "name VARCHAR, body VARCHAR, PRIMARY KEY (kind, name))")
 
@@ -226,13 +231,25 @@ class Service:
         self._thread = threading.Thread(target=self._loop, args=(poll, on_tick),
                                         name="lanner-scheduler", daemon=True)
         self._thread.start()
+        self._view_thread = threading.Thread(target=self._build_alerts_view,
+                                             name="lanner-alerts-view", daemon=True)
+        self._view_thread.start()
+
+    def _build_alerts_view(self) -> None:
+        try:
+            self.alerts_view.build(self.alerts, self.write_lock, self._stop)
+        except Exception:  # the first search of the alerts index builds it then
+            log.exception("copying the alerts for the alerts index failed")
 
     def tick(self) -> Tick:
         """One round of the scheduler: the rules enabled now (the Kibana API may have enabled
         or disabled some since the last round) that are due."""
         with self.write_lock:
             self.scheduler.rules = detection_api.enabled_rules(self, lock=False)
-            return self.scheduler.tick(utc_now())
+            tick = self.scheduler.tick(utc_now())
+            if self.alerts_view.built:
+                self.alerts_view.refresh(self.alerts)
+            return tick
 
     def _loop(self, poll: datetime.timedelta, on_tick: Callable[[Tick], None] | None) -> None:
         while not self._stop.is_set():
@@ -248,9 +265,10 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-            self._thread = None
+        for thread in (self._thread, self._view_thread):
+            if thread is not None:
+                thread.join(timeout=60)
+        self._thread = self._view_thread = None
 
     def close(self) -> None:
         self.stop()

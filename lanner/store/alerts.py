@@ -117,6 +117,9 @@ _DOCUMENT_COLUMNS = (
     "document, workflow_status, workflow_status_updated_at, workflow_reason, tags, assignees"
 )
 
+# The statements that change the table (see AlertStore.writes).
+_WRITES = ("INSERT", "UPDATE", "DELETE", "ALTER")
+
 # Pages of at most this many alerts read their documents by id (see `find`).
 _PAGE_BY_IDS = 1_000
 
@@ -208,6 +211,9 @@ class AlertStore:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._text_matched: str | None = None  # see `matching_text`
+        # Statements that wrote the table through this store, counted: a copy of the alerts
+        # (the server's alerts index) knows it is current without reading them.
+        self.writes = 0
         columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
         self._execute(f"CREATE TABLE IF NOT EXISTS alerts ({columns})")
         found = {
@@ -474,6 +480,19 @@ class AlertStore:
             return [_document(*documents[alert_id]) for alert_id in page]
         return [_document(*row) for row in self._execute(sql, parameters).fetchall()]
 
+    def versions(self) -> dict[str, int]:
+        """Every alert's id (newest first, as `find`) and a hash of what its document shows
+        (the stored document and the workflow columns): a copy kept elsewhere (the server's
+        alerts index) sees what changed without parsing any document."""
+        return dict(self._execute(f"SELECT id, hash({_DOCUMENT_COLUMNS}) FROM alerts "
+                                  f"ORDER BY {_ORDERS['time']}").fetchall())
+
+    def documents(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The documents of these alerts (unknown ids skipped), newest first as `find`."""
+        return [_document(*row) for row in self._execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM alerts WHERE id IN (SELECT unnest($ids)) "
+            f"ORDER BY {_ORDERS['time']}", {"ids": _strings(ids)}).fetchall()]
+
     def count(self, where: AlertFilter | None = None) -> int:
         """How many alerts match the filter (what `find` gives without a limit)."""
         condition, parameters = _where(where or AlertFilter(), self._text_matched)
@@ -649,6 +668,8 @@ class AlertStore:
         return [row["id"] for row in rows]
 
     def _execute(self, sql: str, parameters: Any = None) -> duckdb.DuckDBPyConnection:
+        if sql.startswith(_WRITES):
+            self.writes += 1
         try:
             return self.con.execute(sql, parameters)
         except duckdb.Error as error:
