@@ -30,7 +30,8 @@ def test_conformance_endgame_mapping() -> None:
     assert fields["event.sequence"] == FieldMapping("alias", alias_path="serial_event_id")
     assert fields["event"].type == "object"
     assert fields["hostname"] == FieldMapping("text", keyword_subfield="hostname.keyword")
-    assert fields["hostname.keyword"] == FieldMapping("keyword", alias_path="hostname")
+    assert fields["hostname.keyword"] == FieldMapping("keyword", alias_path="hostname",
+                                                      ignore_above=256)
     assert fields["source_address"].type == "ip"
     assert fields["serial_event_id"].type == "long"
     assert fields["timestamp"].type == "date"
