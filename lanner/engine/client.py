@@ -468,7 +468,8 @@ class _BulkRun:
 
     def run(self) -> list[dict[str, Any]]:
         pending = [action for action in self.actions if action.record is not None]
-        existing = self._existing(pending)
+        existing = self.store.stored(action.key for action in pending
+                                     if action.key[1] is not None)
         seen: dict[tuple[str, str | None], int] = {}  # writes of a key in this request
         stored: list[_BulkAction] = []
         for action in pending:
@@ -485,25 +486,18 @@ class _BulkRun:
             seen[action.key] = seen.get(action.key, 0) + 1
             stored.append(action)
         if stored:
-            self._store(stored, existing)
+            # Nothing stored and no key twice: the store need not look for what to replace.
+            replaces = bool(existing) or len(seen) < len(stored)
+            self._store(stored, existing, replaces)
         return [{action.name: action.item} for action in self.actions]
 
-    def _existing(self, pending: list[_BulkAction]) -> set[tuple[str, str | None]]:
-        """Of the (_index, _id) the documents will have (BulkRequest.parse told them), those
-        already stored."""
-        ids = sorted({doc_id for _, doc_id in (a.key for a in pending) if doc_id})
-        if not ids:
-            return set()
-        rows = self.store.con.execute(
-            "SELECT DISTINCT _index, _id FROM events WHERE _id IN (SELECT unnest(?))", [ids]
-        ).fetchall()
-        return {(index, doc_id) for index, doc_id in rows}
-
-    def _store(self, stored: list[_BulkAction], existing: set[tuple[str, str | None]]) -> None:
+    def _store(self, stored: list[_BulkAction], existing: set[tuple[str, str]],
+               replaces: bool) -> None:
         # The store numbers the documents of an ingest in order from its next number, and
         # gives them the (_index, _id) the records carry (BulkRequest.parse told them).
         first = self.store.next_doc
-        report = self.store.ingest_items([action.record for action in stored])  # type: ignore[misc]
+        report = self.store.ingest_items([action.record for action in stored],  # type: ignore[misc]
+                                         replaces=replaces)
         refused = self._refused(stored, report) if report.coercions else {}
         versions: dict[tuple[str, str | None], int] = {}
         for number, action in enumerate(stored):
