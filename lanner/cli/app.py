@@ -181,22 +181,23 @@ app.command("replay")(replay_command)
 app.command("serve")(serve_command)
 app.add_typer(alerts_app, name="alerts")
 
-cache_app = typer.Typer(help="Lanner's on-disk cache of loaded rules.", no_args_is_help=True)
+cache_app = typer.Typer(help="Lanner's on-disk caches: loaded rules and their compiled SQL.",
+                        no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("clear")
 def cache_clear_command() -> None:
-    """Remove the cache of loaded rules; the next load rebuilds it.
+    """Remove the caches of loaded rules and of their compiled SQL; the next hunt rebuilds
+    them.
 
-    The cache is $XDG_CACHE_HOME/lanner/rules (by default ~/.cache/lanner/rules);
-    LANNER_CACHE=off turns it off.
+    The caches are under $XDG_CACHE_HOME/lanner (by default ~/.cache/lanner: `rules` and
+    `sql`); LANNER_CACHE=off turns them off.
     """
     from lanner.rules import cache
 
     removed = cache.clear()
-    CliEnv.default().out.print(f"removed {removed} cache file(s) from "
-                               f"{cache.cache_root() / 'rules'}")
+    CliEnv.default().out.print(f"removed {removed} cache file(s) from {cache.cache_root()}")
 
 
 def main() -> None:
