@@ -111,14 +111,16 @@ def search(
         help="Index pattern to search, as in Elasticsearch (comma lists, *).")] = "*",
     size: Annotated[int, typer.Option(
         "--size", metavar="N", help="Most events or sequences to return.")] = 10,
-    head: Annotated[bool, typer.Option(
-        "--head/--tail", help="Return the earliest matches instead of the latest.")] = False,
+    head: Annotated[bool | None, typer.Option(
+        "--head/--tail", show_default=False,
+        help="EQL: return the earliest matches instead of the latest (default --tail).")
+    ] = None,
     tiebreaker: Annotated[str | None, typer.Option(
         "--tiebreaker", metavar="FIELD",
-        help="Field that orders events with the same timestamp.")] = None,
-    timestamp_field: Annotated[str, typer.Option(
-        "--timestamp-field", metavar="FIELD", help="Field holding each event's time.")
-    ] = "@timestamp",
+        help="EQL: field that orders events with the same timestamp.")] = None,
+    timestamp_field: Annotated[str | None, typer.Option(
+        "--timestamp-field", metavar="FIELD", show_default=False,
+        help="EQL: field holding each event's time (default @timestamp).")] = None,
     engine: EngineOption = "duckdb",
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
     use_kql: Annotated[bool, typer.Option(
@@ -138,6 +140,13 @@ def search(
     from lanner.engine.client import connect
 
     env = CliEnv.default()
+    if use_kql:
+        for given, name in ((head is not None, "--head/--tail"),
+                            (tiebreaker is not None, "--tiebreaker"),
+                            (timestamp_field is not None, "--timestamp-field")):
+            if given:
+                raise typer.BadParameter("orders EQL results only; a KQL search answers as "
+                                         "_search does, oldest events first", param_hint=name)
     paths = events or []
     if not paths and store_path is None:
         raise typer.BadParameter("give event files or folders, or --store FILE",
@@ -169,7 +178,7 @@ def search(
                 response = client.eql.search(index=index, query=query, size=size,
                                              result_position="head" if head else "tail",
                                              tiebreaker_field=tiebreaker,
-                                             timestamp_field=timestamp_field)
+                                             timestamp_field=timestamp_field or "@timestamp")
         except (eql.EqlError, kql.KqlError) as error:
             env.err.print(query_issue(query, error.as_issue()))
             raise typer.Exit(ExitCode.PROBLEMS) from error

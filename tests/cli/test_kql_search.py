@@ -42,3 +42,13 @@ def test_search_kql_reports_errors_with_their_place(tmp_path: Path) -> None:
                                  str(events)])
     assert result.exit_code == 1
     assert "<query>:1:28: error: cannot compare a number with [x]" in result.stderr
+
+
+def test_search_kql_refuses_the_eql_ordering_options(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_text(EVENTS, encoding="utf-8")
+    for option in (["--tail"], ["--tiebreaker", "process.pid"],
+                   ["--timestamp-field", "event.created"]):
+        result = runner.invoke(app, ["search", "--kql", *option, "process.name:*", str(events)])
+        assert result.exit_code == 2, option
+        assert "orders EQL results only" in result.stderr
