@@ -31,7 +31,6 @@ from lanner.store.multifields import (
     DEFEND_CASELESS,
     NORMALIZERS,
     Normalized,
-    defend_index,
     defend_multi_field,
     stored_field,
 )
@@ -111,23 +110,14 @@ class FieldCatalog:
     # -- what the compiler asks ---------------------------------------------------------------
 
     def columns(self) -> dict[str, Column]:
-        """Every field with values or a mapping: physical columns, then aliases/multi-fields."""
+        """Every field with values or a mapping: physical columns, then aliases/multi-fields
+        (Defend's derived multi-fields are a search's: ScopedFields lists them)."""
         found = {name: physical.column() for name, physical in self.first.items()}
         for mapping in self.mappings.values():
             for name, mapped in mapping.items():
                 if mapped.alias_path is not None and name not in found:
                     found[name] = self._virtual(name, mapped)
-        for name in self._defend_fields():
-            column = self.column(name)
-            if column is not None and name not in found:
-                found[name] = column
         return found
-
-    def _defend_fields(self) -> list[str]:
-        """The Defend multi-fields of parents some Defend index has (lanner.store.multifields)."""
-        if not any(defend_index(index) for index in self.by_index):
-            return []
-        return [name for name, derived in DEFEND_CASELESS.items() if derived.parent in self.first]
 
     def column(self, name: str) -> Column | None:
         """One field's column (an alias resolves to its target's physical column), or None;
