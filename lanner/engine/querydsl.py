@@ -468,8 +468,14 @@ class _Columns:
         return self._eql(ast.FunctionCall("cidrMatch", (field, *map(ast.String, values))))
 
     def normalized(self, name: str) -> bool:
-        """A keyword field whose normalizer lower-cases values and query terms alike."""
-        return name.endswith(_NORMALIZED_SUFFIX) and self.es_type(name) == "keyword"
+        """A keyword field whose normalizer lower-cases values and query terms alike: a
+        `.caseless` one, or a multi-field the store reads through the lowercase normalizer
+        (an explicit mapping's `normalizer`, lanner.store.multifields)."""
+        if self.es_type(name) != "keyword":
+            return False
+        column = self.compiler.fields.column(name)
+        return name.endswith(_NORMALIZED_SUFFIX) or (
+            column is not None and column.normalized is not None)
 
     def each_field(self, patterns: list[object], leaf: Callable[[str], str], *,
                    lenient: bool) -> list[str]:

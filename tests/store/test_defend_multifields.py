@@ -161,6 +161,9 @@ def test_an_explicit_mapping_with_a_lowercase_normalizer() -> None:
         assert eql_ids(es, "mapped", 'any where name.lc == "abcdefg"') == []
         assert eql_ids(es, "mapped", 'any where name.raw == "abc"') == []
         assert kql_ids(es, "mapped", "name.lc:abc*") == ["m-short", "m-list"]
+        # the normalizer applies to the query's term too (ES normalizer doc; §5.2)
+        assert kql_ids(es, "mapped", "name.lc:ABC") == ["m-short", "m-list"]
+        assert kql_ids(es, "mapped", "name.raw:ABC") == ["m-short"]
 
 
 def test_a_store_reading_only_the_multi_field_reads_its_parent(
