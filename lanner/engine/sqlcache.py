@@ -37,8 +37,8 @@ _KEEP = 4  # bundles of other versions kept (checkouts switched back and forth)
 # imports, with the EQL package's data (tests/engine/test_sqlcache.py checks that the list is
 # closed under imports). Other edits to the engine or the store keep the cache.
 COMPILER_SOURCES = ("engine/backends/sql.py", "engine/patterns.py", "engine/values.py",
-                    "engine/sqlcache.py", "store/columns.py", "store/mappings.py", "errors.py",
-                    "cache.py", "eql")
+                    "engine/sqlcache.py", "store/columns.py", "store/mappings.py",
+                    "store/multifields.py", "errors.py", "cache.py", "eql")
 
 
 @functools.lru_cache(maxsize=1)
