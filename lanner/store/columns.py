@@ -171,7 +171,10 @@ class ScopedFields:
 
     def columns(self) -> dict[str, Column]:
         found = {}
-        for name in [*self._store.columns(), *DEFEND_CASELESS]:
+        stored = list(self._store.columns())
+        known = set(stored)  # a multi-field whose parent the store did not read has no values
+        derived = [name for name, field in DEFEND_CASELESS.items() if field.parent in known]
+        for name in [*stored, *derived]:
             column = self.column(name)
             if column is not None and column.conflict is None:
                 found[name] = column

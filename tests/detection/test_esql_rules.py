@@ -11,8 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from typer.testing import CliRunner
 
+from lanner.cli.app import app
 from lanner.detection.aggregating import object_hash
 from lanner.detection.alerts import rule_uuid
 from lanner.detection.exceptions import ExceptionEntry, ExceptionItem, ExceptionLists
@@ -205,3 +208,24 @@ def test_a_corpus_rule_alerts_on_recursive_credential_greps() -> None:
         "web-1", "root", "bash")
     assert alert["Esql.time_bucket"] == "2026-11-20T09:58:00.000Z"
     assert "process.name" not in alert  # KEEP drops the BY key it does not list
+
+
+def test_a_keep_star_rule_hunts_a_store_loaded_for_its_fields_only(tmp_path: Path) -> None:
+    """A hunt's store reads only the fields its rules name; `KEEP *` names none, and the
+    Defend multi-fields of parents the store did not read must not be asked for."""
+    events = tmp_path / "events.ndjson"
+    events.write_text(
+        '{"@timestamp": "2026-11-20T10:00:00Z", "event": {"category": "process", "type": '
+        '"start"}, "process": {"name": "svch0st.exe", "executable": "C:\\\\Temp\\\\svch0st.exe"}}\n'
+        '{"@timestamp": "2026-11-20T10:00:01Z", "event": {"category": "process", "type": '
+        '"start"}, "process": {"name": "svchost.exe", '
+        '"executable": "C:\\\\Windows\\\\System32\\\\svchost.exe"}}\n', encoding="utf-8")
+    rule = CORPUS / "rules" / "windows" / "defense_evasion_masquerading_as_svchost.toml"
+    out = tmp_path / "alerts.ndjson"
+    result = CliRunner().invoke(app, ["hunt", "--rules", str(rule), str(events), "--index",
+                                      "logs-endpoint.events.process-default", "-o", str(out)])
+    assert "failed" not in result.stderr + result.stdout, result.stderr + result.stdout
+    assert result.exit_code == 0, result.stderr
+    alerts = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    # Kibana moves each row value over its source field as a dotted key (mergeEsqlResultInSource)
+    assert [a["process.name"] for a in alerts] == ["svch0st.exe"]
