@@ -38,13 +38,7 @@ def set_alert_tags(service: Service, body: Mapping[str, Any]) -> StatusUpdate:
     """`POST /api/detection_engine/signals/tags`: `{ids, tags: {tags_to_add,
     tags_to_remove}}`."""
     ids = _ids(body)
-    tags = _object(body, "tags")
-    add = _uniq(_strings(tags, "tags_to_add", "tags"))
-    remove = _uniq(_strings(tags, "tags_to_remove", "tags"))
-    both = [tag for tag in add if tag in remove]
-    if both:
-        raise ValidationErrors([f"Duplicate tags {_js(both)} were found in the tags_to_add "
-                                "and tags_to_remove parameters."])
+    add, remove = _additions_and_removals(body, "tags", "tags_to_add", "tags_to_remove")
     return _update(service, ids, lambda found: service.alerts.change_tags(
         found, add=add, remove=remove))
 
@@ -53,15 +47,23 @@ def set_alert_assignees(service: Service, body: Mapping[str, Any]) -> StatusUpda
     """`POST /api/detection_engine/signals/assignees`: `{ids, assignees: {add, remove}}`
     (user profile ids, kept in `kibana.alert.workflow_assignee_ids`)."""
     ids = _ids(body)
-    assignees = _object(body, "assignees")
-    add = _uniq(_strings(assignees, "add", "assignees"))
-    remove = _uniq(_strings(assignees, "remove", "assignees"))
-    both = [user for user in add if user in remove]
-    if both:
-        raise ValidationErrors([f"Duplicate assignees {_js(both)} were found in the add and "
-                                "remove parameters."])
+    add, remove = _additions_and_removals(body, "assignees", "add", "remove")
     return _update(service, ids, lambda found: service.alerts.change_assignees(
         found, add=add, remove=remove))
+
+
+def _additions_and_removals(body: Mapping[str, Any], name: str, add_name: str,
+                            remove_name: str) -> tuple[list[str], list[str]]:
+    """The two string lists under `body[name]`, each without repeats; a value in both is
+    refused as Kibana's validateAlertTagsArrays / validateAlertAssigneesArrays refuse it."""
+    changes = _object(body, name)
+    add = _uniq(_strings(changes, add_name, name))
+    remove = _uniq(_strings(changes, remove_name, name))
+    both = [value for value in add if value in remove]
+    if both:
+        raise ValidationErrors([f"Duplicate {name} {_js(both)} were found in the {add_name} "
+                                f"and {remove_name} parameters."])
+    return add, remove
 
 
 def _update(service: Service, ids: list[str], change: Any) -> StatusUpdate:
