@@ -99,6 +99,11 @@ _DIFF_UNITS = {"year": "year", "years": "year", "yy": "year", "yyyy": "year",
                "nanosecond": "nanosecond", "nanoseconds": "nanosecond", "ns": "nanosecond"}
 _COMPARISON_SQL = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
+# The multivalue functions that reduce a list to one of its values (DuckDB list functions).
+_MV_REDUCTIONS = {"MV_FIRST": "{}[1]", "MV_LAST": "{}[-1]", "MV_MIN": "list_min({})",
+                  "MV_MAX": "list_max({})", "MV_SUM": "list_sum({})"}
+
+
 class EsqlUnsupportedError(LannerError):
     """A query Lanner cannot translate (yet): names the construct and where it is."""
 
@@ -769,6 +774,8 @@ class _Translator:
         if node.name in ("KQL", "MATCH"):
             return Value(self.fulltext[id(node)], "boolean")
         args = [self.sub(arg, where, in_stats) for arg in node.args]
+        if node.name in _MV_REDUCTIONS:
+            return self.mv_reduction(args[0], _MV_REDUCTIONS[node.name])
         handler = getattr(self, f"fn_{node.name.lower()}", None)
         if handler is not None:
             return handler(node, args)
@@ -932,25 +939,10 @@ class _Translator:
         start, end = self.single(args[1]), self.single(args[2])
         return Value(f"CAST(date_sub('{unit}', {start.sql}, {end.sql}) AS BIGINT)", "long")
 
-    def fn_mv_first(self, node: ast.Call, args: list[Value]) -> Value:
-        value = args[0]
-        return Value(f"{value.sql}[1]" if value.multi else value.sql, value.type)
-
-    def fn_mv_last(self, node: ast.Call, args: list[Value]) -> Value:
-        value = args[0]
-        return Value(f"{value.sql}[-1]" if value.multi else value.sql, value.type)
-
-    def fn_mv_min(self, node: ast.Call, args: list[Value]) -> Value:
-        value = args[0]
-        return Value(f"list_min({value.sql})" if value.multi else value.sql, value.type)
-
-    def fn_mv_max(self, node: ast.Call, args: list[Value]) -> Value:
-        value = args[0]
-        return Value(f"list_max({value.sql})" if value.multi else value.sql, value.type)
-
-    def fn_mv_sum(self, node: ast.Call, args: list[Value]) -> Value:
-        value = args[0]
-        return Value(f"list_sum({value.sql})" if value.multi else value.sql, value.type)
+    def mv_reduction(self, value: Value, template: str) -> Value:
+        """MV_FIRST/LAST/MIN/MAX/SUM: the list reduced to one value of the same type; a
+        single value is its own reduction."""
+        return Value(template.format(value.sql) if value.multi else value.sql, value.type)
 
     def fn_mv_count(self, node: ast.Call, args: list[Value]) -> Value:
         value = args[0]
