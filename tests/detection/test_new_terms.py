@@ -5,27 +5,20 @@ exceptions, timestamp override, max_signals, the alert document and its id
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from lanner.cli.app import app
 from lanner.detection.alerts import rule_uuid
 from lanner.detection.run import Detector
-from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import AlertSuppression, Rule, load_rule_file
-from lanner.store import EventStore
-from lanner.store.alerts import AlertStore
-from tests.conftest import SHARED, require_shared
+from tests.conftest import require_shared
+from tests.detection.rule_runs import OTHER, at, load, minutes, run
 
-OTHER = SHARED / "corpus" / "detection-rules-other"
-T0 = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
 DAY = 24 * 60
 RULE = Rule(name="New user on host", rule_id="r-new-terms", type="new_terms",
             language="kuery", query="event.category:authentication", index=("logs-*",),
@@ -33,40 +26,11 @@ RULE = Rule(name="New user on host", rule_id="r-new-terms", type="new_terms",
             new_terms_fields=("user.name",), history_window_start="now-7d")
 
 
-def minutes(value: float) -> datetime.datetime:
-    return T0 + datetime.timedelta(minutes=value)
-
-
-def at(value: float) -> str:
-    moment = minutes(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def logon(minute: float, user: Any = "alice", host: str = "h1",
           **extra: Any) -> dict[str, Any]:
     return {"@timestamp": at(minute), "event": {"category": ["authentication"]},
             "user": {"name": user}, "host": {"id": host}, "source": {"ip": "10.0.0.5"},
             **extra}
-
-
-@pytest.fixture
-def detector() -> Iterator[Detector]:
-    with EventStore() as store:
-        yield Detector(DuckDBBackend(store), AlertStore(store.con))
-
-
-def load(detector: Detector, docs: list[dict[str, Any]], index: str = "logs-auth") -> None:
-    store = detector.backend.store  # type: ignore[attr-defined]
-    report = store.bulk([line for doc in docs for line in ({"index": {"_index": index}}, doc)])
-    assert report.bad_lines == []
-
-
-def run(detector: Detector, rule: Rule, minute: float,
-        previous: float | None = None) -> list[dict[str, Any]]:
-    report = detector.run(rule, started_at=minutes(minute),
-                          previous_started_at=None if previous is None else minutes(previous))
-    assert report.error is None
-    return report.created_alerts
 
 
 def terms(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -6,38 +6,20 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lanner.detection.alerts import rule_uuid
 from lanner.detection.run import Detector
-from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import AlertSuppression, Rule, load_rule_file
-from lanner.store import EventStore
-from lanner.store.alerts import AlertStore
+from tests.detection.rule_runs import OTHER, T0, at
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "detection-rules-other"
-T0 = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
 OKTA_ZONE_DELETE = "integrations/okta/defense_evasion_attempt_to_delete_okta_network_zone.toml"
 
 
 def corpus_rule(path: str) -> Rule:
-    return load_rule_file(CORPUS / "rules" / path)
-
-
-def at(minutes: float) -> str:
-    moment = T0 + datetime.timedelta(minutes=minutes)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-@pytest.fixture
-def detector() -> Iterator[Detector]:
-    with EventStore() as store:
-        yield Detector(DuckDBBackend(store), AlertStore(store.con))
+    return load_rule_file(OTHER / "rules" / path)
 
 
 def load(detector: Detector, index: str, docs: list[dict[str, Any]]) -> None:
@@ -198,7 +180,7 @@ def test_max_signals_keeps_the_earliest_and_the_next_run_pages_past_existing_ale
 
 
 def test_exceptions_in_the_rule_file_remove_events(tmp_path: Path, detector: Detector) -> None:
-    source = (CORPUS / "rules" / "cross-platform"
+    source = (OTHER / "rules" / "cross-platform"
               / "privilege_escalation_echo_nopasswd_sudoers.toml").read_text(encoding="utf-8")
     path = tmp_path / "rule.toml"
     path.write_text(source + '''
@@ -258,6 +240,6 @@ def test_a_hunt_loads_the_fields_kql_rules_read() -> None:
     read = fields_read([posh])
     assert read is not None and {"powershell.file.script_block_text", "user.id",
                                  "file.path", "event.ingested"} <= read
-    hashes = load_rule_file(CORPUS / "rules" / "threat_intel"
+    hashes = load_rule_file(OTHER / "rules" / "threat_intel"
                             / "threat_intel_indicator_match_hash.toml")
     assert fields_read([posh, hashes]) is None  # `file.hash.*:*`: every field is kept

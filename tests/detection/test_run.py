@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from lanner.detection.hunt import hunt, replay
 from lanner.detection.run import Detector
@@ -18,8 +15,8 @@ from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import AlertSuppression, Rule
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
+from tests.detection.rule_runs import T0, at
 
-T0 = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
 RULE = Rule(name="Whoami", rule_id="r-whoami", type="eql", language="eql",
             query='process where process.name == "whoami.exe"', index=("logs-*",),
             severity="high", risk_score=73, from_="now-9m", interval="5m", max_signals=100)
@@ -27,11 +24,6 @@ SEQUENCE = replace(RULE, rule_id="r-seq", name="Whoami then network",
                    query='sequence by host.name with maxspan=1m '
                          '[process where process.name == "whoami.exe"] '
                          '[network where true]')
-
-
-def at(minutes: float) -> str:
-    moment = T0 + datetime.timedelta(minutes=minutes)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def process(minute: float, name: str = "whoami.exe", host: str = "h1",
@@ -43,12 +35,6 @@ def process(minute: float, name: str = "whoami.exe", host: str = "h1",
 def network(minute: float, host: str = "h1") -> dict[str, Any]:
     return {"@timestamp": at(minute), "event": {"category": ["network"]},
             "host": {"name": host}, "destination": {"ip": "10.0.0.9"}}
-
-
-@pytest.fixture
-def detector() -> Iterator[Detector]:
-    with EventStore() as store:
-        yield Detector(DuckDBBackend(store), AlertStore(store.con))
 
 
 def load(detector: Detector, docs: list[dict[str, Any]]) -> None:

@@ -5,38 +5,20 @@ groups, the window on the events, and the enrichment of each alert."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lanner.detection.run import Detector
-from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import Rule, load_rule_file
-from lanner.store import EventStore
-from lanner.store.alerts import AlertStore
+from tests.detection.rule_runs import OTHER, T0, at
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "detection-rules-other"
-T0 = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
 TI_INDEX = "logs-ti_abusech.malware-default"
 EVENTS = "logs-endpoint.events.process-default"
 
 
 def corpus_rule(name: str) -> Rule:
-    return load_rule_file(CORPUS / "rules" / "threat_intel" / name)
-
-
-def at(minutes: float) -> str:
-    moment = T0 + datetime.timedelta(minutes=minutes)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-@pytest.fixture
-def detector() -> Iterator[Detector]:
-    with EventStore() as store:
-        yield Detector(DuckDBBackend(store), AlertStore(store.con))
+    return load_rule_file(OTHER / "rules" / "threat_intel" / name)
 
 
 def load(detector: Detector, index: str, docs: list[dict[str, Any]]) -> None:

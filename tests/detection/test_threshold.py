@@ -4,15 +4,11 @@ max_signals, the alert document and its id (OTHER-RULE-TYPES.md §3)."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from lanner.detection.alerts import rule_uuid
 from lanner.detection.run import Detector
@@ -21,23 +17,13 @@ from lanner.rules import AlertSuppression, Rule, load_rule_file
 from lanner.rules.model import Threshold, ThresholdCardinality
 from lanner.store import EventStore
 from lanner.store.alerts import AlertStore
-from tests.conftest import SHARED, require_shared
+from tests.conftest import require_shared
+from tests.detection.rule_runs import OTHER, at, load, minutes, run
 
-OTHER = SHARED / "corpus" / "detection-rules-other"
-T0 = datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC)
 RULE = Rule(name="Failed logons", rule_id="r-threshold", type="threshold", language="kuery",
             query="event.outcome:failure", index=("logs-*",), severity="medium",
             risk_score=47, from_="now-9m", interval="5m", max_signals=100,
             threshold=Threshold(("host.id",), 3))
-
-
-def minutes(value: float) -> datetime.datetime:
-    return T0 + datetime.timedelta(minutes=value)
-
-
-def at(value: float) -> str:
-    moment = minutes(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def failure(minute: float, host: str = "h1", user: Any = "alice",
@@ -46,26 +32,6 @@ def failure(minute: float, host: str = "h1", user: Any = "alice",
                                                 "outcome": "failure"},
             "host": {"id": host, "name": f"{host}.example"}, "user": {"name": user},
             "process": {"name": "sshd"}, **extra}
-
-
-@pytest.fixture
-def detector() -> Iterator[Detector]:
-    with EventStore() as store:
-        yield Detector(DuckDBBackend(store), AlertStore(store.con))
-
-
-def load(detector: Detector, docs: list[dict[str, Any]], index: str = "logs-auth") -> None:
-    store = detector.backend.store  # type: ignore[attr-defined]
-    report = store.bulk([line for doc in docs for line in ({"index": {"_index": index}}, doc)])
-    assert report.bad_lines == []
-
-
-def run(detector: Detector, rule: Rule, minute: float,
-        previous: float | None = None) -> list[dict[str, Any]]:
-    report = detector.run(rule, started_at=minutes(minute),
-                          previous_started_at=None if previous is None else minutes(previous))
-    assert report.error is None
-    return report.created_alerts
 
 
 def results(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
