@@ -16,18 +16,13 @@ Each line prints the median, the alerts, and the ratio to the floor. Results go 
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import tempfile
 from pathlib import Path
 
-from bench import generate
+from bench.hunts import corpus_detector, parse_options
 from bench.parse import time_runs
 from lanner import esql
-from lanner.detection.run import Detector
-from lanner.engine.backends.duckdb import DuckDBBackend
 from lanner.rules import Rule, load_rules
-from lanner.store import EventStore
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "detection-rules-other"
 FLOOR = Rule(name="floor", rule_id="bench-floor", type="query", language="kuery",
@@ -52,17 +47,8 @@ def corpus_rules() -> list[Rule]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder, EventStore() as store:
-        corpus = generate.generate(Path(folder) / "corpus.ndjson", events=options.events,
-                                   seed=options.seed)
-        loaded = store.ingest_files([corpus.path])
-        detector = Detector(DuckDBBackend(store))
-        print(f"{loaded.events} events, {options.runs} run(s) each, medians")
+    options = parse_options(__doc__)
+    with corpus_detector(options) as detector:
         alerts: dict[str, int] = {}
 
         def hunt(rules: list[Rule], label: str) -> None:
