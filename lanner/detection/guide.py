@@ -186,12 +186,12 @@ def _provider(provider: object, alert: Mapping[str, Any] | None) -> str:
         return f"{name} {'does not exist' if excluded else 'exists'}{tail}"
     negation = "not " if excluded else ""
     if query_type == "phrases":
-        values = _json_or(value, [value])
+        values = json_or(value, [value])
         listed = ", ".join(_value(v, alert) for v in (values if isinstance(values, list)
                                                        else [values]))
         return f"{name} is {negation}one of {listed}{tail}"
     if query_type == "range":
-        bounds = _json_or(value, {})
+        bounds = json_or(value, {})
         limits = []
         if isinstance(bounds, Mapping):
             for key, words in (("gte", "≥"), ("gt", ">"), ("lte", "≤"), ("lt", "<")):
@@ -244,7 +244,9 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def _json_or(value: object, default: Any) -> Any:
+def json_or(value: object, default: Any) -> Any:
+    """A Timeline filter's value: Kibana keeps `phrases` and `range` values as JSON text; a
+    value that is not text is already parsed, text that is not JSON gives `default`."""
     if not isinstance(value, str):
         return value
     try:

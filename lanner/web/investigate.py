@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 
 from lanner.detection import datemath
-from lanner.detection.guide import expand_transforms, fill_templates
+from lanner.detection.guide import expand_transforms, fill_templates, json_or
 
 TITLE = "<strong>Investigate in Timeline: "  # how render_guide titles a block, in HTML
 _BLOCK_START = re.compile(r"!\{investigate(?=\{)")
@@ -86,12 +86,12 @@ def provider_kql(provider: object, alert: Mapping[str, Any] | None) -> str:
     if kind == "exists":
         query = f"{field}: *"
     elif kind == "phrases":
-        values = _json_or(value, [value])
+        values = json_or(value, [value])
         listed = [f"{field}: {_quoted(_filled(v, alert))}"
                   for v in (values if isinstance(values, list) else [values])]
         query = listed[0] if len(listed) == 1 else "(" + " or ".join(listed) + ")"
     elif kind == "range":
-        bounds = _json_or(value, {})
+        bounds = json_or(value, {})
         if not isinstance(bounds, Mapping):
             return ""
         parts = [f"{field} {operator} {_quoted(_filled(bounds[key], alert))}"
@@ -115,15 +115,6 @@ def _filled(value: object, alert: Mapping[str, Any] | None) -> object:
     if not isinstance(value, str):
         return value
     return fill_templates(value, alert)[0]
-
-
-def _json_or(value: object, default: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return default
 
 
 def with_links(html: Markup, searches: list[dict[str, str] | None]) -> Markup:
