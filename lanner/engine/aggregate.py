@@ -27,12 +27,11 @@ from typing import Any
 
 import duckdb
 
-from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
+from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope, timestamp_nanos
 from lanner.engine.backends.sql import (
     QueryFailedError,
     Resolved,
     SqlCompiler,
-    epoch_nanos,
     shard_doc,
     sql_literal,
 )
@@ -40,9 +39,6 @@ from lanner.eql import ast
 from lanner.errors import LannerError
 
 _DATE_TYPES = frozenset({"date", "date_nanos"})
-_NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long", "double",
-                            "float", "half_float", "scaled_float"})
-_NANOS_PER_MILLI = 1_000_000
 
 
 class AggregationUnsupportedError(LannerError):
@@ -291,12 +287,7 @@ def _epoch(resolved: Resolved) -> str:
     """Epoch nanoseconds of a timestamp field (its first value), NULL when it has none."""
     if resolved.es_type is None or resolved.sql == "NULL":
         return "CAST(NULL AS BIGINT)"
-    value = f"list_min({resolved.sql})" if resolved.is_list else resolved.sql
-    if resolved.es_type in _DATE_TYPES:
-        return epoch_nanos(value, resolved.es_type)
-    if resolved.es_type in _NUMERIC_TYPES:  # epoch millis, as ES reads a number as a date
-        return f"CAST({value} * {_NANOS_PER_MILLI} AS BIGINT)"
-    return "CAST(NULL AS BIGINT)"
+    return timestamp_nanos(resolved.sql, resolved.is_list, resolved.es_type)
 
 
 def _key_value(sql: str, resolved: Resolved) -> str:

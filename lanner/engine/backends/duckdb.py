@@ -448,12 +448,7 @@ class DuckDBBackend:
         column = scoped_column(self.store.fields_in(scope.indices), scope.timestamp_field)
         if column is None or column.physical is None:
             return "CAST(NULL AS BIGINT)"
-        value = f"list_min({column.sql})" if column.is_list else column.sql
-        if column.es_type in _DATE_TYPES:
-            return epoch_nanos(value, column.es_type)
-        if column.es_type in _NUMERIC_TYPES:  # epoch millis, as ES reads a number as a date
-            return f"CAST({value} * 1000000 AS BIGINT)"
-        return "CAST(NULL AS BIGINT)"
+        return timestamp_nanos(column.sql, column.is_list, column.es_type)
 
     def _tiebreaker(self, scope: SearchScope) -> str:
         if scope.tiebreaker_field is None:
@@ -556,6 +551,17 @@ def _key_columns(members: list[_Member]) -> dict[str, int]:
     """Each distinct join-key expression of a pass and its column number among the keys."""
     return {sql: position for position, sql in
             enumerate(dict.fromkeys(sql for member in members for sql in member.keys))}
+
+
+def timestamp_nanos(sql: str, is_list: bool, es_type: str) -> str:
+    """Epoch nanoseconds of a timestamp field's first value: a date as ES holds it, a number
+    as epoch millis (ES reads a number as a date so), anything else NULL."""
+    value = f"list_min({sql})" if is_list else sql
+    if es_type in _DATE_TYPES:
+        return epoch_nanos(value, es_type)
+    if es_type in _NUMERIC_TYPES:
+        return f"CAST({value} * 1000000 AS BIGINT)"
+    return "CAST(NULL AS BIGINT)"
 
 
 def select_indices(patterns: str | Sequence[str], names: Sequence[str]) -> tuple[str, ...]:
