@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "detection-rules-other"
 
 
-def active_queries(corpus: Path) -> list[str]:
-    queries = []
+def active_kql(corpus: Path) -> list[tuple[str, str, str]]:
+    """(where, rule type, query) of every active kuery query of the corpus, threat queries
+    included (tests/engine/test_kql_corpus.py checks the same set)."""
+    found = []
     with open(corpus / "INDEX.tsv", newline="") as index:
         for row in csv.DictReader(index, delimiter="\t"):
             if row["maturity"] != "production":
@@ -37,10 +39,10 @@ def active_queries(corpus: Path) -> list[str]:
             with open(corpus / row["path"], "rb") as file:
                 rule = tomllib.load(file).get("rule", {})
             if rule.get("language") == "kuery":
-                queries.append(rule["query"])
+                found.append((row["path"], row["type"], rule["query"]))
             if rule.get("threat_language") == "kuery" and "threat_query" in rule:
-                queries.append(rule["threat_query"])
-    return queries
+                found.append((row["path"] + "#threat_query", "threat_query", rule["threat_query"]))
+    return found
 
 
 def median_seconds(step: Callable[[], object], runs: int) -> float:
@@ -57,7 +59,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
-    queries = active_queries(args.corpus)
+    queries = [query for _, _, query in active_kql(args.corpus)]
     client = lanner.connect()
     client.bulk(operations=[{"index": {"_index": "logs-endpoint"}},
                             {"@timestamp": "2025-01-01T00:00:00Z",

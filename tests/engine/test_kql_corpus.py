@@ -9,14 +9,13 @@ threat_match rules, plus the 6 threat_query strings of the indicator-match rules
 
 from __future__ import annotations
 
-import csv
 import functools
-import tomllib
 from collections import Counter
 
 import pytest
 
 import lanner
+from bench import kql as kql_bench
 from lanner import kql
 from lanner.engine.backends.duckdb import SearchScope
 from lanner.engine.client import Lanner
@@ -29,18 +28,7 @@ CORPUS = SHARED / "corpus" / "detection-rules-other"
 def active_kql() -> tuple[tuple[str, str, str], ...]:
     """(where, rule type, query) of every active kuery query, threat queries included."""
     require_shared()
-    found = []
-    with open(CORPUS / "INDEX.tsv", newline="") as index:
-        for row in csv.DictReader(index, delimiter="\t"):
-            if row["maturity"] != "production":
-                continue
-            with open(CORPUS / row["path"], "rb") as file:
-                rule = tomllib.load(file).get("rule", {})
-            if rule.get("language") == "kuery":
-                found.append((row["path"], row["type"], rule["query"]))
-            if rule.get("threat_language") == "kuery" and "threat_query" in rule:
-                found.append((row["path"] + "#threat_query", "threat_query", rule["threat_query"]))
-    return tuple(found)
+    return tuple(kql_bench.active_kql(CORPUS))
 
 
 @pytest.fixture(scope="module")
