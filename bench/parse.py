@@ -117,6 +117,11 @@ def time_runs(work: Callable[[], object], runs: int, warm_up: bool = True) -> li
     return times
 
 
+def median_ms(runs: int, work: Callable[[], object]) -> float:
+    """Median milliseconds of `runs` calls of `work`, after one untimed warm-up call."""
+    return statistics.median(time_runs(work, runs)) * 1000
+
+
 def bench_lanner(paths: list[Path], runs: int) -> LannerResult:
     """Time Lanner's loader and front end; the schema is loaded before any timing."""
     rules, load_errors = load_rules(paths)

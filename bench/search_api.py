@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import statistics
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import Any
 import orjson
 from starlette.testclient import TestClient
 
+from bench.parse import median_ms
 from bench.web import EVENTS, RULES, generate, templates
 from lanner.rules import load_rules
 from lanner.server.app import create_app
@@ -52,16 +52,6 @@ def generated(count: int) -> list[dict[str, Any]]:
         "host": {"name": f"host-{number % 50}"},
         "process": {"name": f"p{number % 300}.exe", "pid": number}}}
         for number in range(count)]
-
-
-def median_ms(runs: int, call: Callable[[], Any]) -> float:
-    call()  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from starlette.testclient import TestClient
 
+from bench.parse import median_ms
 from lanner.rules import load_rules
 from lanner.server.service import Service
 from lanner.store import AlertFilter, EventStore, find_event_files
@@ -135,16 +136,6 @@ JOINED_TEXT = (
 )
 
 
-def timed_call(call: Any, runs: int) -> float:
-    call()  # warm-up
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=100_000)
@@ -187,11 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"{size // 1024} KB)  {verdict} (bar {BAR_MS:.0f} ms)")
         con = service.alerts.con
         text = {"text": "ws-eng-04"}
-        stored = timed_call(lambda: service.alerts.count(AlertFilter(text=text["text"])),
-                            args.runs)
-        joined = timed_call(lambda: con.execute(
+        stored = median_ms(args.runs,
+                           lambda: service.alerts.count(AlertFilter(text=text["text"])))
+        joined = median_ms(args.runs, lambda: con.execute(
             f"SELECT count(*) FROM alerts WHERE {JOINED_TEXT} AND NOT building_block",
-            text).fetchone(), args.runs)
+            text).fetchone())
         print(f"free text count, search_text column: median {stored:7.1f} ms; lists joined "
               f"per query (baseline): {joined:7.1f} ms; {joined / stored:.1f}x")
         service.close()
