@@ -220,10 +220,13 @@ class DuckDBBackend:
         """The distinct jobs compiled (identical ones share a member); a job that does not
         compile gets its error in `outcomes`, handed to its own search, which raises it."""
         positions: dict[tuple[object, ...], list[int]] = {}
-        texts: dict[tuple[object, ...], str] = {}
+        texts: dict[tuple[object, ...], str | None] = {}
         for position, job in enumerate(jobs):
-            text = repr(job.stage.condition)
-            identity = job.identity(text)
+            try:
+                text: str | None = repr(job.stage.condition)
+            except RecursionError:  # too deep to name: compiled alone (or refused), not cached
+                text = None
+            identity = job.identity(text if text is not None else f"#{position}")
             positions.setdefault(identity, []).append(position)
             texts.setdefault(identity, text)
         # A round's later steps (key_events) find what its filters put in the cache.
@@ -298,13 +301,15 @@ class DuckDBBackend:
         return int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
 
     def _member(self, job: FilterJob, positions: list[int],
-                cached: CompiledConditions | None = None, text: str = "") -> _Member:
+                cached: CompiledConditions | None = None, text: str | None = None) -> _Member:
         """A job compiled: the SQL telling its rows within its group's pass, and its join-key
         columns (compiled even when read later, so that a bad key fails the search). `cached`:
-        the conditions compiled before, on disk; `text`: the condition's repr."""
+        the conditions compiled before, on disk; `text`: the condition's repr (None for a tree
+        too deep to have one, which is never cached)."""
         compiler, scope, stage = job.compiler, job.scope, job.stage
         category = compiler.category(stage.category) if stage.category is not None else None
-        terms = (cached.terms(compiler, stage.condition, text, job.fields) if cached is not None
+        terms = (cached.terms(compiler, stage.condition, text, job.fields)
+                 if cached is not None and text is not None
                  else compiler.condition_terms(stage.condition))
         condition = [f"({conjoined(terms)})"]
         if job.timed:
