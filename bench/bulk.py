@@ -9,7 +9,8 @@ server, so on a small machine it bounds the ratio as much as the server does.
 Second figure: the same `_bulk` into a store already holding HELD other events (with ids)
 against into an empty one, interleaved too: a bulk request's cost should not grow with the
 store (its duplicate-id checks once scanned the whole table per request).
-Usage: .venv/bin/python bench/bulk.py [EVENTS] [RUNS] [HELD]"""
+Usage: .venv/bin/python bench/bulk.py [EVENTS] [RUNS] [HELD]; bench.run reports `measure`'s
+first figure."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -100,7 +102,29 @@ def held_events(path: Path) -> int:
         return store.count()
 
 
-def main(count: int, runs: int, held: int) -> None:
+@dataclass(frozen=True, slots=True)
+class BulkRuns:
+    """Per run: (seconds, CPU seconds) of the file ingest, (seconds, server CPU, client CPU)
+    of `_bulk` into an empty store and, when `held`, into one holding `held` events."""
+
+    count: int
+    held: int
+    file: list[tuple[float, float]]
+    bulk: list[tuple[float, float, float]]
+    into_held: list[tuple[float, float, float]]
+
+    @property
+    def file_times(self) -> list[float]:
+        return [run[0] for run in self.file]
+
+    @property
+    def bulk_times(self) -> list[float]:
+        return [run[0] for run in self.bulk]
+
+
+def measure(count: int, runs: int, held: int) -> BulkRuns:
+    """The file ingest and `_bulk` of the same `count` events, `runs` times each, interleaved
+    (and `_bulk` into a store already holding `held` events, when `held`)."""
     docs = events(count)
     file_runs, bulk_runs, held_runs = [], [], []
     with tempfile.TemporaryDirectory() as name:
@@ -113,7 +137,13 @@ def main(count: int, runs: int, held: int) -> None:
             bulk_runs.append(bulk_ingest(folder, docs, str(run)))
             if seeded is not None:
                 held_runs.append(bulk_ingest(folder, docs, f"{run}held", seeded))
-    file_times, bulk_times = [run[0] for run in file_runs], [run[0] for run in bulk_runs]
+    return BulkRuns(count, held, file_runs, bulk_runs, held_runs)
+
+
+def main(count: int, runs: int, held: int) -> None:
+    measured = measure(count, runs, held)
+    file_runs, bulk_runs, held_runs = measured.file, measured.bulk, measured.into_held
+    file_times, bulk_times = measured.file_times, measured.bulk_times
     file_rate = count / statistics.median(file_times)
     bulk_rate = count / statistics.median(bulk_times)
     print(f"{count} events, median of {runs} runs: file ingest {file_rate:,.0f} events/s, "

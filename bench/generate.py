@@ -1,7 +1,7 @@
 """Deterministic ECS endpoint events for benchmarks, with planted true positives.
 
     .venv/bin/python bench/generate.py [--events 1000000] [--seed 0] [--duration 24h]
-                                       [--output bench/data/NAME.ndjson[.gz]] [--force]
+                                       [--noisy] [--output bench/data/NAME.ndjson[.gz]] [--force]
 
 A fleet of Windows (Elastic Defend, and some hosts with Sysmon through the Windows
 integration), Linux and macOS hosts runs a realistic process population: long-running services
@@ -17,7 +17,11 @@ planted event and of each expected hit (one id per hit for an event query, the i
 sequence's events in order for a sequence query). Background programs are built so that none of
 the planted rules fires on them: near misses stay on the excluded side of each rule.
 
-The output depends only on (events, seed, duration, start): a seeded random.Random drives
+`--noisy` plants the same patterns as often as a bad rule or a noisy host fires: about one
+event in seven is a hit of some planted rule (NOISY_RATES), the rest is the same background.
+Its default file name ends in `-noisy`, so that it is cached beside the normal corpus.
+
+The output depends only on (events, seed, duration, start, noisy): a seeded random.Random drives
 everything and no clock is read, so the same arguments give the same bytes. For speed, every
 constant part of a document (host, agent, process, the details of a file or connection) is
 rendered to JSON once, and each event is one f-string joining those parts.
@@ -37,7 +41,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
@@ -1778,6 +1782,24 @@ PLANTS = (
 )
 
 
+# The noisy mode's plants: instances per event, by rule. Most are single-event hits (BITS
+# renaming a payload as a noisy rule would, Update Orchestrator children; each also fires a
+# few other rules at times), a few web-service lookups (three matched events each) and
+# sequences: about one event in seven matches some rule, and a 300k-event corpus gets about
+# 45k alerts from a dozen rules.
+NOISY_RATES = {"f95972d3-c23b-463b-89a8-796b3f369b49": 0.095,
+               "265db8f5-fc73-4d0d-b434-6483b56372e2": 0.02,
+               "66883649-f908-4a5b-a1e0-54090a1d3a32": 0.006,
+               "c82c7d8f-fb9e-4874-a4bd-fd9e3f9becf1": 0.002,
+               "33f306e8-417c-411b-965c-c2812d6d3f4d": 0.002}  # fmt: skip
+
+
+def noisy_plants(events: int) -> tuple[Plant, ...]:
+    """PLANTS with their counts raised to the noisy mode's rates for `events`."""
+    return tuple(replace(plant, count=max(1, round(events * NOISY_RATES[plant.rule_id])))
+                 for plant in PLANTS)
+
+
 # -- the corpus --------------------------------------------------------------------------------
 
 
@@ -1818,10 +1840,13 @@ def manifest_path(path: Path) -> Path:
 
 def generate(path: str | Path, events: int = DEFAULT_EVENTS, seed: int = DEFAULT_SEED,
              duration: timedelta = DEFAULT_DURATION, start: datetime = DEFAULT_START,
-             plants: tuple[Plant, ...] = PLANTS) -> GeneratedCorpus:
+             plants: tuple[Plant, ...] | None = None, noisy: bool = False) -> GeneratedCorpus:
     """Write `events` documents (planted ones included) to `path` (gzip if it ends in .gz) and
-    the manifest beside it. The same arguments always give the same bytes."""
+    the manifest beside it. The same arguments always give the same bytes. `plants` defaults
+    to PLANTS, or to their noisy counts when `noisy`."""
     path = Path(path)
+    if plants is None:
+        plants = noisy_plants(events) if noisy else PLANTS
     rng = Random(seed)
     start_ms = int(start.timestamp() * 1000)
     span_ms = int(duration.total_seconds() * 1000)
@@ -1869,6 +1894,7 @@ def generate(path: str | Path, events: int = DEFAULT_EVENTS, seed: int = DEFAULT
         entry["hits"] += [[event.event_id for event in hit] for hit in planted.hits]
     manifest = {
         "generator": GENERATOR_VERSION, "events": events, "seed": seed,
+        "noisy": _noisy_label(noisy),
         "duration": duration_label(duration), "start": world.clock.millis(start_ms),
         "end": world.clock.millis(start_ms + span_ms), "file_bytes": path.stat().st_size,
         "file": path.name, "planted_events": sum(len(p.events) for _, p in instances),
@@ -1884,16 +1910,24 @@ def generate(path: str | Path, events: int = DEFAULT_EVENTS, seed: int = DEFAULT
     return GeneratedCorpus(path, manifest_file, manifest)
 
 
+def _noisy_label(noisy: bool) -> dict[str, float] | bool:
+    """What the manifest records of the mode: the rates, so that changing them misses the
+    cache."""
+    return dict(NOISY_RATES) if noisy else False
+
+
 def _index_name(dataset: str) -> str:
     return f"logs-{dataset}-default"
 
 
 def default_path(events: int, seed: int, duration: timedelta = DEFAULT_DURATION,
-                 folder: Path = DATA) -> Path:
-    return folder / f"endpoint-{events}-seed{seed}-{duration_label(duration)}.ndjson"
+                 folder: Path = DATA, noisy: bool = False) -> Path:
+    return folder / (f"endpoint-{events}-seed{seed}-{duration_label(duration)}"
+                     f"{'-noisy' if noisy else ''}.ndjson")
 
 
-def cached(path: Path, events: int, seed: int, duration: timedelta) -> GeneratedCorpus | None:
+def cached(path: Path, events: int, seed: int, duration: timedelta,
+           noisy: bool = False) -> GeneratedCorpus | None:
     """The corpus at `path` if it was generated with these arguments by this generator."""
     manifest_file = manifest_path(path)
     if not (path.is_file() and manifest_file.is_file()):
@@ -1904,16 +1938,19 @@ def cached(path: Path, events: int, seed: int, duration: timedelta) -> Generated
         return None
     same = (manifest.get("generator") == GENERATOR_VERSION and manifest.get("events") == events
             and manifest.get("seed") == seed
+            and manifest.get("noisy", False) == _noisy_label(noisy)
             and manifest.get("duration") == duration_label(duration)
             and manifest.get("file_bytes") == path.stat().st_size)
     return GeneratedCorpus(path, manifest_file, manifest) if same else None
 
 
 def corpus(events: int = DEFAULT_EVENTS, seed: int = DEFAULT_SEED,
-           duration: timedelta = DEFAULT_DURATION, path: Path | None = None) -> GeneratedCorpus:
+           duration: timedelta = DEFAULT_DURATION, path: Path | None = None,
+           noisy: bool = False) -> GeneratedCorpus:
     """The corpus for these arguments: generated once into bench/data/, then reused."""
-    path = path or default_path(events, seed, duration)
-    return cached(path, events, seed, duration) or generate(path, events, seed, duration)
+    path = path or default_path(events, seed, duration, noisy=noisy)
+    return (cached(path, events, seed, duration, noisy)
+            or generate(path, events, seed, duration, noisy=noisy))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1925,13 +1962,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="time range the events cover, e.g. 24h, 90m, 2d (default: 24h)")
     parser.add_argument("--output", type=Path,
                         help="NDJSON file to write, .gz to compress (default: bench/data/...)")
+    parser.add_argument("--noisy", action="store_true",
+                        help="about one event in seven matches a planted rule")
     parser.add_argument("--force", action="store_true", help="regenerate even if cached")
     args = parser.parse_args(argv)
-    path = args.output or default_path(args.events, args.seed, args.duration)
+    path = args.output or default_path(args.events, args.seed, args.duration, noisy=args.noisy)
     started = time.perf_counter()
-    found = None if args.force else cached(path, args.events, args.seed, args.duration)
+    found = None if args.force else cached(path, args.events, args.seed, args.duration,
+                                           args.noisy)
     try:
-        result = found or generate(path, args.events, args.seed, args.duration)
+        result = found or generate(path, args.events, args.seed, args.duration,
+                                   noisy=args.noisy)
     except ValueError as error:
         parser.error(str(error))
     elapsed = time.perf_counter() - started

@@ -1,7 +1,8 @@
 """Issue #5's benchmark suite in one command: prints its figures and writes BENCHMARKS.md.
 
     .venv/bin/python -m bench.run [--events 1000000] [--runs 3] [--quick]
-                                  [--skip floors,ingest,peer,window,growth,memory,startup]
+                                  [--skip floors,ingest,peer,window,growth,memory,startup,
+                                          noisy,bulk]
 
 On the corpus of bench/generate.py (made once into bench/data/, then reused), in one run:
 
@@ -22,7 +23,12 @@ On the corpus of bench/generate.py (made once into bench/data/, then reused), in
 * growth: the all-rules hunt at 2x and 4x the events, and a hunt with `--few-rules` rules;
 * peak memory of an all-rules hunt of `--memory-events` events (5M: the bar is 2 GB);
 * start-up (issue #21, bench/startup.py): `lanner hunt -q` of the example events (39) with
-  every corpus rule, rules and SQL caches warm and cold, against the 5 example rules.
+  every corpus rule, rules and SQL caches warm and cold, against the 5 example rules;
+* a noisy hunt (issue #21): `--noisy-events` events of the generator's noisy mode (about one
+  event in seven matches some rule), all rules, against floor A of the same file; its planted
+  rules' alerts checked against its manifest;
+* `_bulk` (issue #21, bench/bulk.py): `--bulk-events` events shipped by the official client's
+  parallel_bulk into `lanner serve --http`, against the store's file ingest of the same events.
 
 Each measurement on the main corpus is the median of `--runs` runs (min beside it); the growth
 and memory hunts run once each. Corpora made only for growth and memory are deleted afterwards
@@ -55,6 +61,8 @@ import orjson
 
 import lanner
 from bench import generate
+from bench.bulk import BulkRuns
+from bench.bulk import measure as bulk_runs
 from bench.engine import floor_duckdb, floor_orjson, memory_total, read_through
 from bench.parse import PEER_PYTHON, Runs, command_line, cpu_model, ensure_peer_venv, run
 from bench.startup import BAR as STARTUP_BAR
@@ -70,7 +78,7 @@ LANNER = Path(sys.executable).parent / "lanner"
 PEER_HUNT_SCRIPT = ROOT / "bench" / "peers" / "eql_hunt_peer.py"
 REPORT = ROOT / "BENCHMARKS.md"
 INGEST_LABEL = "Lanner ingest: the fields of every rule, as `lanner hunt` reads them"
-SECTIONS = ("floors", "ingest", "peer", "window", "growth", "memory", "startup")
+SECTIONS = ("floors", "ingest", "peer", "window", "growth", "memory", "startup", "noisy", "bulk")
 WINDOW = datetime.timedelta(minutes=5)
 
 # The bar of issue #5.
@@ -78,6 +86,8 @@ HUNT_OVER_FLOOR_A = 2.0
 PEER_FACTOR = 1_000
 MEMORY_BAR = 2 * 10**9  # bytes: the issue says 2 GB
 WINDOW_SECONDS = 5.0
+# Issue #21's bar for the noisy hunt.
+NOISY_OVER_FLOOR_A = 5.0
 # Time ratios may exceed the size ratios by this much and still count as linear: the machine
 # is shared, and one run of each growth hunt is all the time allows.
 LINEAR_SLACK = 1.10
@@ -517,6 +527,8 @@ class Suite:
     few_rules: Hunt | None = None
     memory: Hunt | None = None
     startup: dict[str, Figure] | None = None  # few (the 5 example rules), cold, warm, off
+    noisy: NoisyRuns | None = None
+    bulk: BulkRuns | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -532,16 +544,16 @@ class Suite:
         return [(h.figure.events, h.figure.median) for h in self.growth_hunts() if not h.stopped]
 
 
-def obtain(events: int, seed: int, duration: datetime.timedelta,
-           folder: Path) -> tuple[generate.GeneratedCorpus, float | None]:
+def obtain(events: int, seed: int, duration: datetime.timedelta, folder: Path,
+           noisy: bool = False) -> tuple[generate.GeneratedCorpus, float | None]:
     """The corpus from the cache, or generated now (then with the seconds it took)."""
-    path = generate.default_path(events, seed, duration, folder)
-    found = generate.cached(path, events, seed, duration)
+    path = generate.default_path(events, seed, duration, folder, noisy=noisy)
+    found = generate.cached(path, events, seed, duration, noisy)
     if found is not None:
         return found, None
     print(f"generating {path} ...", file=sys.stderr, flush=True)
     clock = time.perf_counter()
-    made = generate.generate(path, events, seed, duration)
+    made = generate.generate(path, events, seed, duration, noisy=noisy)
     return made, time.perf_counter() - clock
 
 
@@ -613,8 +625,57 @@ def measure(options: argparse.Namespace, skip: set[str], space: Workspace) -> Su
     if "startup" not in skip:
         print("start-up ...", file=sys.stderr, flush=True)
         suite.startup = startup(options.corpus_rules, options.runs)
+    if "noisy" not in skip:
+        suite.noisy = noisy_hunt(options, space)
+    if "bulk" not in skip:
+        print("_bulk ...", file=sys.stderr, flush=True)
+        suite.bulk = bulk_runs(options.bulk_events, options.runs, held=0)
     suite.problems += check_problems(suite)
     return suite
+
+
+@dataclass(frozen=True, slots=True)
+class NoisyRuns:
+    """The noisy hunt: its corpus (kept cached), floor A of it and the all-rules hunt, measured
+    in turn, and its planted rules' alerts against its manifest."""
+
+    corpus: generate.GeneratedCorpus
+    floor_a: Figure
+    hunt: Hunt
+    checks: list[SeedCheck]
+
+    @property
+    def ratio(self) -> float:
+        return self.hunt.figure.median / self.floor_a.median
+
+
+def noisy_hunt(options: argparse.Namespace, space: Workspace) -> NoisyRuns:
+    """Floor A and the all-rules hunt of the noisy corpus, alternating run by run so that the
+    machine's load hits both alike."""
+    corpus, _ = obtain(options.noisy_events, options.seed, generate.DEFAULT_DURATION,
+                       options.data, noisy=True)
+    read_through(corpus.path)
+    floor_times: list[float] = []
+    hunts: list[Hunt] = []
+    label = f"noisy hunt, all rules, {corpus.events:,} events"
+    for _ in range(options.runs):
+        print("noisy: floor A ...", file=sys.stderr, flush=True)
+        timing, rows = floor_duckdb(corpus.path, 1)
+        if rows != corpus.events:
+            raise BenchmarkError(f"floor A read {rows:,} of {corpus.events:,} noisy events")
+        floor_times += timing.times
+        if hunts:
+            hunts[-1].alerts.unlink()  # a noisy hunt's alerts take about 1 GB; the last is read
+        hunts.append(hunt(label, options.corpus_rules, corpus.path, corpus.events, 1, space))
+        if hunts[-1].stopped:
+            break
+    last = hunts[-1]
+    figure = replace(last.figure, times=[h.figure.times[0] for h in hunts],
+                     peaks=[h.figure.peaks[0] for h in hunts])
+    found = replace(last, figure=figure)
+    floor = Figure(timing.label, corpus.events, floor_times)
+    checks = [] if found.stopped else seed_checks(corpus, {"noisy": found})
+    return NoisyRuns(corpus, floor, found, checks)
 
 
 STARTUP_LABELS = {"few": "5 example rules, warm cache", "cold": "all rules, cold cache",
@@ -638,6 +699,11 @@ def check_problems(suite: Suite) -> list[str]:
     hunts = [suite.seed, suite.all_rules, *(h for h in (suite.few_rules,) if h)]
     if suite.peer:
         hunts.append(suite.peer.lanner)
+    if suite.noisy:
+        hunts.append(suite.noisy.hunt)
+        problems += [f"{check.verdict('noisy')}: {check.name} in the noisy hunt: "
+                     f"{len(check.found['noisy'])} hits, {len(check.planted)} planted"
+                     for check in suite.noisy.checks if check.verdict("noisy") != "PASS"]
     problems += [f"{h.figure.label}: {gigabytes(h.figure.peak)}" for h in hunts if h.stopped]
     for h in [*hunts, *suite.growth, *(h for h in (suite.memory,) if h)]:
         if h.stopped:
@@ -743,6 +809,18 @@ def bar_rows(suite: Suite) -> list[tuple[str, str, str]]:
                      verdict(warm <= STARTUP_BAR * few)))
     else:
         rows.append((target, "not measured (--skip startup)", "-"))
+    target = (f"a noisy hunt ({options.noisy_events:,} events, about one in seven matching) "
+              f"with all rules takes at most {NOISY_OVER_FLOOR_A:g}x floor A of its file")
+    if suite.noisy and suite.noisy.hunt.stopped:
+        rows.append((target, "stopped at the memory cap", "FAIL"))
+    elif suite.noisy:
+        noisy = suite.noisy
+        rows.append((target, f"{times(noisy.ratio)} ({noisy.hunt.figure.median:.1f} s / "
+                             f"{noisy.floor_a.median:.1f} s, "
+                             f"{noisy.hunt.summary['alerts']['total']:,} alerts)",
+                     verdict(noisy.ratio <= NOISY_OVER_FLOOR_A)))
+    else:
+        rows.append((target, "not measured (--skip noisy)", "-"))
     return rows
 
 
@@ -966,6 +1044,58 @@ def startup_section(figures: dict[str, Figure], rules: Path) -> list[str]:
     return lines
 
 
+def noisy_section(noisy: NoisyRuns) -> list[str]:
+    corpus, found = noisy.corpus, noisy.hunt
+    planted = corpus.manifest["rules"]
+    hits = sum(len(entry["hits"]) for entry in planted.values())
+    lines = [
+        f"## A noisy hunt, {corpus.events:,} events",
+        "",
+        f"`{os.path.relpath(corpus.path, ROOT)}` (`bench/generate.py --noisy`): the same "
+        f"background, with {corpus.manifest['planted_events']:,} planted events making "
+        f"{hits:,} hits of {len(planted)} rules. Floor A of this file and the all-rules hunt "
+        "(as above) run in turn, run by run.",
+        "",
+        "| measurement | median s | min s | events/s | peak memory |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {figure.label} | {figure.median:.2f} | {figure.best:.2f} | "
+              f"{figure.rate:,.0f} | {gigabytes(figure.peak)} |"
+              for figure in (noisy.floor_a, found.figure)]
+    lines.append("")
+    if not found.stopped:
+        lines += [f"- noisy hunt / floor A: **{times(noisy.ratio)}**; "
+                  f"{found.summary['alerts']['total']:,} alerts; the CLI's own account of its "
+                  f"last run: {found.phases}",
+                  "- planted rules: " + ", ".join(
+                      f"{check.name} {len(check.found['noisy']):,}/{len(check.planted):,} "
+                      f"{check.verdict('noisy')}" for check in noisy.checks)]
+    lines.append("")
+    return lines
+
+
+def bulk_section(bulk: BulkRuns) -> list[str]:
+    file_ingest = Figure("the store's file ingest (`ingest_files`, in-process)", bulk.count,
+                         bulk.file_times)
+    shipped = Figure("`_bulk`: parallel_bulk (2 threads, 5,000 a request) into `lanner serve "
+                     "--http`", bulk.count, bulk.bulk_times)
+    lines = [
+        f"## `_bulk` ingest, {bulk.count:,} events",
+        "",
+        "`bench/bulk.py`'s measurement: the same small process documents written to an NDJSON "
+        "file and ingested by the store, and shipped by the official `elasticsearch` client "
+        "into a fresh server; interleaved runs.",
+        "",
+        "| measurement | median s | min s | events/s |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [f"| {figure.label} | {figure.median:.2f} | {figure.best:.2f} | "
+              f"{figure.rate:,.0f} |" for figure in (file_ingest, shipped)]
+    ratio = shipped.median / file_ingest.median
+    lines += ["", f"- `_bulk` / file ingest, time: **{times(ratio)}**", ""]
+    return lines
+
+
 def render(suite: Suite) -> str:
     lines = header(suite)
     lines += ["## The bar", "", "| bar | measured | verdict |", "|---|---|---|"]
@@ -981,6 +1111,10 @@ def render(suite: Suite) -> str:
         lines += growth_section(suite)
     if suite.startup:
         lines += startup_section(suite.startup, suite.options.corpus_rules)
+    if suite.noisy:
+        lines += noisy_section(suite.noisy)
+    if suite.bulk:
+        lines += bulk_section(suite.bulk)
     lines += SPARK_SECTION
     lines += ["## Checks", ""]
     lines += [f"- {problem}" for problem in suite.problems] or ["- all checks passed"]
@@ -1031,6 +1165,10 @@ def parse_options(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]
                         "300 with --quick)")
     parser.add_argument("--window-events", type=int, help="events of the 5-minute window "
                         "(default 100,000; 2,000 with --quick)")
+    parser.add_argument("--noisy-events", type=int, help="events of the noisy hunt (default "
+                        "300,000; 2,000 with --quick)")
+    parser.add_argument("--bulk-events", type=int, help="events shipped by `_bulk` (default "
+                        "100,000; 2,000 with --quick)")
     parser.add_argument("--memory-events", type=int, default=5_000_000,
                         help="events of the memory hunt (default 5,000,000)")
     parser.add_argument("--few-rules", type=int, default=100,
@@ -1052,7 +1190,8 @@ def parse_options(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]
     options = parser.parse_args(argv)
     quick = options.quick
     for name, full, small in (("events", generate.DEFAULT_EVENTS, 2_000), ("runs", 3, 1),
-                              ("peer_events", 3_000, 300), ("window_events", 100_000, 2_000)):
+                              ("peer_events", 3_000, 300), ("window_events", 100_000, 2_000),
+                              ("noisy_events", 300_000, 2_000), ("bulk_events", 100_000, 2_000)):
         if getattr(options, name) is None:
             setattr(options, name, small if quick else full)
     options.growth = GROWTH[:1] if quick else GROWTH

@@ -13,6 +13,7 @@ import pytest
 
 import lanner
 from bench.generate import (
+    NOISY_RATES,
     PLANTS,
     GeneratedCorpus,
     cached,
@@ -152,6 +153,31 @@ def test_cache_reuses_a_matching_corpus_only(tmp_path: Path) -> None:
     assert cached(made.path, 2 * SMALL, 1, day) is None
     made.path.write_bytes(made.path.read_bytes()[:-10])  # a truncated file is not reused
     assert cached(made.path, SMALL, 1, day) is None
+
+
+def test_noisy_mode_makes_about_one_event_in_seven_a_hit_of_the_seed_rules(
+        tmp_path: Path) -> None:
+    """`--noisy`: the same deterministic bytes for the same arguments, its own cache entry, and
+    each seed rule returns exactly the many hits planted for it."""
+    require_shared()
+    events, day = 7_000, parse_duration("24h")
+    noisy = generate(tmp_path / "n.ndjson", events=events, seed=5, noisy=True)
+    again = generate(tmp_path / "m.ndjson", events=events, seed=5, noisy=True)
+    assert noisy.path.read_bytes() == again.path.read_bytes()
+    assert noisy.manifest["noisy"] == NOISY_RATES
+    assert cached(noisy.path, events, 5, day, noisy=True) == noisy
+    assert cached(noisy.path, events, 5, day) is None
+    hit_events = {event_id for entry in noisy.manifest["rules"].values()
+                  for hit in entry["hits"] for event_id in hit}
+    assert events / 9 < len(hit_events) < events / 6
+    es = lanner.connect()
+    assert es.ingest_file(noisy.path).events == events
+    for rule_file in sorted((SHARED / "rules" / "seed").glob("*.toml")):
+        rule = load_rule_file(rule_file)
+        response = es.eql.search(index=list(rule.index), query=rule.query, size=10_000)
+        planted = noisy.planted_hits(rule.rule_id)
+        assert len(planted) >= 12
+        assert sorted(response_hits(response)) == sorted(planted), rule.name
 
 
 def test_parse_duration_and_bad_sizes(tmp_path: Path) -> None:

@@ -77,10 +77,15 @@ def test_quick_run_writes_every_section_with_numbers(tmp_path: Path) -> None:
     assert re.search(rf"take at most 1.5x the 5 example rules, caches warm \| {NUMBER}x warm, "
                      rf"{NUMBER}x cold \(", bar)  # issue 21's start-up line
     assert re.search(rf"\| all rules, warm cache \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
+    assert re.search(rf"with all rules takes at most 5x floor A of its file \| {NUMBER}x \(", bar)
+    assert re.search(rf"\| noisy hunt, all rules, 2,000 events \| {NUMBER} \| {NUMBER} \|", text)
+    assert "- planted rules: " in text and "FAIL" not in text.split("## A noisy hunt")[1]
+    assert re.search(rf"- `_bulk` / file ingest, time: \*\*{NUMBER}x\*\*", text)
     assert text.rstrip().endswith("- all checks passed")
     # The corpus made only for growth is gone; the main and window corpora stay cached.
     assert sorted(path.name for path in (tmp_path / "data").glob("*.ndjson")) == [
-        "endpoint-1000-seed0-1d.ndjson", "endpoint-1000-seed0-5m.ndjson"]
+        "endpoint-1000-seed0-1d.ndjson", "endpoint-1000-seed0-5m.ndjson",
+        "endpoint-2000-seed0-1d-noisy.ndjson"]
 
 
 def test_alert_hits_reads_event_alerts_and_sequences_in_order(tmp_path: Path) -> None:
