@@ -11,11 +11,13 @@ files they own that nobody else can write; a file that cannot be read or unpickl
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,24 @@ def read_pickle(path: Path) -> Any:
             info = os.fstat(file.fileno())
             if info.st_uid != os.getuid() or info.st_mode & 0o022:
                 return None
-            return pickle.load(file)  # our own file, in our own 0700 folder
+            with gc_paused():
+                return pickle.load(file)  # our own file, in our own 0700 folder
     except Exception:  # missing, unreadable or corrupt: a miss, rewritten later
         return None
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection while a big pickle is read: its tens of thousands of new
+    objects would set off collections that walk them all again and again, to free nothing
+    (half of reading the rules of a thousand-rule hunt)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def write_pickle(path: Path, content: Any,

@@ -37,7 +37,7 @@ from lanner.engine.backends.sql import SqlCompiler
 from lanner.engine.plan import QueryKind
 from lanner.engine.querydsl import filter_condition
 from lanner.engine.search import SearchRequest, SearchResult
-from lanner.rules import Rule
+from lanner.rules import Rule, known
 from lanner.store.alerts import AlertStore
 
 # Kibana's securitySolution:defaultIndex, for a rule that names no index.
@@ -187,13 +187,16 @@ class EqlExecutor:
                                 timestamp_field=rule.timestamp_field or "@timestamp",
                                 tiebreaker_field=rule.tiebreaker_field,
                                 category_field=rule.category_field)
+        if not scope.indices and known.query_fields(rule.query) is not None:
+            return []  # nothing to search, and the query parses: the search would find nothing
         return [SearchRequest(rule.query, scope, job.size)]
 
     def alerts(self, job: WindowJob, results: list[SearchResult]) -> WindowAlerts:
-        (result,) = results
         rule, context = job.rule, job.context
         alerts: list[dict[str, Any]] = []
-        if result.kind is QueryKind.EVENT:
+        if not results:  # no index to search (requests)
+            hits = 0
+        elif (result := results[0]).kind is QueryKind.EVENT:
             alerts = event_alerts(result.events, context)
             hits = len(result.events)
         else:

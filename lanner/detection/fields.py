@@ -18,7 +18,7 @@ from lanner.detection.exceptions import (
 from lanner.engine.search import prepare
 from lanner.errors import LannerError
 from lanner.kql import ast as kql_ast
-from lanner.rules import Rule
+from lanner.rules import Rule, known
 
 # Read for every rule: the default timestamp and category, and what exception items with
 # os_types compare.
@@ -45,7 +45,8 @@ def fields_read(rules: Iterable[Rule],
         fields.update(name for name in (rule.timestamp_override, rule.tiebreaker_field,
                                         rule.category_field) if name)
         items = list(exceptions.items_for(rule.exceptions_list)) if exceptions else []
-        if rule.path and rule.path.endswith(".toml"):
+        if rule.path and rule.path.endswith(".toml") and known.has_own_exceptions(rule.path) \
+                is not False:
             with contextlib.suppress(LannerError):  # the rule reports it when it runs
                 items.extend(load_rule_exceptions(rule.path))
         for item in items:
@@ -59,7 +60,8 @@ def _query_fields(rule: Rule) -> set[str] | None:
     """The fields the rule's queries and type parameters read, or None when they cannot be
     listed."""
     if rule.is_eql:
-        return set(prepare(rule.query).fields)  # parsed once: the hunt plans it again
+        cached = known.query_fields(rule.query)  # the rules loader's: no need to parse it
+        return set(cached if cached is not None else prepare(rule.query).fields)
     if rule.language == "esql":
         return set(esql.fields_read(rule.query))
     if not rule.is_kql:

@@ -55,7 +55,7 @@ from lanner.eql import Issue, Severity, ast
 from lanner.eql.checks import unknown_field
 from lanner.eql.schema import FieldSchema
 from lanner.errors import LannerError
-from lanner.rules import Rule, place_issue
+from lanner.rules import Rule, known, place_issue
 from lanner.rules.model import NEEDS_ML
 from lanner.store.alerts import AlertStore
 
@@ -349,8 +349,10 @@ class Detector:
         return built.query
 
     def _own_exceptions(self, path: str) -> list[ExceptionItem]:
-        if path not in self._rule_exceptions:
-            self._rule_exceptions[path] = load_rule_exceptions(path)
+        if path not in self._rule_exceptions:  # a file loaded without exceptions is not read
+            self._rule_exceptions[path] = (load_rule_exceptions(path)
+                                           if known.has_own_exceptions(path) is not False
+                                           else [])
         return self._rule_exceptions[path]
 
     def _window(self, job: WindowJob, executor: Executor | None, results: list[SearchResult],

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lanner.eql import ast
 from lanner.eql.checks import Schema, check, raise_errors
 from lanner.eql.errors import (
@@ -31,22 +33,25 @@ __all__ = [
 ]
 
 
-_REMEMBERED: dict[str, ast.Query] = {}
+_REMEMBERED: dict[str, ast.Query | Callable[[], ast.Query]] = {}
 
 
 def parse(text: str) -> ast.Query:
     """Parse a query and reject what Elasticsearch would reject; raises an EqlError subclass."""
     known = _REMEMBERED.get(text)
     if known is not None:
+        if not isinstance(known, ast.Query):  # remembered lazily: made now, once
+            known = _REMEMBERED[text] = known()
         return known
     query = Parser(text).parse_query()
     raise_errors(query, text)
     return query
 
 
-def remember(text: str, query: ast.Query) -> None:
+def remember(text: str, query: ast.Query | Callable[[], ast.Query]) -> None:
     """Take `query` as what `parse(text)` gives: it was parsed and checked before, by this
-    version of Lanner (the rules cache, lanner.rules.cache, hands its queries over here)."""
+    version of Lanner (the rules cache, lanner.rules.cache, hands its queries over here).
+    A callable makes it when first asked: a hunt needs few of a thousand cached queries."""
     _REMEMBERED[text] = query
 
 

@@ -1,6 +1,9 @@
 """An on-disk cache of loaded rule files: the Rule a TOML file gives and its parsed, checked
 EQL query, so that a hunt with a thousand rules does not parse a thousand TOML files and
-queries on every start.
+queries on every start. Each query is kept as its own pickle inside the entry, read only when
+the query is first used (lanner.eql.remember): a hunt over a few indices plans a fraction of
+the rules, and reading every query's tree was most of a warm start. An entry also keeps what
+lanner.rules.known learns from the file (the query's fields, whether the file has exceptions).
 
 Never stale: an entry's key is the sha256 of the file's bytes, its path, Lanner's version and
 the cache format, so a changed file, a moved one or a new Lanner misses it. Entries live in one
@@ -16,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import pickle
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,7 @@ from lanner.cache import cache_root, enabled
 
 __all__ = ["cache_root", "enabled"]  # the rules loader and `lanner cache clear` read them here
 
-FORMAT = 1  # bump when what an entry holds, or Rule's fields, change shape
+FORMAT = 2  # bump when what an entry holds, or Rule's fields, change shape
 _SUBDIR = "rules"
 
 
@@ -108,6 +112,20 @@ class _Pickler(pickle.Pickler):
                 names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
             return _rebuild, (cls, tuple(getattr(obj, name) for name in names))
         return NotImplemented
+
+
+def dump_query(query: Any) -> bytes:
+    """A parsed query as the bytes an entry keeps (see `load_query`)."""
+    file = io.BytesIO()
+    _Pickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(query)
+    return file.getvalue()
+
+
+def load_query(data: bytes) -> Any:
+    """The parsed query `dump_query` made these bytes of (read from a bundle read_bundle
+    trusted)."""
+    with disk.gc_paused():
+        return pickle.loads(data)  # our own bytes, from our own 0700 folder
 
 
 def clear() -> int:

@@ -8,18 +8,20 @@ the key; `load_rules` collects those and carries on with the other rules.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import orjson
 
 from lanner import eql
 from lanner.eql import ast
 from lanner.errors import Location
-from lanner.rules import cache
+from lanner.rules import cache, known
 from lanner.rules.build import RuleLoadError, rule_from_mapping
 from lanner.rules.model import QueryOrigin, Rule
 
@@ -51,6 +53,11 @@ def load_rule_file(path: str | Path) -> Rule:
 
 def load_rule_text(text: str, path: str | None = None) -> Rule:
     """A rule from the text of a detection-rules TOML file."""
+    return _rule_and_document(text, path)[0]
+
+
+def _rule_and_document(text: str, path: str | None) -> tuple[Rule, dict[str, Any]]:
+    """The rule of a TOML file's text, and the whole parsed file."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -68,7 +75,7 @@ def load_rule_text(text: str, path: str | None = None) -> Rule:
     transform = document.get("transform")
     built = rule_from_mapping(rule, locate, transform=transform if isinstance(transform, dict)
                               else None, maturity=metadata.get("maturity"))
-    return replace(built, path=path, origin=query_origin(text, built.query))
+    return replace(built, path=path, origin=query_origin(text, built.query)), document
 
 
 def load_rules(paths: Iterable[str | Path]) -> tuple[list[Rule], list[RuleLoadError]]:
@@ -85,8 +92,8 @@ def load_rules(paths: Iterable[str | Path]) -> tuple[list[Rule], list[RuleLoadEr
         return rules, [error]
     use_cache = cache.enabled()
     name = cache.bundle_name([str(file) for file in files]) if use_cache else ""
-    known = cache.read_bundle(name) if use_cache else {}
-    entries: dict[str, tuple[Rule, ast.Query | None]] = {}
+    known_entries = cache.read_bundle(name) if use_cache else {}
+    entries: dict[str, _Entry] = {}
     for file in files:
         if file.suffix == ".ndjson":
             exported, failed = load_rule_export(file)
@@ -105,37 +112,52 @@ def load_rules(paths: Iterable[str | Path]) -> tuple[list[Rule], list[RuleLoadEr
             errors.append(RuleLoadError(f"cannot read the file: {error}", Location(str(file))))
             continue
         key = cache.entry_key(str(file), data)
-        entry = known.get(key)
+        entry = known_entries.get(key)
         if entry is None:
             try:
-                entry = _load_entry(data, str(file))
+                entry, query = _load_entry(data, str(file))
             except RuleLoadError as error:
                 errors.append(error)
                 continue
-        rule, query = entry
-        if query is not None:
-            eql.remember(rule.query, query)
-        rules.append(rule)
+            if query is not None:
+                eql.remember(entry.rule.query, query)
+        elif entry.query is not None:
+            eql.remember(entry.rule.query, functools.partial(cache.load_query, entry.query))
+        known.learn(entry.rule.query, entry.fields, str(file), entry.own_exceptions)
+        rules.append(entry.rule)
         entries[key] = entry
-    if use_cache and entries.keys() != known.keys():
+    if use_cache and entries.keys() != known_entries.keys():
         cache.write_bundle(name, entries)
     return rules, errors
 
 
-def _load_entry(data: bytes, path: str) -> tuple[Rule, ast.Query | None]:
-    """A rule file's Rule, and its EQL query parsed and checked (None if it is not EQL or
+class _Entry(NamedTuple):
+    """What the rules cache keeps of a TOML rule file."""
+
+    rule: Rule
+    query: bytes | None  # its EQL query parsed and checked (lanner.rules.cache.dump_query)
+    fields: frozenset[str] | None  # lanner.rules.known.fields_of that query
+    own_exceptions: bool  # whether the file has an `exceptions` key
+
+
+def _load_entry(data: bytes, path: str) -> tuple[_Entry, ast.Query | None]:
+    """A rule file's entry, and its EQL query parsed and checked (None if it is not EQL or
     does not parse: the rule reports that when it runs)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise RuleLoadError(f"cannot read the file: {error}", Location(path)) from error
     # as read_text reads it: universal newlines
-    rule = load_rule_text(text.replace("\r\n", "\n").replace("\r", "\n"), path)
+    rule, document = _rule_and_document(text.replace("\r\n", "\n").replace("\r", "\n"),
+                                        path)
     query = None
     if rule.is_eql:
         with contextlib.suppress(eql.EqlError, RecursionError):
             query = eql.parse(rule.query)
-    return rule, query
+    if query is None:
+        return _Entry(rule, None, None, "exceptions" in document), None
+    return _Entry(rule, cache.dump_query(query), known.fields_of(query),
+                  "exceptions" in document), query
 
 
 def load_rule_export(path: str | Path) -> tuple[list[Rule], list[RuleLoadError]]:

@@ -11,7 +11,7 @@ import pytest
 
 from lanner import eql
 from lanner.eql.parser import Parser
-from lanner.rules import cache, load_rules
+from lanner.rules import cache, known, load_rules
 from tests.conftest import CORPUS, EXAMPLES, require_shared
 
 
@@ -55,12 +55,32 @@ def test_cached_load_equals_uncached_load_on_the_corpus(
         assert [r.transform for r in loaded] == [r.transform for r in fresh]
     assert [str(e) for e in warm_errors] == [str(e) for e in fresh_errors] == [
         str(e) for e in cold_errors]
-    parsed = 0
-    for rule in fresh:  # the warm load handed its cached queries to eql.parse
-        if rule.query in eql._REMEMBERED:
-            parsed += 1
-            assert eql._REMEMBERED[rule.query] == Parser(rule.query).parse_query()
-    assert parsed > 900
+    remembered = [rule for rule in fresh if rule.query in eql._REMEMBERED]
+    assert len(remembered) > 900
+    # the warm load handed its cached queries to eql.parse, to be read when first asked
+    assert all(callable(eql._REMEMBERED[rule.query]) for rule in remembered)
+    for rule in remembered:
+        query = eql.parse(rule.query)
+        assert query == Parser(rule.query).parse_query()
+        assert eql._REMEMBERED[rule.query] is query  # read once
+        assert known.query_fields(rule.query) == known.fields_of(query)
+
+
+def test_the_loader_knows_each_file_s_own_exceptions(tmp_path: Path) -> None:
+    folder = copy_examples(tmp_path)
+    with_items = folder / "common_webservices.toml"
+    with_items.write_text(with_items.read_text(encoding="utf-8") + """
+[[exceptions]]
+name = "Chrome"
+entries = [{ field = "process.name", operator = "included", type = "match", value = "x" }]
+""", encoding="utf-8")
+    for _ in ("cold", "warm"):
+        rules, errors = load_rules([folder])
+        assert not errors
+        assert {Path(r.path).name: known.has_own_exceptions(r.path) for r in rules} == {
+            "common_webservices.toml": True, "ingress_transfer_bits.toml": False,
+            "remote_file_download_powershell.toml": False,
+            "smb_connection_lolbin.toml": False, "update_orchestrator_hijack.toml": False}
 
 
 def test_a_changed_file_misses(cache_home: Path, tmp_path: Path) -> None:
