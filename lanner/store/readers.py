@@ -352,12 +352,18 @@ class LineIndex:
                 offset += len(line)
 
     def lines(self, ordinals: Iterable[int]) -> Iterator[tuple[int, int, bytes]]:
-        """(ordinal, line number, text) of the documents at these 0-based ordinals."""
+        """(ordinal, line number, text) of the documents at these 0-based ordinals, in one
+        pass: a document whose stride starts in what the reader has read already is reached
+        by reading on, a farther one by seeking to its stride (the reader reads a block at a
+        time, so a seek per document would read a block per document)."""
         with open(self.path, "rb") as raw:
+            reader: Iterator[tuple[int, int, bytes]] | None = None
             for ordinal in sorted(set(ordinals)):
                 mark = ordinal // self.STRIDE
-                raw.seek(self._offsets[mark])
-                for found in document_lines(raw, self._numbers[mark], mark * self.STRIDE):
+                if reader is None or self._offsets[mark] >= raw.tell():
+                    raw.seek(self._offsets[mark])
+                    reader = document_lines(raw, self._numbers[mark], mark * self.STRIDE)
+                for found in reader:
                     if found[0] == ordinal:
                         yield found
                         break
