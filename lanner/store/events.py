@@ -139,6 +139,7 @@ class EventStore:
         # Stored documents read back; the files the columnar route's documents are told from.
         self._reader = DocumentReader(self._execute)
         self.general_files: list[tuple[str, str]] = []  # (file, why) read the general way
+        self._digest: tuple[str, ...] | None = None  # the columnar route's (Shape.digest)
         self._open()
 
     # -- what the compiler asks ---------------------------------------------------------------
@@ -327,7 +328,11 @@ class EventStore:
         order (a skipped line leaves a gap); a file that turns out not to be columnar after
         all leaves no row behind."""
         shape = columnar.Shape(wanted)
+        shape.see((*INDEX_FIELDS, "@timestamp", *(self._digest or ())))
         columnar.sample(path, shape)
+        if self._digest is None:
+            self._digest = shape.stored()
+        shape.digest = self._digest
         file = len(self._reader.files)
         self._reader.files.append(path)
         base = self._next_doc
@@ -357,7 +362,8 @@ class EventStore:
                     made: set[str]) -> tuple[int, IngestReport]:
         """One chunk of a file: (documents read, what was stored). Its documents are stored
         in one statement, the odd ones as placeholders, which are then replaced by what the
-        general row code makes of them."""
+        general row code makes of them; past UNSEEN_DOCUMENTS of them holding fields the
+        sample never showed, the chunk is read again with every field."""
         for _ in range(columnar.MAX_ATTEMPTS):
             typed = self._typed_columns(shape, made)
             targets = {quote(column.physical): field.value
@@ -378,17 +384,22 @@ class EventStore:
         if start is None:
             return 0, IngestReport()
         odd_rows = self._execute(
-            f"SELECT rowid - ?, _hash FROM events WHERE {new} AND _doc = ? ORDER BY rowid",
-            [start, file, columnar.ODD_DOC]).fetchall()
+            f"SELECT rowid - ?, _hash, _doc FROM events WHERE {new} AND _doc < 0 "
+            "ORDER BY rowid", [start, file]).fetchall()
+        unseen = sum(1 for *_, doc in odd_rows if doc == columnar.UNSEEN_DOC)
+        if unseen > columnar.UNSEEN_DOCUMENTS and not shape.everything:
+            self._execute(f"DELETE FROM events WHERE {new}", [file])
+            shape.everything = True
+            return self._load_chunk(part, path, index, shape, file, base, first, made)
         if odd_rows:
-            self._execute(f"DELETE FROM events WHERE {new} AND _doc = ?",
-                          [file, columnar.ODD_DOC])
+            self._execute(f"DELETE FROM events WHERE {new} AND _doc < 0", [file])
         report = IngestReport()
         report.events, report.without_index = self._number_and_index(file, start, base,
                                                                      first, index)
         self._has_rows = self._has_rows or report.events > 0
         if odd_rows:
-            report += self._ingest_odd(part, path, index, file, base, first, odd_rows)
+            report += self._ingest_odd(part, path, index, file, base, first,
+                                       [(ordinal, digest) for ordinal, digest, _ in odd_rows])
         return end - start + 1, report
 
     def _typed_columns(self, shape: columnar.Shape,
@@ -399,7 +410,7 @@ class EventStore:
         code does. A field is a list if the schema says so, its column is one, or a
         document read so far held several values."""
         found = []
-        for name in shape.fields:
+        for name in shape.stored():
             existing = self._catalog.first.get(name)
             es_type = existing.es_type if existing else self._catalog.schema.type_of(name)
             is_list = (self._catalog.schema.is_array(name) or name in shape.lists

@@ -152,6 +152,44 @@ def test_a_shape_first_seen_after_the_sample_is_learned(tmp_path: Path) -> None:
     assert _values(columnar, "dll.code_signature.trusted")[-1] == [True, False]
 
 
+@pytest.mark.parametrize(("late", "stored_whole"), [(2, 2), (5, 0)])
+def test_fields_the_sample_never_shows_are_stored_when_they_come(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: int, stored_whole: int) -> None:
+    # the sample holds no `user` nor `source`: a few later documents holding them go through
+    # the general row code (their `_source` kept), more than UNSEEN_DOCUMENTS make the file
+    # read again with every field (no `_source` kept)
+    monkeypatch.setattr(columnar, "UNSEEN_DOCUMENTS", 3)
+    plain = [_doc(number) for number in range(SAMPLE_LINES + 5)]
+    later = [_doc(number, user__name=f"u{number}", source__ip="10.0.0.1",
+                  dll__code_signature=[{"trusted": True}])
+             for number in range(late)]
+    path = _write(tmp_path / "events.ndjson", [*plain, *later, _doc(1)])
+    columnar_store, general, report_c, _ = _both(path)
+    assert columnar_store.general_files == []
+    assert report_c.events == len(plain) + late + 1
+    _assert_same(columnar_store, general, FIELDS)
+    assert _values(columnar_store, "user.name")[-late - 1:] == [
+        *(f"u{number}" for number in range(late)), None]
+    assert columnar_store.con.execute(
+        "SELECT count(_source) FROM events").fetchone() == (stored_whole,)
+
+
+def test_identical_documents_in_files_of_different_shapes_get_the_general_ingests_ids(
+        tmp_path: Path) -> None:
+    # the second file's sample holds no `user`: its copies of the first file's documents
+    # must hash as theirs do (lanner.store.recall finds identical copies by that hash)
+    first = _write(tmp_path / "first.ndjson",
+                   [_doc(number, user__name="alice") for number in range(5)])
+    second = _write(tmp_path / "second.ndjson",
+                    [*(_doc(number) for number in range(SAMPLE_LINES)),
+                     _doc(3, user__name="alice"), _doc(3, user__name="alice")])
+    columnar_store, general = EventStore(), EventStore()
+    columnar_store.ingest_files([first, second], fields=FIELDS)
+    general.ingest_files([first, second])
+    assert columnar_store.general_files == []
+    _assert_same(columnar_store, general, FIELDS)
+
+
 def test_a_malformed_line_after_the_sample_goes_the_general_way(tmp_path: Path) -> None:
     path = _write(tmp_path / "events.ndjson", [_doc(n) for n in range(SAMPLE_LINES + 5)])
     with path.open("ab") as out:
