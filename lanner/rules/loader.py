@@ -8,7 +8,6 @@ the key; `load_rules` collects those and carries on with the other rules.
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -122,7 +121,7 @@ def load_rules(paths: Iterable[str | Path]) -> tuple[list[Rule], list[RuleLoadEr
             if query is not None:
                 eql.remember(entry.rule.query, query)
         elif entry.query is not None:
-            eql.remember(entry.rule.query, functools.partial(cache.load_query, entry.query))
+            known.remember_query(entry.rule.query, entry.query)
         known.learn(entry.rule.query, entry.fields, str(file), entry.own_exceptions)
         rules.append(entry.rule)
         entries[key] = entry
