@@ -50,6 +50,7 @@ from lanner.store.readers import (
     STDIN_NAME,
     BadLine,
     Item,
+    LineIndex,
     Record,
     read_bulk,
     read_file,
@@ -334,7 +335,7 @@ class EventStore:
             self._digest = shape.stored()
         shape.digest = self._digest
         file = len(self._reader.files)
-        self._reader.files.append(path)
+        self._reader.files.append(LineIndex(path, background=True))
         base = self._next_doc
         report = IngestReport(files=[path])
         first = 0  # ordinal of the chunk's first document in the file

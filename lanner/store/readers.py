@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -332,17 +333,37 @@ def read_appended(path: str | Path, offset: int, first_line: int) -> tuple[list[
 class LineIndex:
     """Where every STRIDE-th document line of an NDJSON file starts (blank lines are not
     documents), so that the n-th document is read again without reading the file again,
-    in memory that grows by 16 bytes per STRIDE documents rather than per document."""
+    in memory that grows by 16 bytes per STRIDE documents rather than per document.
+
+    `background`: built by a thread while the caller goes on (the columnar ingest, whose
+    DuckDB statement leaves the GIL free: 1.3 s of Python per 1M events, otherwise paid
+    when the first alert's document is fetched); `lines` waits for it."""
 
     STRIDE = 64
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, background: bool = False) -> None:
         self.path = path
         self._offsets = array.array("q")  # of documents 0, STRIDE, 2 * STRIDE, ...
         self._numbers = array.array("q")  # their line numbers
+        self._building: threading.Thread | None = None
+        self._failure: OSError | None = None
+        if background:
+            self._building = threading.Thread(target=self._build_apart, daemon=True,
+                                              name="lanner-line-index")
+            self._building.start()
+        else:
+            self._build()
+
+    def _build_apart(self) -> None:
+        try:
+            self._build()
+        except OSError as error:  # told when the index is first used
+            self._failure = error
+
+    def _build(self) -> None:
         offset = 0
         documents = 0
-        with open(path, "rb") as raw:
+        with open(self.path, "rb") as raw:
             for number, line in enumerate(raw, 1):
                 if line.strip():
                     if not documents % self.STRIDE:
@@ -357,6 +378,11 @@ class LineIndex:
         all of them: the line reader reads 1 MB blocks, so reading from a stride's start read
         and split a block per document, and reading on read every stride between two wanted
         ones (10,137 documents of 1M: 2.4 s CPU, now 0.9 s)."""
+        if self._building is not None:
+            self._building.join()
+            self._building = None
+        if self._failure is not None:
+            raise self._failure
         with open(self.path, "rb") as raw:
             for mark, group in groupby(sorted(set(ordinals)),
                                        lambda ordinal: ordinal // self.STRIDE):
