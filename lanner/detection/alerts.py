@@ -39,7 +39,13 @@ RULE_TYPE_IDS = {
 
 def rule_uuid(rule: Rule) -> str:
     """The rule's saved-object id in Kibana terms; stable for a rule_id."""
-    return str(uuid.uuid5(_RULE_NAMESPACE, rule.rule_id))
+    return _uuid_of(rule.rule_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _uuid_of(rule_id: str) -> str:
+    """uuid5 per rule_id, once: every alert's id and guard ask for it."""
+    return str(uuid.uuid5(_RULE_NAMESPACE, rule_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +71,10 @@ class AlertContext:
         return rule_uuid(self.rule)
 
 
+@functools.lru_cache(maxsize=256)
 def iso(moment: datetime.datetime) -> str:
-    """Kibana's timestamp text: UTC, milliseconds, `Z`."""
+    """Kibana's timestamp text: UTC, milliseconds, `Z`. Cached: a rule execution stamps every
+    alert with the same moment."""
     moment = moment.astimezone(datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -78,7 +86,8 @@ def lookup(source: Mapping[str, Any], path: str) -> Any:
     head, _, rest = path.partition(".")
     while rest:
         value = source.get(head)
-        if isinstance(value, Mapping):
+        # `type(...) is dict` first: parsed JSON is plain dicts, and the ABC check is slow.
+        if value is not None and (type(value) is dict or isinstance(value, Mapping)):
             found = lookup(value, rest)
             if found is not None:
                 return found
@@ -246,10 +255,25 @@ def _alert(source: Mapping[str, Any], events: Sequence[SourceEvent], alert_uuid:
     return document
 
 
-@functools.lru_cache(maxsize=256)
 def _rule_fields(rule: Rule) -> dict[str, Any]:
     """`kibana.alert.rule.*`: the same for every alert of a rule, so built once per rule (the
-    alerts share it; nothing edits it in place)."""
+    alerts share it; nothing edits it in place). Cached by identity: hashing a Rule hashes
+    every field of it, once per alert."""
+    found = _RULE_FIELDS.get(id(rule))
+    if found is not None and found[0] is rule:
+        return found[1]
+    if len(_RULE_FIELDS) >= _RULE_FIELDS_KEPT:
+        _RULE_FIELDS.clear()
+    fields = _build_rule_fields(rule)
+    _RULE_FIELDS[id(rule)] = (rule, fields)
+    return fields
+
+
+_RULE_FIELDS: dict[int, tuple[Rule, dict[str, Any]]] = {}
+_RULE_FIELDS_KEPT = 4096
+
+
+def _build_rule_fields(rule: Rule) -> dict[str, Any]:
     prefix = "kibana.alert.rule."
     # The note as detection-rules builds it for Kibana: `$investigate_N` / `$osquery_N` are
     # the plugin blocks of the rule's transform, so a guide read from an alert needs no rule.
@@ -349,18 +373,26 @@ def _original_event(source: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     def walk(value: Any, path: str) -> None:
-        if isinstance(value, Mapping):
-            for key, inner in value.items():
+        for key, inner in value.items():
+            if type(inner) is dict or (type(inner) not in _LEAF_TYPES
+                                       and isinstance(inner, Mapping)):
                 walk(inner, f"{path}.{key}")
-        else:
-            found[path] = value
+            else:
+                found[f"{path}.{key}"] = inner
 
     for key, value in source.items():
-        if key == "event":
-            walk(value, "")
-        elif key.startswith("event."):
-            walk(value, key[len("event"):])
-    return {f"kibana.alert.original_event{path}": value for path, value in found.items()}
+        if key == "event" or key.startswith("event."):
+            path = f"kibana.alert.original_{key}"
+            if type(value) is dict or isinstance(value, Mapping):
+                walk(value, path)
+            else:
+                found[path] = value
+    return found
+
+
+# Types of parsed JSON that hold no object: `_original_event` need not ask whether they are
+# Mappings (an ABC check per value).
+_LEAF_TYPES = frozenset({str, int, float, bool, list, type(None)})
 
 
 def _original_time(source: Mapping[str, Any]) -> Any:

@@ -65,14 +65,15 @@ class DocumentReader:
         copies = self._sources_of(copy for found in earlier.values() for copy in found)
         told: dict[int, tuple[str, str]] = {}
         for doc, index, doc_id, _, _, _, _ in rows:
+            text, parsed = sources[doc]
             if doc_id is None:
                 doc_id = self._told_ids.get(doc)
             if doc_id is None:
-                mine = _canonical(sources[doc])
+                mine = _canonical(text, parsed)
                 seen = sum(1 for copy, *_ in earlier.get(doc, ())
-                           if _canonical(copies[copy]) == mine)
+                           if _canonical(*copies[copy]) == mine)
                 doc_id = self._told_ids[doc] = derived_id(index, mine, seen)
-            told[doc] = (sources[doc], doc_id)
+            told[doc] = (text, doc_id)
         return told
 
     def _earlier_copies(self, rows: list[tuple[Any, ...]]
@@ -94,13 +95,14 @@ class DocumentReader:
         return earlier
 
     def _sources_of(self, rows: Iterable[tuple[int, str | None, int | None, int | None]]
-                    ) -> dict[int, str]:
-        """`_source` of (doc, stored source, file, line) rows: stored, or read from the file."""
-        found: dict[int, str] = {}
+                    ) -> dict[int, tuple[str, Any]]:
+        """`_source` of (doc, stored source, file, line) rows, stored or read from the file,
+        as text and parsed (None when stored: only a read line is parsed, once, for both)."""
+        found: dict[int, tuple[str, Any]] = {}
         wanted: dict[int, dict[int, int]] = {}  # file -> line ordinal -> doc
         for doc, source, file, line in rows:
             if source is not None:
-                found[doc] = source
+                found[doc] = (source, None)
             else:
                 wanted.setdefault(file, {})[line] = doc
         for file, lines in wanted.items():
@@ -108,7 +110,8 @@ class DocumentReader:
             if isinstance(index, str):
                 index = self.files[file] = LineIndex(index)
             for ordinal, _, text in index.lines(lines):
-                found[lines[ordinal]] = orjson.dumps(orjson.loads(text)).decode()
+                parsed = orjson.loads(text)
+                found[lines[ordinal]] = (orjson.dumps(parsed).decode(), parsed)
         return found
 
 
@@ -131,5 +134,7 @@ def derived_id(index: str, canonical: bytes, seen: int) -> str:
     return base64.urlsafe_b64encode(digest).decode()[:20]
 
 
-def _canonical(source: str) -> bytes:
-    return orjson.dumps(orjson.loads(source), option=orjson.OPT_SORT_KEYS)
+def _canonical(text: str, parsed: Any) -> bytes:
+    """Sorted-key JSON of a source, from its parsed form when there is one."""
+    return orjson.dumps(orjson.loads(text) if parsed is None else parsed,
+                        option=orjson.OPT_SORT_KEYS)
