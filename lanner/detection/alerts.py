@@ -11,9 +11,11 @@ import datetime
 import functools
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
+
+import orjson
 
 from lanner.detection.guide import expand_transforms
 from lanner.rules import Rule
@@ -266,11 +268,55 @@ def _rule_fields(rule: Rule) -> dict[str, Any]:
         _RULE_FIELDS.clear()
     fields = _build_rule_fields(rule)
     _RULE_FIELDS[id(rule)] = (rule, fields)
+    if len(_TEMPLATES) >= _RULE_FIELDS_KEPT:
+        _TEMPLATES.clear()
+    _TEMPLATES[id(fields[_PARAMETERS])] = _Template(fields)
     return fields
 
 
 _RULE_FIELDS: dict[int, tuple[Rule, dict[str, Any]]] = {}
 _RULE_FIELDS_KEPT = 4096
+_PARAMETERS = "kibana.alert.rule.parameters"
+_ABSENT = object()
+
+
+@dataclass(slots=True)
+class _Template:
+    """A rule's `kibana.alert.rule.*` fields and, once asked, their JSON members."""
+
+    fields: dict[str, Any]
+    members: bytes = b""
+
+
+# The template of each rule's fields, by the identity of its parameters object, which every
+# alert of the rule shares (and the template keeps alive, so the id is not reused).
+_TEMPLATES: dict[int, _Template] = {}
+
+
+def write_alerts(stream: IO[bytes], alerts: Iterable[Mapping[str, Any]]) -> int:
+    """Alerts as NDJSON, each as `orjson.dumps(alert, option=OPT_NON_STR_KEYS)` writes it
+    but for the order of its keys: the rule's fields, most of each alert's bytes (the rule's
+    note, query and description), are serialised once per rule and written as they are while
+    an alert holds them as built; only the rest is serialised per alert. Returns the count."""
+    write, count = stream.write, 0
+    for alert in alerts:
+        count += 1
+        template = _TEMPLATES.get(id(alert.get(_PARAMETERS)))
+        if template is None or not all(alert.get(key, _ABSENT) is value
+                                       for key, value in template.fields.items()):
+            write(orjson.dumps(alert, option=orjson.OPT_NON_STR_KEYS))
+            write(b"\n")
+            continue
+        fields = template.fields
+        if not template.members:
+            template.members = orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS)[1:-1]
+        own = orjson.dumps({key: value for key, value in alert.items() if key not in fields},
+                           option=orjson.OPT_NON_STR_KEYS)
+        write(own[:-1])  # `{` and the alert's own members
+        write(b"," if len(own) > 2 else b"")
+        write(template.members)
+        write(b"}\n")
+    return count
 
 
 def _build_rule_fields(rule: Rule) -> dict[str, Any]:

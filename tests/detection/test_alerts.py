@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 from dataclasses import replace
+
+import orjson
 
 from lanner.detection.alerts import (
     AlertContext,
@@ -16,6 +19,7 @@ from lanner.detection.alerts import (
     rule_uuid,
     sequence_alerts,
     severity_for,
+    write_alerts,
 )
 from lanner.rules import Rule
 from lanner.rules.model import RiskScoreMapping, SeverityMapping
@@ -130,3 +134,23 @@ def test_a_building_block_rule_marks_its_alerts() -> None:
     rule = replace(RULE, building_block_type="default")
     assert event_alert(EVENT, AlertContext(rule, NOW))["kibana.alert.building_block_type"] == (
         "default")
+
+
+def test_written_alerts_are_the_documents_built_whatever_the_rule_template_shares() -> None:
+    """write_alerts serialises each rule's fields once; a document must read back as the
+    alert built, also when its name was overridden or it was edited or read back (no
+    template applies then), and the rule's fields must not leak between rules."""
+    other = replace(RULE, rule_id="r-2", name="Other", rule_name_override="process.name")
+    blocks = sequence_alerts([EVENT, replace(EVENT, id="e2")], CONTEXT)
+    renamed = event_alert(EVENT, AlertContext(other, NOW))
+    assert renamed["kibana.alert.rule.name"] == "cmd.exe"
+    edited = {**event_alert(EVENT, CONTEXT), "kibana.alert.rule.tags": ["edited"]}
+    read_back = orjson.loads(orjson.dumps(event_alert(EVENT, CONTEXT)))
+    alerts = [event_alert(EVENT, CONTEXT), *blocks, renamed, edited, read_back,
+              event_alert(EVENT, AlertContext(replace(other, rule_name_override=None), NOW))]
+    stream = io.BytesIO()
+    assert write_alerts(stream, alerts) == len(alerts)
+    lines = stream.getvalue().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == len(alerts) + 1
+    assert [orjson.loads(line) for line in lines[:-1]] == [
+        orjson.loads(orjson.dumps(alert)) for alert in alerts]
