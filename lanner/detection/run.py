@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lanner import eql
+from lanner.cache import gc_paused
 from lanner.detection.alerts import AlertContext
 from lanner.detection.esql_rules import EsqlExecutor
 from lanner.detection.exceptions import (
@@ -240,7 +241,8 @@ class Detector:
         known.read_queries(request.query for request in requests)  # the cached ones, at once
         outcomes = search_many(self.backend, requests)
         share = (time.perf_counter() - clock) / max(len(requests), 1)
-        return [self._finish(execution, outcomes, share) for execution in executions]
+        with gc_paused():  # alerts are acyclic JSON values: collections would only re-walk them
+            return [self._finish(execution, outcomes, share) for execution in executions]
 
     def _plan(self, execution: _Execution, round_: Round) -> None:
         """The execution's window jobs and their searches, in order, up to the first window

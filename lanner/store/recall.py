@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import duckdb
 import orjson
 
+from lanner.cache import gc_paused
 from lanner.store.readers import LineIndex, Record
 
 # `_doc` numbers per query when documents are fetched.
@@ -38,8 +39,11 @@ class DocumentReader:
         self.files: list[LineIndex | str] = []  # what `_file` numbers
         self._told_ids: dict[int, str] = {}
 
+    @gc_paused()
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
-        """The stored documents with these `_doc` numbers."""
+        """The stored documents with these `_doc` numbers. The cyclic GC is paused: the
+        parsed JSON kept for tens of thousands of documents holds no cycle, and collections
+        set off by allocating it would walk it again and again (4x the parse time)."""
         wanted = sorted(set(docs))
         found: dict[int, Document] = {}
         for start in range(0, len(wanted), DOCUMENT_CHUNK):
