@@ -122,6 +122,23 @@ def test_tricky_values_are_stored_as_the_general_ingest_stores_them(tmp_path: Pa
     assert (failure.path, failure.line) == (str(path), 12)
 
 
+def test_keyword_lists_of_every_shape_are_stored_as_the_general_ingest_stores_them(
+        tmp_path: Path) -> None:
+    # process.args and event.type are keyword lists: strings, nulls, a number, a boolean, a
+    # nested array, an object, escapes
+    values = [["a", None, "b\u00e9"], [None], [1, "a"], [True], [["x", "y"], "z"], [{"k": 1}],
+              ['quote " and \\'], ["only"], "lone", None, []]
+    documents = [_doc(number, process__args=value, event__type=value)
+                 for number, value in enumerate(values)]
+    path = _write(tmp_path / "events.ndjson", documents)
+    columnar_store, general, report_c, report_g = _both(path)
+    assert columnar_store.general_files == []
+    assert report_c.coercion_failures == report_g.coercion_failures
+    _assert_same(columnar_store, general, FIELDS)
+    assert _values(columnar_store, "process.args")[:4] == [
+        ["a", None, "b\u00e9"], [None], ["1", "a"], ["true"]]
+
+
 def test_blank_lines_and_crlf_keep_line_numbers_and_sources(tmp_path: Path) -> None:
     path = _write(tmp_path / "events.ndjson", TRICKY, blank_lines=True)
     columnar, general, report_c, _ = _both(path)
