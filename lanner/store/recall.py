@@ -47,10 +47,12 @@ class DocumentReader:
         wanted = sorted(set(docs))
         found: dict[int, Document] = {}
         for start in range(0, len(wanted), DOCUMENT_CHUNK):
-            chunk = ", ".join(str(doc) for doc in wanted[start:start + DOCUMENT_CHUNK])
+            # A semi join with the numbers as one array parameter: an IN list of 10,000
+            # literals took 8x longer to parse and plan than the join took to run.
             rows = self._execute(
-                f"SELECT _doc, _index, _id, _source, _file, _line, _hash FROM events "
-                f"WHERE _doc IN ({chunk})"
+                "SELECT e._doc, e._index, e._id, e._source, e._file, e._line, e._hash "
+                "FROM events e SEMI JOIN (SELECT unnest(?::BIGINT[]) AS doc) w ON e._doc = w.doc",
+                [wanted[start:start + DOCUMENT_CHUNK]],
             ).fetchall()
             told = self._tell([row for row in rows if row[3] is None or row[2] is None])
             for doc, index, doc_id, source, *_ in rows:
