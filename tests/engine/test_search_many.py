@@ -181,3 +181,33 @@ def test_requests_with_different_filters_share_a_pass_and_keep_their_own_filter(
     assert [ids(r) for r in together if isinstance(r, SearchResult)] == [
         ids(search(backend, r)) for r in requests]
     assert [len(r.events) for r in together[::2] if isinstance(r, SearchResult)] == [4, 2, 2]
+
+
+class PassesSeen(DuckDBBackend):
+    """The DuckDB backend, keeping the SQL of each pass it builds."""
+
+    def __init__(self, store: EventStore) -> None:
+        super().__init__(store)
+        self.passes: list[str] = []
+
+    def _pass_sql(self, members: list[Any]) -> tuple[str, list[int]]:
+        sql, tags = super()._pass_sql(members)
+        self.passes.append(sql)
+        return sql, tags
+
+
+def test_terms_that_conditions_share_are_computed_once_per_pass(
+        backend: DuckDBBackend) -> None:
+    queries = ['process where user.name == "bob" and process.name : "cmd.exe"',
+               'process where user.name == "bob" and process.args == "-enc"',
+               'process where user.name == "alice" and process.args == "-enc"',
+               'process where user.name == "alice" and process.name : "whoami.exe"']
+    seen = PassesSeen(backend.store)
+    requests = [request(seen, query) for query in queries]
+    together = search_many(seen, requests)
+    alone = [search(backend, r) for r in requests]
+    assert [ids(r) for r in together if isinstance(r, SearchResult)] == [ids(r) for r in alone]
+    assert [len(r.events) for r in alone] == [1, 1, 0, 1]
+    (sql,) = seen.passes
+    assert sql.count("'bob'") == sql.count("'alice'") == 1  # each user test once, as a column
+    assert sql.count('AS "_lanner_term_') == 3  # the two users and the shared args test
