@@ -55,6 +55,7 @@ from typing import Any
 import orjson
 
 from lanner.errors import LannerError, Location
+from lanner.rules import known
 from lanner.rules.model import ExceptionListRef
 
 ENDPOINT_LIST_ID = "endpoint_list"
@@ -396,7 +397,10 @@ def load_exception_lists(paths: Iterable[str | Path]) -> ExceptionLists:
 
 def load_rule_exceptions(path: str | Path) -> list[ExceptionItem]:
     """The `[[exceptions]]` written in a rule's TOML file (they apply to that rule only);
-    raises ExceptionLoadError naming the file and line of the first bad item."""
+    raises ExceptionLoadError naming the file and line of the first bad item. A file the
+    rules loader read and found without an `exceptions` key is not read again."""
+    if known.has_own_exceptions(str(path)) is False:
+        return []
     path = Path(path)
     text = _read_text(path)
     if not _DECLARES_EXCEPTIONS.search(text):  # most rules have none: skip parsing the file

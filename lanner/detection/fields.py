@@ -45,8 +45,7 @@ def fields_read(rules: Iterable[Rule],
         fields.update(name for name in (rule.timestamp_override, rule.tiebreaker_field,
                                         rule.category_field) if name)
         items = list(exceptions.items_for(rule.exceptions_list)) if exceptions else []
-        if rule.path and rule.path.endswith(".toml") and known.has_own_exceptions(rule.path) \
-                is not False:
+        if rule.path and rule.path.endswith(".toml"):
             with contextlib.suppress(LannerError):  # the rule reports it when it runs
                 items.extend(load_rule_exceptions(rule.path))
         for item in items:

@@ -352,10 +352,8 @@ class Detector:
         return built.query
 
     def _own_exceptions(self, path: str) -> list[ExceptionItem]:
-        if path not in self._rule_exceptions:  # a file loaded without exceptions is not read
-            self._rule_exceptions[path] = (load_rule_exceptions(path)
-                                           if known.has_own_exceptions(path) is not False
-                                           else [])
+        if path not in self._rule_exceptions:
+            self._rule_exceptions[path] = load_rule_exceptions(path)
         return self._rule_exceptions[path]
 
     def _window(self, job: WindowJob, executor: Executor | None, results: list[SearchResult],
