@@ -18,17 +18,16 @@ shape of Elasticsearch's. Errors are Lanner's typed errors (LannerError subclass
 from __future__ import annotations
 
 import base64
-import contextlib
-import gc
 import hashlib
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from lanner.cache import gc_paused
 from lanner.engine.backends.base import Backend
 from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
 from lanner.engine.plan import QueryKind
@@ -181,7 +180,7 @@ class Lanner:
         store = self._stored("bulk")
         given = operations if operations is not None else body or []
         request = given if isinstance(given, BulkRequest) else BulkRequest.parse(given, index)
-        with no_cyclic_gc():
+        with gc_paused(kept=False):  # JSON values: no cycles
             return _bulk_response(_BulkRun(store, request.actions).run(),
                                   request.started or started)
 
@@ -327,7 +326,7 @@ class BulkRequest:
     def parse(cls, operations: Iterable[Any] | str | bytes, index: str | None = None
               ) -> BulkRequest:
         started = time.perf_counter()
-        with no_cyclic_gc():
+        with gc_paused(kept=False):  # JSON values: no cycles
             actions = _bulk_actions(operations, index)
         return cls(actions, started)
 
@@ -335,19 +334,6 @@ class BulkRequest:
     def indices(self) -> set[str]:
         """The indices the request writes documents to."""
         return {action.key[0] for action in self.actions if action.record is not None}
-
-
-@contextlib.contextmanager
-def no_cyclic_gc() -> Iterator[None]:
-    """JSON values hold no reference cycles; the cyclic GC would traverse every object of a
-    bulk body again and again while it is built (twice the parse time, measured)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 @dataclass

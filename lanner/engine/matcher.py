@@ -8,13 +8,13 @@ The contract is §6-§9 of ../shared/spec/EQL-SEMANTICS.md.
 
 from __future__ import annotations
 
-import gc
 import itertools
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
+
+from lanner.cache import gc_paused
 
 T = TypeVar("T")
 
@@ -101,20 +101,7 @@ class SequenceMatch:
     events: tuple[Event | None, ...]  # one per stage, in order; None = a missing-event placeholder
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while millions of acyclic tuples are built: its full collections,
-    triggered by allocation counts alone, would otherwise nearly double the matching time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@_gc_paused()
+@gc_paused(kept=False)
 def match_sequences(
     spec: SequenceSpec, candidates: Sequence[Sequence[Event]], until: Sequence[Event] = ()
 ) -> list[SequenceMatch]:
@@ -310,7 +297,7 @@ class SampleMatch:
     events: tuple[Event, ...]  # one per filter, in filter order
 
 
-@_gc_paused()
+@gc_paused(kept=False)
 def match_samples(
     candidates: Sequence[Sequence[Event]], max_samples_per_key: int = 1, limit: int | None = None
 ) -> list[SampleMatch]:

@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 
+from lanner.cache import gc_paused
 from lanner.engine.aggregations import AggregationScope, aggregate
 from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
 from lanner.engine.backends.sql import sql_literal
-from lanner.engine.client import no_cyclic_gc
 from lanner.engine.querydsl import filter_condition
 from lanner.engine.sorting import (
     DOC,
@@ -525,5 +525,5 @@ class AlertsView:
                                       "_id": str(document.get(ALERT_ID))}}, document]
         if operations:
             # as the service's bulk: the cyclic GC would traverse every wide document held
-            with no_cyclic_gc():
+            with gc_paused(kept=False):  # JSON values: no cycles
                 backend.store.bulk(operations)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import gc
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -36,6 +35,7 @@ from typing import Any, Literal
 import duckdb
 import orjson
 
+from lanner.cache import gc_paused
 from lanner.store.documents import field_objects, field_values
 from lanner.store.mappings import StoreError, coercer
 
@@ -264,6 +264,9 @@ class AlertStore:
 
     # -- writing --------------------------------------------------------------------------------
 
+    # Rows hold no reference cycles, but the cyclic GC would traverse every alert held (large
+    # nested documents) again and again: a quarter of the time, measured.
+    @gc_paused(kept=False)
     def add(self, alerts: Iterable[Mapping[str, Any]]) -> AddResult:
         """Store the alerts whose id is new; all or nothing (an invalid alert stores none).
 
@@ -273,10 +276,6 @@ class AlertStore:
         created: list[str] = []
         seen: set[str] = set()
         received = 0
-        # Rows hold no reference cycles, but the cyclic GC would traverse every alert held
-        # (large nested documents) again and again: a quarter of the time, measured.
-        collecting = gc.isenabled()
-        gc.disable()
         self._execute("BEGIN TRANSACTION")
         try:
             batch: list[tuple[str, Mapping[str, Any]]] = []
@@ -296,9 +295,6 @@ class AlertStore:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
             raise
-        finally:
-            if collecting:
-                gc.enable()
         return AddResult(created, received - len(created))
 
     def set_status(

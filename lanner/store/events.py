@@ -23,7 +23,6 @@ and schema changes), lanner.store.batches (rows into the table), lanner.store.re
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import shutil
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from lanner.cache import gc_paused
 from lanner.eql.schema import FieldSchema
 from lanner.store import columnar
 from lanner.store.batches import Batch, insert, seal
@@ -563,13 +563,10 @@ class EventStore:
         sources: list[bytes] = []
         size = 0
         occurrences: dict[bytes, int] = {}  # derived ids of this call, for identical documents
-        # JSON documents and rows hold no reference cycles, but the cyclic GC would traverse
-        # every object of the batch being built again and again.
-        collecting = gc.isenabled()
-        gc.disable()
         writing: Future[int] | None = None
-        try:
-            with ThreadPoolExecutor(1, thread_name_prefix="lanner-store") as writer:
+        try:  # JSON documents and rows: no reference cycles for the GC to look for
+            with (gc_paused(kept=False),
+                  ThreadPoolExecutor(1, thread_name_prefix="lanner-store") as writer):
                 for path, items in inputs:
                     if path is not None:
                         report.files.append(path)
@@ -597,8 +594,6 @@ class EventStore:
                     report.replaced += self._write(self._seal(rows, sources, report, replaces))
         finally:
             self._index_names = None
-            if collecting:
-                gc.enable()
             # After a failure, the columns of rows never written still exist in the table.
             self._write_schema()
         return report
