@@ -220,7 +220,10 @@ def event_alerts(documents: Iterable[Document], context: AlertContext) -> list[d
 
 
 def source_event(document: Document) -> SourceEvent:
-    return SourceEvent(document.index, document.id, orjson.loads(document.source))
+    """The event of a fetched document, parsed once: alerts copy what they change."""
+    parsed = document.parsed
+    return SourceEvent(document.index, document.id,
+                       parsed if parsed is not None else orjson.loads(document.source))
 
 
 def time_filter(rule: Rule, window: Window) -> dict[str, Any] | None:

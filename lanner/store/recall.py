@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import orjson
@@ -23,12 +24,16 @@ from lanner.store.readers import LineIndex, Record
 DOCUMENT_CHUNK = 10_000
 
 
-class Document(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Document:
     """A stored event as a response shows it."""
 
     index: str
     id: str
     source: str  # the document as JSON text
+    # `source` parsed, when reading it from its file parsed it anyway: shared by whoever
+    # fetched it, so never changed in place.
+    parsed: Any = field(default=None, compare=False, repr=False)
 
 
 class DocumentReader:
@@ -39,11 +44,12 @@ class DocumentReader:
         self.files: list[LineIndex | str] = []  # what `_file` numbers
         self._told_ids: dict[int, str] = {}
 
-    @gc_paused()
+    @gc_paused(kept=False)
     def documents(self, docs: Iterable[int]) -> dict[int, Document]:
         """The stored documents with these `_doc` numbers. The cyclic GC is paused: the
         parsed JSON kept for tens of thousands of documents holds no cycle, and collections
-        set off by allocating it would walk it again and again (4x the parse time)."""
+        set off by allocating it would walk it again and again (4x the parse time). A caller
+        that keeps them (a detection round) pauses it for longer (gc_paused `kept`)."""
         wanted = sorted(set(docs))
         found: dict[int, Document] = {}
         for start in range(0, len(wanted), DOCUMENT_CHUNK):
@@ -56,20 +62,23 @@ class DocumentReader:
             ).fetchall()
             told = self._tell([row for row in rows if row[3] is None or row[2] is None])
             for doc, index, doc_id, source, *_ in rows:
-                source = source if source is not None else told[doc][0]
+                parsed = None
+                if source is None:
+                    source, _, parsed = told[doc]
                 doc_id = doc_id if doc_id is not None else told[doc][1]
-                found[doc] = Document(index, doc_id, source)
+                found[doc] = Document(index, doc_id, source, parsed)
         return found
 
-    def _tell(self, rows: list[tuple[Any, ...]]) -> dict[int, tuple[str, str]]:
-        """`_source` and `_id` of documents the columnar route read: the text from the file,
-        the id derived as the general ingest derives it (the n-th identical copy counted among
-        the earlier documents with the same index and field hash)."""
+    def _tell(self, rows: list[tuple[Any, ...]]) -> dict[int, tuple[str, str, Any]]:
+        """`_source` (as text, and parsed when read from the file) and `_id` of documents the
+        columnar route read: the text from the file, the id derived as the general ingest
+        derives it (the n-th identical copy counted among the earlier documents with the same
+        index and field hash)."""
         sources = self._sources_of([(row[0], row[3], row[4], row[5]) for row in rows])
         unknown = [row for row in rows if row[2] is None and row[0] not in self._told_ids]
         earlier = self._earlier_copies(unknown)
         copies = self._sources_of(copy for found in earlier.values() for copy in found)
-        told: dict[int, tuple[str, str]] = {}
+        told: dict[int, tuple[str, str, Any]] = {}
         for doc, index, doc_id, _, _, _, _ in rows:
             text, parsed = sources[doc]
             if doc_id is None:
@@ -79,7 +88,7 @@ class DocumentReader:
                 seen = sum(1 for copy, *_ in earlier.get(doc, ())
                            if _canonical(*copies[copy]) == mine)
                 doc_id = self._told_ids[doc] = derived_id(index, mine, seen)
-            told[doc] = (text, doc_id)
+            told[doc] = (text, doc_id, parsed)
         return told
 
     def _earlier_copies(self, rows: list[tuple[Any, ...]]

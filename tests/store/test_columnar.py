@@ -9,6 +9,7 @@ import duckdb
 import orjson
 import pytest
 
+from lanner.detection.executors import source_event
 from lanner.store import columnar, events
 from lanner.store.columnar import SAMPLE_LINES
 from lanner.store.events import SCRATCH_MEMORY_LIMIT, EventStore
@@ -347,3 +348,20 @@ def test_a_small_input_goes_the_general_way(tmp_path: Path,
     _assert_same(small, general, FIELDS)
     with pytest.raises(StoreError, match=r"\[host.name\] was not read"):
         small.column("host.name")  # not read, as on the columnar route
+
+
+def test_a_document_read_from_its_file_comes_parsed_and_equal_to_the_stored_one(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path / "events.ndjson", [_doc(1), _doc(2, user__name="x")])
+    columnar, general, _, _ = _both(path)
+    docs_c, docs_g = ([row[0] for row in store.con.execute(
+        "SELECT _doc FROM events ORDER BY _doc").fetchall()] for store in (columnar, general))
+    told_c, told_g = columnar.documents(docs_c), general.documents(docs_g)
+    for doc_c, doc_g in zip(docs_c, docs_g, strict=True):
+        read, stored = told_c[doc_c], told_g[doc_g]
+        assert read == stored  # what was parsed on the way is not part of the document
+        assert read.parsed == orjson.loads(read.source)
+        assert stored.parsed is None
+        # The executor takes the parse rather than parsing the text again.
+        assert source_event(read).source is read.parsed
+        assert source_event(stored).source == read.parsed
