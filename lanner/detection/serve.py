@@ -9,6 +9,7 @@ the database, so a restart knows when each rule last ran.
 from __future__ import annotations
 
 import datetime
+import gc
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,9 @@ class DetectionService:
             tick.runs.append(report)
         if tick.ingested.events and tick.runs:
             tick.outside = self._outside(tick.runs, last_doc)
+        # What the round froze (lanner.cache.gc_paused) goes back to the collector: a
+        # service runs for days and must not keep a reference cycle for good.
+        gc.unfreeze()
         return tick
 
     def _outside(self, runs: Sequence[RunReport], last_doc: int) -> OutsideWindows | None:
