@@ -525,5 +525,5 @@ class AlertsView:
                                       "_id": str(document.get(ALERT_ID))}}, document]
         if operations:
             # as the service's bulk: the cyclic GC would traverse every wide document held
-            with gc_paused(kept=False):  # JSON values: no cycles
+            with gc_paused(kept=False):
                 backend.store.bulk(operations)

@@ -131,7 +131,7 @@ class Service:
         try:
             # The cyclic GC stays off until the documents are freed: on again while they
             # live, its next pass would traverse every one of them (a tenth of the time).
-            with gc_paused(kept=False):  # JSON values: no cycles
+            with gc_paused(kept=False):
                 request = BulkRequest.parse(operations, index)
                 with self.write_lock:
                     self._apply_templates(request.indices)
