@@ -389,8 +389,19 @@ class LineIndex:
                 wanted = list(group)
                 start = self._offsets[mark]
                 raw.seek(start)
-                span: IO[bytes] = raw if mark + 1 == len(self._offsets) else io.BytesIO(
-                    raw.read(self._offsets[mark + 1] - start))
+                if mark + 1 == len(self._offsets):
+                    span: IO[bytes] = raw
+                else:
+                    data = raw.read(self._offsets[mark + 1] - start)
+                    number, first = self._numbers[mark], mark * self.STRIDE
+                    if self._numbers[mark + 1] - number == self.STRIDE:
+                        # every line of the stride a document: the n-th line is the n-th
+                        # one, split out in one call rather than read line by line
+                        lines = data.split(b"\n")
+                        for ordinal in wanted:
+                            yield ordinal, number + ordinal - first, lines[ordinal - first]
+                        continue
+                    span = io.BytesIO(data)
                 for found in document_lines(span, self._numbers[mark], mark * self.STRIDE):
                     if found[0] == wanted[0]:
                         yield found
