@@ -241,8 +241,8 @@ def _alert(source: Mapping[str, Any], events: Sequence[SourceEvent], alert_uuid:
         "kibana.alert.intended_timestamp": iso(context.started_at),
         "kibana.alert.rule.execution.type": context.execution_type,
         "kibana.alert.rule.execution.uuid": context.execution_uuid,
-        **_rule_fields(rule),
     })
+    document.update(_rule_fields(rule))
     if name != rule.name:
         document["kibana.alert.rule.name"] = name
     meta = {}
@@ -302,18 +302,22 @@ def write_alerts(stream: IO[bytes], alerts: Iterable[Mapping[str, Any]]) -> int:
     for alert in alerts:
         count += 1
         template = _TEMPLATES.get(id(alert.get(_PARAMETERS)))
-        if template is None or not all(alert.get(key, _ABSENT) is value
-                                       for key, value in template.fields.items()):
+        own: dict[str, Any] = {}
+        if template is not None:
+            # every member but the rule's fields as built: the alert holds all of those,
+            # unchanged, when the rest is that much shorter
+            own = {key: value for key, value in alert.items()
+                   if template.fields.get(key, _ABSENT) is not value}
+        if template is None or len(alert) - len(own) != len(template.fields):
             write(orjson.dumps(alert, option=orjson.OPT_NON_STR_KEYS))
             write(b"\n")
             continue
-        fields = template.fields
         if not template.members:
-            template.members = orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS)[1:-1]
-        own = orjson.dumps({key: value for key, value in alert.items() if key not in fields},
-                           option=orjson.OPT_NON_STR_KEYS)
-        write(own[:-1])  # `{` and the alert's own members
-        write(b"," if len(own) > 2 else b"")
+            template.members = orjson.dumps(template.fields,
+                                            option=orjson.OPT_NON_STR_KEYS)[1:-1]
+        text = orjson.dumps(own, option=orjson.OPT_NON_STR_KEYS)
+        write(text[:-1])  # `{` and the alert's own members
+        write(b"," if len(text) > 2 else b"")
         write(template.members)
         write(b"}\n")
     return count

@@ -138,7 +138,7 @@ def test_a_building_block_rule_marks_its_alerts() -> None:
 
 def test_written_alerts_are_the_documents_built_whatever_the_rule_template_shares() -> None:
     """write_alerts serialises each rule's fields once; a document must read back as the
-    alert built, also when its name was overridden or it was edited or read back (no
+    alert built, also when its name was overridden or it was edited, trimmed or read back (no
     template applies then), and the rule's fields must not leak between rules."""
     other = replace(RULE, rule_id="r-2", name="Other", rule_name_override="process.name")
     blocks = sequence_alerts([EVENT, replace(EVENT, id="e2")], CONTEXT)
@@ -146,7 +146,9 @@ def test_written_alerts_are_the_documents_built_whatever_the_rule_template_share
     assert renamed["kibana.alert.rule.name"] == "cmd.exe"
     edited = {**event_alert(EVENT, CONTEXT), "kibana.alert.rule.tags": ["edited"]}
     read_back = orjson.loads(orjson.dumps(event_alert(EVENT, CONTEXT)))
-    alerts = [event_alert(EVENT, CONTEXT), *blocks, renamed, edited, read_back,
+    trimmed = event_alert(EVENT, CONTEXT)
+    del trimmed["kibana.alert.rule.tags"]
+    alerts = [event_alert(EVENT, CONTEXT), *blocks, renamed, edited, read_back, trimmed,
               event_alert(EVENT, AlertContext(replace(other, rule_name_override=None), NOW))]
     stream = io.BytesIO()
     assert write_alerts(stream, alerts) == len(alerts)
