@@ -19,6 +19,7 @@ import orjson
 
 from lanner.detection.guide import expand_transforms
 from lanner.rules import Rule
+from lanner.store.documents import path_splits
 
 SPACE_ID = "default"
 # Rule uuids are derived from rule_id, so every Lanner install gives a rule the same uuid.
@@ -85,16 +86,13 @@ def lookup(source: Mapping[str, Any], path: str) -> Any:
     """A field of a document, written nested, dotted, or mixed (lodash `get` semantics)."""
     if path in source:
         return source[path]
-    head, _, rest = path.partition(".")
-    while rest:
+    for head, rest in path_splits(path):
         value = source.get(head)
         # `type(...) is dict` first: parsed JSON is plain dicts, and the ABC check is slow.
         if value is not None and (type(value) is dict or isinstance(value, Mapping)):
             found = lookup(value, rest)
             if found is not None:
                 return found
-        more, _, rest = rest.partition(".")
-        head = f"{head}.{more}"
     return None
 
 

@@ -45,14 +45,14 @@ def _collect(
     if path in node:  # spelt out in full: an object holding it as well would be perverse
         take(node[path], found)
         return
-    for head, rest in _splits(path):
+    for head, rest in path_splits(path):
         child = node.get(head)
         if child is not None:
             _collect(child, rest, found, take)
 
 
 @functools.cache
-def _splits(path: str) -> tuple[tuple[str, str], ...]:
+def path_splits(path: str) -> tuple[tuple[str, str], ...]:
     """`a.b.c` -> (`a`, `b.c`), (`a.b`, `c`): where an object may hold the rest of a path."""
     return tuple((path[:at], path[at + 1 :]) for at, char in enumerate(path) if char == ".")
 

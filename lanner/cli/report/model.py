@@ -112,7 +112,8 @@ def values(alert: Alert, path: str) -> list[str]:
 
 
 def distinct(alerts: Iterable[Alert], path: str) -> list[str]:
-    return sorted({value for alert in alerts for value in values(alert, path)})
+    """A field's values as text across alerts, each once, sorted."""
+    return sorted({str(value) for alert in alerts for value in field_values(alert, path)})
 
 
 def severity_of(alerts: Iterable[Alert]) -> str:
