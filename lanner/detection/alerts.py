@@ -453,10 +453,10 @@ def _intersection(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     first, *others = documents
     shared: dict[str, Any] = {}
     for key, value in first.items():
-        values = [value, *(other.get(key) for other in others)]
         if any(key not in other for other in others):
             continue
-        if all(isinstance(v, Mapping) for v in values):
+        values = [value, *(other[key] for other in others)]
+        if all(type(v) is dict or isinstance(v, Mapping) for v in values):
             inner = _intersection(values)
             if inner:
                 shared[key] = inner
