@@ -387,13 +387,12 @@ class LineIndex:
             for mark, group in groupby(sorted(set(ordinals)),
                                        lambda ordinal: ordinal // self.STRIDE):
                 wanted = list(group)
-                start = self._offsets[mark]
+                start, number, first = self._offsets[mark], self._numbers[mark], mark * self.STRIDE
                 raw.seek(start)
                 if mark + 1 == len(self._offsets):
                     span: IO[bytes] = raw
                 else:
                     data = raw.read(self._offsets[mark + 1] - start)
-                    number, first = self._numbers[mark], mark * self.STRIDE
                     if self._numbers[mark + 1] - number == self.STRIDE:
                         # every line of the stride a document: the n-th line is the n-th
                         # one, split out in one call rather than read line by line
@@ -402,7 +401,7 @@ class LineIndex:
                             yield ordinal, number + ordinal - first, lines[ordinal - first]
                         continue
                     span = io.BytesIO(data)
-                for found in document_lines(span, self._numbers[mark], mark * self.STRIDE):
+                for found in document_lines(span, number, first):
                     if found[0] == wanted[0]:
                         yield found
                         del wanted[0]
