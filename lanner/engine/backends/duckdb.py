@@ -15,12 +15,13 @@ corpus rules are few.
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
@@ -70,6 +71,14 @@ _CACHED_ROUND = 32
 # term (`host.os.type == "linux"`, `process.name in (...)`); over many, few would.
 _SCREENED_EVENTS = 10_000
 _SCREEN_TERM = 120  # characters: longer terms are left to the whole condition
+# Over few events a statement costs DuckDB's parsing, binding and planning of its SQL (about
+# 1 ms per kilobyte), on one core: the screen's and the passes' statements run side by side on
+# two connections, the passes in smaller batches so that both stay busy.
+_SMALL_WORKERS = 2
+_SMALL_FILTERS_PER_PASS = 32
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,7 @@ class DuckDBBackend:
         self.con = store.con
         self.compiled = CompiledConditions()
         install_macros(self.con)
+        self._spares: list[Future[duckdb.DuckDBPyConnection]] = []
 
     # -- scope ------------------------------------------------------------------------------
 
@@ -184,12 +194,22 @@ class DuckDBBackend:
         A keyed job with `keys_later` gets its documents; key_events makes them Events."""
         outcomes: list[FilterOutcome | None] = [None] * len(jobs)
         groups: dict[tuple[object, ...], list[_Member]] = {}
-        members = self._members(jobs, outcomes)
-        for member in self._screened(members):
-            groups.setdefault(member.group, []).append(member)
-        batches = [batch for members in groups.values() for batch in _batches(members)]
+        small = self._small()
+        screened = small and len(jobs) >= _CACHED_ROUND
+        if screened:
+            self._connections(_SMALL_WORKERS)  # made while the members compile
+        try:
+            members = self._members(jobs, outcomes)
+            for member in self._screened(members) if screened else members:
+                groups.setdefault(member.group, []).append(member)
+        finally:
+            wait(self._spares)  # no connection stays busy after the round
+        per_pass = _SMALL_FILTERS_PER_PASS if screened else _FILTERS_PER_PASS
+        batches = [batch for members in groups.values() for batch in _batches(members, per_pass)]
+        batches.sort(key=lambda batch: -sum(len(member.condition) for member in batch))
+        workers = _SMALL_WORKERS if screened else 1 if small else self._threads()
         keyed_now: list[tuple[_Member, list[int]]] = []
-        for passed in self._passes(batches):
+        for passed in self._side_by_side(self._pass, batches, workers):
             for member, found in passed:
                 if member.keyed and not member.later and isinstance(found, list):
                     keyed_now.append((member, found))
@@ -244,37 +264,55 @@ class DuckDBBackend:
             cached.save()
         return members
 
-    def _passes(self, batches: list[list[_Member]]) -> Iterator[list[tuple[_Member,
-                                                                          FilterOutcome]]]:
-        """Every batch's pass, on as many connections as DuckDB has threads: a pass over fewer
-        rows than a row group, and the planning of any pass, use one core only. Over a small
-        store the passes share this connection: a connection of its own, with its macros,
-        costs more than such a pass (a hunt of 1,000 rules over 40 events: 0.2 s)."""
-        workers = min(len(batches), self._threads())
-        if workers > 1 and self._small():
-            workers = 1
+    def _side_by_side(self, run: Callable[[duckdb.DuckDBPyConnection, _Item], _Result],
+                      items: list[_Item], workers: int) -> list[_Result]:
+        """`run(connection, item)` for every item, in order, on up to `workers` connections at
+        once: DuckDB parses, binds and plans a statement on one core, and runs one over fewer
+        rows than a row group on one core too. The longest items should come first."""
+        workers = min(workers, len(items))
         if workers <= 1:
-            yield from (list(self._pass(batch, self.con)) for batch in batches)
-            return
-        local = threading.local()
+            return [run(self.con, item) for item in items]
+        free: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+        free.put(self.con)
 
-        def run(batch: list[_Member]) -> list[tuple[_Member, FilterOutcome]]:
-            con = getattr(local, "con", None)
-            if con is None:
-                con = local.con = self.con.cursor()
-                install_macros(con)
-            return list(self._pass(batch, con))
+        def ready(made: Future[duckdb.DuckDBPyConnection]) -> None:
+            if made.exception() is None:  # else the items run on the other connections
+                free.put(made.result())
 
-        with ThreadPoolExecutor(workers, thread_name_prefix="lanner-pass") as pool:
-            yield from pool.map(run, batches)
+        spares = self._connections(workers)[:workers - 1]
+        for spare in spares:
+            spare.add_done_callback(ready)
+
+        def task(item: _Item) -> _Result:
+            con = free.get()
+            try:
+                return run(con, item)
+            finally:
+                free.put(con)
+
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="lanner-pass") as pool:
+                return list(pool.map(task, items))
+        finally:
+            wait(spares)  # one still being made is not left busy
+
+    def _connections(self, count: int) -> list[Future[duckdb.DuckDBPyConnection]]:
+        """Cursors of this database with the compiler's macros, beside the backend's own
+        connection, `count - 1` of them: made once (installing the macros takes 30 ms), each
+        on a thread of its own so that the caller goes on meanwhile, and kept."""
+        while len(self._spares) < count - 1:
+            made: Future[duckdb.DuckDBPyConnection] = Future()
+            self._spares.append(made)
+            cursor = self.con.cursor()  # on this thread: the connection is not shared yet
+            threading.Thread(target=_install, args=(cursor, made), daemon=True,
+                             name="lanner-connection").start()
+        return self._spares
 
     def _screened(self, members: list[_Member]) -> list[_Member]:
         """The members that can match some event: over a small store, those whose screened
         terms each hold for some event of their category in their group's indices (a superset
         of the events their pass reads); a member left out finds nothing, as its pass would."""
         if len(members) < _CACHED_ROUND or not any(member.screen for member in members):
-            return members
-        if not self._small():
             return members
         terms: dict[tuple[object, ...], dict[str, int]] = {}
         indices: dict[tuple[object, ...], dict[str, None]] = {}
@@ -283,22 +321,28 @@ class DuckDBBackend:
             for term in member.screen:
                 within.setdefault(term, len(within))
             indices.setdefault(member.group[2:], {}).update(dict.fromkeys(member.scope.indices))
-        held: set[tuple[object, str]] = set()
+        screens: list[tuple[tuple[object, ...], list[str]]] = []
         for group, within in terms.items():
-            category = group[0] or "TRUE"
             listed = list(within)
-            for start in range(0, len(listed), _FILTERS_PER_PASS):
-                batch = listed[start:start + _FILTERS_PER_PASS]
-                cases = ", ".join(f"CASE WHEN {term} THEN {number} END"
-                                  for number, term in enumerate(batch))
-                scope = SearchScope(tuple(indices[group]))
-                sql = (f"SELECT DISTINCT unnest(list_filter([{cases}], lambda _t: _t IS NOT "
-                       f"NULL)) FROM events WHERE {self._where(str(category), scope)}")
-                try:
-                    found = {batch[row[0]] for row in self._rows(self.con, sql)}
-                except QueryFailedError:  # no screen: the whole conditions decide
-                    found = set(batch)
-                held.update((group, term) for term in found)
+            screens += [(group, listed[start:start + _FILTERS_PER_PASS])
+                        for start in range(0, len(listed), _FILTERS_PER_PASS)]
+
+        def screen(con: duckdb.DuckDBPyConnection,
+                   batch: tuple[tuple[object, ...], list[str]]) -> list[tuple[object, str]]:
+            group, listed = batch
+            cases = ", ".join(f"CASE WHEN {term} THEN {number} END"
+                              for number, term in enumerate(listed))
+            scope = SearchScope(tuple(indices[group]))
+            sql = (f"SELECT DISTINCT unnest(list_filter([{cases}], lambda _t: _t IS NOT "
+                   f"NULL)) FROM events WHERE {self._where(str(group[0] or 'TRUE'), scope)}")
+            try:
+                return [(group, listed[row[0]]) for row in self._rows(con, sql)]
+            except QueryFailedError:  # no screen: the whole conditions decide
+                return [(group, term) for term in listed]
+
+        screens.sort(key=lambda batch: -sum(map(len, batch[1])))
+        held = {pair for found in self._side_by_side(screen, screens, _SMALL_WORKERS)
+                for pair in found}
         return [member for member in members
                 if all((member.group[2:], term) in held for term in member.screen)]
 
@@ -342,8 +386,8 @@ class DuckDBBackend:
                        job.keyed and job.keys_later, keys, optional, wrappers, scalar, screen,
                        conjuncts)
 
-    def _pass(self, members: list[_Member],
-              con: duckdb.DuckDBPyConnection) -> Iterator[tuple[_Member, FilterOutcome]]:
+    def _pass(self, con: duckdb.DuckDBPyConnection,
+              members: list[_Member]) -> list[tuple[_Member, FilterOutcome]]:
         """One statement for these members' documents; if it fails, each member alone, so
         that the failure is the failing filter's."""
         sql, tags = self._pass_sql(members)
@@ -351,13 +395,9 @@ class DuckDBBackend:
             found = dict(self._rows(con, sql))
         except QueryFailedError as error:
             if len(members) == 1:
-                yield members[0], error
-                return
-            for member in members:
-                yield from self._pass([member], con)
-            return
-        for member, tag in zip(members, tags, strict=True):
-            yield member, found.get(tag, [])
+                return [(members[0], error)]
+            return [passed for member in members for passed in self._pass(con, [member])]
+        return [(member, found.get(tag, [])) for member, tag in zip(members, tags, strict=True)]
 
     def _pass_sql(self, members: list[_Member]) -> tuple[str, list[int]]:
         """(tag, documents in ES order) for every distinct condition of the members, and each
@@ -530,13 +570,23 @@ def _events(member: _Member, columns: list[int], rows: list[tuple]) -> list[Even
     return events
 
 
-def _batches(members: list[_Member]) -> Iterator[list[_Member]]:
-    """Members in passes of bounded size: at most _FILTERS_PER_PASS filters and, past the
-    first, _SQL_PER_PASS characters of conditions."""
+def _install(cursor: duckdb.DuckDBPyConnection,
+             made: Future[duckdb.DuckDBPyConnection]) -> None:
+    try:
+        install_macros(cursor)
+    except BaseException as error:
+        made.set_exception(error)
+    else:
+        made.set_result(cursor)
+
+
+def _batches(members: list[_Member], per_pass: int) -> Iterator[list[_Member]]:
+    """Members in passes of bounded size: at most `per_pass` filters and, past the first,
+    _SQL_PER_PASS characters of conditions."""
     batch: list[_Member] = []
     size = 0
     for member in members:
-        if batch and (len(batch) == _FILTERS_PER_PASS
+        if batch and (len(batch) == per_pass
                       or size + len(member.condition) > _SQL_PER_PASS):
             yield batch
             batch, size = [], 0
