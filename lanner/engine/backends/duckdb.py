@@ -330,11 +330,13 @@ class DuckDBBackend:
         def screen(con: duckdb.DuckDBPyConnection,
                    batch: tuple[tuple[object, ...], list[str]]) -> list[tuple[object, str]]:
             group, listed = batch
+            hoisted, written = _hoist(listed)
             cases = ", ".join(f"CASE WHEN {term} THEN {number} END"
-                              for number, term in enumerate(listed))
+                              for number, term in enumerate(written))
             scope = SearchScope(tuple(indices[group]))
             sql = (f"SELECT DISTINCT unnest(list_filter([{cases}], lambda _t: _t IS NOT "
-                   f"NULL)) FROM events WHERE {self._where(str(group[0] or 'TRUE'), scope)}")
+                   f"NULL)) FROM {_source(_columns(hoisted))} "
+                   f"WHERE {self._where(str(group[0] or 'TRUE'), scope)}")
             try:
                 return [(group, listed[row[0]]) for row in self._rows(con, sql)]
             except QueryFailedError:  # no screen: the whole conditions decide
@@ -427,12 +429,9 @@ class DuckDBBackend:
                 terms = (filter_columns[member.scope.filter_sql], *terms)
             tags.append(conditions.setdefault(terms, len(conditions)))
         rewritten, hoisted, shared = _shared_terms([*conditions])
-        computed = [*(f"{call} AS {alias}" for call, alias in hoisted.items()),
-                    *(f"({sql}) AS {alias}" for sql, alias in filter_columns.items())]
-        source = f"(SELECT *, {', '.join(computed)} FROM events)" if computed else "events"
+        source = _source([*_columns(hoisted), *_columns(filter_columns)])
         if shared:
-            terms_sql = ", ".join(f"({term}) AS {alias}" for term, alias in shared.items())
-            source = f"(SELECT *, {terms_sql} FROM {source})"
+            source = _source(_columns(shared), source)
         if filter_columns and None not in filters:  # no row outside every filter
             category = f"{category} AND ({' OR '.join(filter_columns.values())})"
         if len(rewritten) == 1:
@@ -568,6 +567,16 @@ def _events(member: _Member, columns: list[int], rows: list[tuple]) -> list[Even
             tuple(row[column] for column in columns),)
         events.append(Event(row[0], 0 if row[1] is None else row[1], row[2], keys))
     return events
+
+
+def _columns(computed: dict[str, str]) -> list[str]:
+    """Computed columns (SQL -> alias) as select-list items."""
+    return [f"({sql}) AS {alias}" for sql, alias in computed.items()]
+
+
+def _source(columns: list[str], table: str = "events") -> str:
+    """The table with these computed columns beside its own."""
+    return f"(SELECT *, {', '.join(columns)} FROM {table})" if columns else table
 
 
 def _install(cursor: duckdb.DuckDBPyConnection,
