@@ -115,7 +115,6 @@ def rule_from_mapping(data: Mapping[str, Any], locate: Locate, *,
         machine_learning_job_id=_job_ids(read),
         anomaly_threshold=(read.integer("anomaly_threshold", 0, low=0, high=100)
                            if "anomaly_threshold" in data else None),
-        raw=dict(data),
     )
 
 

@@ -30,7 +30,7 @@ from lanner.cache import cache_root, enabled
 
 __all__ = ["cache_root", "enabled"]  # the rules loader and `lanner cache clear` read them here
 
-FORMAT = 2  # bump when what an entry holds, or Rule's fields, change shape
+FORMAT = 3  # bump when what an entry holds, or Rule's fields, change shape
 _SUBDIR = "rules"
 
 

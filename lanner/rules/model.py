@@ -126,7 +126,7 @@ class ThreatMappingEntry:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One detection rule. `raw` keeps the rule table as loaded, for what is not modelled."""
+    """One detection rule: the fields of its table that Lanner reads."""
 
     name: str
     rule_id: str
@@ -181,7 +181,6 @@ class Rule:
     threat_indicator_path: str | None = None
     machine_learning_job_id: tuple[str, ...] = ()
     anomaly_threshold: int | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_eql(self) -> bool:

@@ -158,5 +158,5 @@ def test_seed_docs_rules_keep_their_chinese_text(stem: str) -> None:
     name, description_part, note_part = CHINESE_TEXT[stem]
     rule = load_rule_file(EXAMPLES / f"{stem}.toml")
     assert rule.name == name
-    assert description_part in rule.raw["description"]
-    assert note_part in rule.raw["note"]
+    assert description_part in rule.description
+    assert note_part in (rule.note or "")

@@ -51,7 +51,7 @@ def test_cached_load_equals_uncached_load_on_the_corpus(
         assert [r.rule_id for r in loaded] == [r.rule_id for r in fresh]
         assert [r.query for r in loaded] == [r.query for r in fresh]
         assert loaded == fresh
-        assert [r.raw for r in loaded] == [r.raw for r in fresh]
+        assert [r.filters for r in loaded] == [r.filters for r in fresh]
         assert [r.transform for r in loaded] == [r.transform for r in fresh]
     assert [str(e) for e in warm_errors] == [str(e) for e in fresh_errors] == [
         str(e) for e in cold_errors]
