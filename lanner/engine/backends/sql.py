@@ -553,6 +553,10 @@ class SqlCompiler:
         self.schema = schema
         self.dialect = dialect
         self._variables = 0
+        # Each field looked up once: a round of a thousand rules asks about the same few
+        # dozen fields thousands of times, and the store does not change while it compiles.
+        self._resolved: dict[str, Resolved | None] = {}
+        self._states: dict[str, tuple[object, ...]] = {}
 
     def _folder(self) -> SqlCompiler:
         """A DuckDB twin of this compiler: constants fold on DuckDB whatever the engine."""
@@ -591,30 +595,44 @@ class SqlCompiler:
             raise UnknownFieldError(problems)
 
     def _lookup(self, name: str, node: ast.Node | None = None) -> Resolved | None:
-        column = scoped_column(self.fields, name, node)
+        if name in self._resolved:
+            return self._resolved[name]
+        column = scoped_column(self.fields, name, node)  # a conflict raises, every time
+        resolved = None
         if column is not None:
             if column.physical is None:
-                return Resolved(name, self.dialect.typed_null(column.es_type), column.es_type)
-            return Resolved(name, self.dialect.column(column), column.es_type, column.is_list)
-        if self.fields.has_field(name):  # an object: it has no value of its own
-            return Resolved(name, "NULL", "object")
-        es_type = self.schema.type_of(name) if self.schema is not None else None
-        if es_type is not None:
-            return Resolved(name, self.dialect.typed_null(es_type), es_type)
-        return None
+                resolved = Resolved(name, self.dialect.typed_null(column.es_type),
+                                    column.es_type)
+            else:
+                resolved = Resolved(name, self.dialect.column(column), column.es_type,
+                                    column.is_list)
+        elif self.fields.has_field(name):  # an object: it has no value of its own
+            resolved = Resolved(name, "NULL", "object")
+        else:
+            es_type = self.schema.type_of(name) if self.schema is not None else None
+            if es_type is not None:
+                resolved = Resolved(name, self.dialect.typed_null(es_type), es_type)
+        self._resolved[name] = resolved
+        return resolved
 
     def field_state(self, name: str) -> tuple[object, ...]:
         """All that compiling a read of `name` asks about it (what `_lookup` reads): two
         compilers that agree on every field of a condition compile it alike, which the cache
         of compiled conditions (lanner.engine.sqlcache) keys on."""
-        column = self.fields.column(name)
-        if column is not None:
-            return ("column", column.name, column.es_type, column.duckdb_type, column.is_list,
-                    column.alias_path, column.physical, column.conflict, column.normalized,
-                    column.index_guard)
-        if self.fields.has_field(name):
-            return ("object",)
-        return ("schema", self.schema.type_of(name) if self.schema is not None else None)
+        state = self._states.get(name)
+        if state is None:
+            column = self.fields.column(name)
+            if column is not None:
+                state = ("column", column.name, column.es_type, column.duckdb_type,
+                         column.is_list, column.alias_path, column.physical, column.conflict,
+                         column.normalized, column.index_guard)
+            elif self.fields.has_field(name):
+                state = ("object",)
+            else:
+                state = ("schema", self.schema.type_of(name) if self.schema is not None
+                         else None)
+            self._states[name] = state
+        return state
 
     def _closest(self, name: str) -> list[str]:
         known = [known for known in self.fields.columns() if not known.startswith("_")]
