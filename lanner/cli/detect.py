@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -43,7 +44,14 @@ from lanner.detection.fields import fields_read
 from lanner.detection.hunt import Selection, hunt, replay, select_rules
 from lanner.detection.run import Detector, RunReport
 from lanner.detection.serve import DetectionService, OutsideWindows, Tick, utc_now
-from lanner.engine.client import DEFAULT_SPARK_MASTER, ENGINES, make_backend
+from lanner.engine.backends.base import Backend
+from lanner.engine.backends.duckdb import DuckDBBackend
+from lanner.engine.client import (
+    DEFAULT_SPARK_MASTER,
+    ENGINES,
+    make_backend,
+    memory_backend_soon,
+)
 from lanner.rules import RuleFilter, load_rules
 from lanner.store import EventStore, IngestReport, find_event_files
 from lanner.store.alerts import AlertStore
@@ -411,31 +419,45 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
     storing its alerts only costs memory (1M events, 10,165 alerts: 0.2 GB).
 
     Rules and inputs are checked before any event is read: no rule to run (`require_rules`;
-    otherwise only no rule at all) or an input that does not exist is a usage error."""
-    loaded, errors = load_rules(rule_paths)
-    not_loaded = [str(error) for error in errors]
-    for problem in not_loaded:
-        view.problem("rule not loaded", problem, style="red")
-    selection = _filtered(select_rules(loaded, building_blocks=building_blocks,
-                                       disabled=not enabled_only), criteria)
-    if not selection.rules and (require_rules or not selection.skipped):
-        _refuse(view, _no_rules(rule_paths, selection, not_loaded))
-    _check_inputs(view, events)
-    exceptions: ExceptionLists | None = None
-    if exception_paths:
-        exceptions = load_exception_lists(exception_paths)
-        for problem in exceptions.problems:
-            view.problem("exception not loaded", str(problem))
-    if engine == "spark" and events and store_path is None and lake_readable(events):
-        return _open_lake(view, selection, events, exceptions, index=index,
-                          spark_master=spark_master, not_loaded=not_loaded,
-                          keep_alerts=keep_alerts)
-    files = find_event_files(events)
-    with opening_store(store_path):
-        store = EventStore(store_path) if store_path is not None or not _large(files) \
-            else EventStore.scratch()
-    detector = Detector(make_backend(store, engine, spark_master),
-                        AlertStore(store.con) if keep_alerts else None, exceptions)
+    otherwise only no rule at all) or an input that does not exist is a usage error. A store
+    in memory is made while the rules load."""
+    early = memory_backend_soon() if store_path is None and engine == "duckdb" else None
+    made: DuckDBBackend | None = None
+    try:
+        loaded, errors = load_rules(rule_paths)
+        not_loaded = [str(error) for error in errors]
+        for problem in not_loaded:
+            view.problem("rule not loaded", problem, style="red")
+        selection = _filtered(select_rules(loaded, building_blocks=building_blocks,
+                                           disabled=not enabled_only), criteria)
+        if not selection.rules and (require_rules or not selection.skipped):
+            _refuse(view, _no_rules(rule_paths, selection, not_loaded))
+        _check_inputs(view, events)
+        exceptions: ExceptionLists | None = None
+        if exception_paths:
+            exceptions = load_exception_lists(exception_paths)
+            for problem in exceptions.problems:
+                view.problem("exception not loaded", str(problem))
+        if engine == "spark" and events and store_path is None and lake_readable(events):
+            return _open_lake(view, selection, events, exceptions, index=index,
+                              spark_master=spark_master, not_loaded=not_loaded,
+                              keep_alerts=keep_alerts)
+        files = find_event_files(events)
+        large = _large(files)
+        if early is not None and not large:
+            made = _taken(early)
+    finally:
+        if early is not None and made is None:
+            _discard(early)
+    backend: Backend
+    if made is not None:
+        store, backend = made.store, made
+    else:
+        with opening_store(store_path):
+            store = EventStore(store_path) if store_path is not None or not large \
+                else EventStore.scratch()
+        backend = make_backend(store, engine, spark_master)
+    detector = Detector(backend, AlertStore(store.con) if keep_alerts else None, exceptions)
     session = _Session(view, selection, store, detector, not_loaded=not_loaded)
     if events:
         clock = time.perf_counter()
@@ -444,6 +466,21 @@ def _open(view: _View, rule_paths: list[Path], events: list[str], store_path: Pa
                                               fields=fields_read(selection.rules, exceptions))
         session.reading_seconds = time.perf_counter() - clock
     return session
+
+
+def _taken(early: Future[DuckDBBackend]) -> DuckDBBackend | None:
+    """The backend made early, or None if making it failed (the caller then makes its own,
+    and meets the error there)."""
+    try:
+        return early.result()
+    except Exception:
+        return None
+
+
+def _discard(early: Future[DuckDBBackend]) -> None:
+    """Close the store made early that the command does not use."""
+    with contextlib.suppress(Exception):
+        early.result().store.close()
 
 
 def _refuse(view: _View, message: str) -> NoReturn:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +75,25 @@ def make_backend(store: EventStore, engine: str = "duckdb",
 
         return SparkBackend(store, spark_session(spark_master))
     raise UnknownEngineError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+
+
+def memory_backend_soon() -> Future[DuckDBBackend]:
+    """The DuckDB backend of a new in-memory event store, made on a thread of its own:
+    connecting and defining the compiler's macros take 70 ms that a caller with other work
+    meanwhile (reading a thousand rules files) need not wait for. The caller closes the
+    store, taken or not."""
+    made: Future[DuckDBBackend] = Future()
+
+    def make() -> None:
+        try:
+            backend = DuckDBBackend(EventStore())
+        except BaseException as error:  # the caller makes its store itself
+            made.set_exception(error)
+        else:
+            made.set_result(backend)
+
+    threading.Thread(target=make, daemon=True, name="lanner-store").start()
+    return made
 
 
 def read_lake(paths: Iterable[str | Path], spark_master: str = DEFAULT_SPARK_MASTER, *,

@@ -7,11 +7,17 @@ import csv
 import datetime
 import json
 import re
+from concurrent.futures import Future
 from pathlib import Path
 
+import duckdb
+import pytest
 from typer.testing import CliRunner
 
+from lanner.cli import detect
 from lanner.cli.app import app
+from lanner.engine.backends.duckdb import DuckDBBackend
+from lanner.engine.client import memory_backend_soon
 from tests.conftest import EXAMPLES, ROOT
 
 runner = CliRunner()
@@ -496,3 +502,30 @@ def test_serve_says_which_events_fell_outside_every_window_and_how_to_replay_the
     replayed = runner.invoke(app, command.split()[1:], env={"COLUMNS": "160"})
     assert replayed.exit_code == 0, replayed.output
     assert "8 alert(s) from 5 rule(s)" in replayed.stdout
+
+
+def test_the_store_made_while_the_rules_load_is_closed_when_the_hunt_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Future[DuckDBBackend]] = []
+
+    def soon() -> Future[DuckDBBackend]:
+        made.append(memory_backend_soon())
+        return made[-1]
+
+    taken: list[DuckDBBackend | None] = []
+    take = detect._taken
+    monkeypatch.setattr(detect, "memory_backend_soon", soon)
+    monkeypatch.setattr(detect, "_taken", lambda early: taken.append(take(early)) or taken[-1])
+    empty = tmp_path / "rules"
+    empty.mkdir()
+    refused = runner.invoke(app, ["hunt", "-r", str(empty), str(EVENTS)])
+    assert refused.exit_code == 2 and "no rules to run" in refused.stderr
+    assert len(made) == 1
+    with pytest.raises(duckdb.ConnectionException):
+        made[0].result().store.con.execute("SELECT 1")
+    # a hunt that runs takes it as its store
+    output = tmp_path / "alerts.ndjson"
+    assert runner.invoke(app, ["hunt", "-r", str(EXAMPLES), str(EVENTS), "-o",
+                               str(output)]).exit_code == 0
+    assert len(made) == 2 and len(read_alerts(output)) == 12
+    assert taken == [made[1].result()]
