@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
@@ -31,7 +30,7 @@ import orjson
 
 from lanner.cache import gc_paused
 from lanner.engine.backends.base import Backend
-from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope
+from lanner.engine.backends.duckdb import Document, DuckDBBackend, SearchScope, on_a_thread
 from lanner.engine.plan import QueryKind
 from lanner.engine.querydsl import filter_condition, kql_condition
 from lanner.engine.search import SearchRequest, SearchResult, search
@@ -82,18 +81,7 @@ def memory_backend_soon() -> Future[DuckDBBackend]:
     connecting and defining the compiler's macros take 70 ms that a caller with other work
     meanwhile (reading a thousand rules files) need not wait for. The caller closes the
     store, taken or not."""
-    made: Future[DuckDBBackend] = Future()
-
-    def make() -> None:
-        try:
-            backend = DuckDBBackend(EventStore())
-        except BaseException as error:  # the caller makes its store itself
-            made.set_exception(error)
-        else:
-            made.set_result(backend)
-
-    threading.Thread(target=make, daemon=True, name="lanner-store").start()
-    return made
+    return on_a_thread(lambda: DuckDBBackend(EventStore()))
 
 
 def read_lake(paths: Iterable[str | Path], spark_master: str = DEFAULT_SPARK_MASTER, *,

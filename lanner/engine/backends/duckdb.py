@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import queue
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -302,11 +301,8 @@ class DuckDBBackend:
         connection, `count - 1` of them: made once (installing the macros takes 30 ms), each
         on a thread of its own so that the caller goes on meanwhile, and kept."""
         while len(self._spares) < count - 1:
-            made: Future[duckdb.DuckDBPyConnection] = Future()
-            self._spares.append(made)
             cursor = self.con.cursor()  # on this thread: the connection is not shared yet
-            threading.Thread(target=_install, args=(cursor, made), daemon=True,
-                             name="lanner-connection").start()
+            self._spares.append(on_a_thread(functools.partial(_with_macros, cursor)))
         return self._spares
 
     def _screened(self, members: list[_Member]) -> list[_Member]:
@@ -580,14 +576,17 @@ def _source(columns: list[str], table: str = "events") -> str:
     return f"(SELECT *, {', '.join(columns)} FROM {table})" if columns else table
 
 
-def _install(cursor: duckdb.DuckDBPyConnection,
-             made: Future[duckdb.DuckDBPyConnection]) -> None:
-    try:
-        install_macros(cursor)
-    except BaseException as error:
-        made.set_exception(error)
-    else:
-        made.set_result(cursor)
+def on_a_thread(make: Callable[[], _Result]) -> Future[_Result]:
+    """`make()` begun on a thread of its own, for a caller with other work meanwhile."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="lanner-soon")
+    made = pool.submit(make)
+    pool.shutdown(wait=False)  # the thread ends with `make`
+    return made
+
+
+def _with_macros(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    install_macros(cursor)
+    return cursor
 
 
 def _batches(members: list[_Member], per_pass: int) -> Iterator[list[_Member]]:
