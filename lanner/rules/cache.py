@@ -21,6 +21,7 @@ import functools
 import hashlib
 import io
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,29 +89,47 @@ KEEP = 32  # bundles kept; loads of ever new sets of files (temporary folders) w
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
-_set = object.__setattr__
+_BUILDERS: dict[type, Callable[[tuple[Any, ...]], Any]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _rebuild(cls: type, values: tuple[Any, ...]) -> Any:
     """A dataclass instance from its field values, without dataclasses' slow __setstate__
     (which looks its fields up again for every node: most of a warm load's time)."""
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    obj = cls.__new__(cls)
-    for name, value in zip(names, values, strict=True):
-        _set(obj, name, value)
-    return obj
+    build = _BUILDERS.get(cls)
+    if build is None:
+        build = _BUILDERS[cls] = _builder(cls)
+    return build(values)
+
+
+def _builder(cls: type) -> Callable[[tuple[Any, ...]], Any]:
+    """A function that makes a `cls` from its field values, written out field by field as
+    dataclasses writes an __init__: a loop over the names took 40% longer (the 688 queries
+    of a warm round of all rules: 0.057 s against 0.041 s)."""
+    names = _field_names(cls)
+    source = "\n".join([
+        "def build(values):",
+        f"    if len(values) != {len(names)}:",
+        f"        raise ValueError('{cls.__qualname__} has {len(names)} fields')",
+        "    obj = new(cls)",
+        *(f"    set(obj, {name!r}, values[{number}])" for number, name in enumerate(names)),
+        "    return obj"])
+    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls, "set": object.__setattr__}
+    exec(source, namespace)  # our own text: the field names of a dataclass
+    return namespace["build"]
 
 
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
         if dataclasses.is_dataclass(cls) and not isinstance(obj, type):
-            names = _FIELDS.get(cls)
-            if names is None:
-                names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
-            return _rebuild, (cls, tuple(getattr(obj, name) for name in names))
+            return _rebuild, (cls, tuple(getattr(obj, name) for name in _field_names(cls)))
         return NotImplemented
 
 

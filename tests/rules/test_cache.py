@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lanner import eql
+from lanner.eql import ast
 from lanner.eql.parser import Parser
 from lanner.rules import cache, known, load_rules
 from tests.conftest import CORPUS, EXAMPLES, require_shared
@@ -185,3 +186,13 @@ def test_old_bundles_are_pruned(cache_home: Path, tmp_path: Path,
     for file in files[:4]:
         load_rules([file])
     assert len(bundles(cache_home)) == 2
+
+
+def test_a_cached_node_is_rebuilt_field_by_field_and_a_short_one_refused() -> None:
+    query = eql.parse('process where process.name : ("cmd.exe", "pwsh.exe") and not '
+                      'user.name == "SYSTEM"')
+    again = cache.load_query(cache.dump_query(query))
+    assert again == query and repr(again) == repr(query)
+    assert [node.span for node in again.walk()] == [node.span for node in query.walk()]
+    with pytest.raises(ValueError, match="String has 2 fields"):
+        cache._rebuild(type(next(query.find_all(ast.String))), ("only one",))
