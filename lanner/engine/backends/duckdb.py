@@ -192,18 +192,21 @@ class DuckDBBackend:
         pass per group of filters sharing a category and timestamp. Identical
         filters run once; a filter that does not compile, or whose pass fails, fails alone.
         A keyed job with `keys_later` gets its documents; key_events makes them Events."""
+        try:
+            return self._filter_many(jobs)
+        finally:
+            wait(self._spares)  # a spare connection still being made is not left busy
+
+    def _filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]:
         outcomes: list[FilterOutcome | None] = [None] * len(jobs)
         groups: dict[tuple[object, ...], list[_Member]] = {}
         small = self._small()
         screened = small and len(jobs) >= _CACHED_ROUND
         if screened:
             self._connections(_SMALL_WORKERS)  # made while the members compile
-        try:
-            members = self._members(jobs, outcomes)
-            for member in self._screened(members) if screened else members:
-                groups.setdefault(member.group, []).append(member)
-        finally:
-            wait(self._spares)  # no connection stays busy after the round
+        members = self._members(jobs, outcomes)
+        for member in self._screened(members) if screened else members:
+            groups.setdefault(member.group, []).append(member)
         per_pass = _SMALL_FILTERS_PER_PASS if screened else _FILTERS_PER_PASS
         batches = [batch for members in groups.values() for batch in _batches(members, per_pass)]
         batches.sort(key=lambda batch: -sum(len(member.condition) for member in batch))
@@ -268,7 +271,8 @@ class DuckDBBackend:
                       items: list[_Item], workers: int) -> list[_Result]:
         """`run(connection, item)` for every item, in order, on up to `workers` connections at
         once: DuckDB parses, binds and plans a statement on one core, and runs one over fewer
-        rows than a row group on one core too. The longest items should come first."""
+        rows than a row group on one core too. The longest items should come first; the
+        caller (filter_many) waits for the spare connections before it returns."""
         workers = min(workers, len(items))
         if workers <= 1:
             return [run(self.con, item) for item in items]
@@ -279,8 +283,7 @@ class DuckDBBackend:
             if made.exception() is None:  # else the items run on the other connections
                 free.put(made.result())
 
-        spares = self._connections(workers)[:workers - 1]
-        for spare in spares:
+        for spare in self._connections(workers)[:workers - 1]:
             spare.add_done_callback(ready)
 
         def task(item: _Item) -> _Result:
@@ -290,11 +293,8 @@ class DuckDBBackend:
             finally:
                 free.put(con)
 
-        try:
-            with ThreadPoolExecutor(workers, thread_name_prefix="lanner-pass") as pool:
-                return list(pool.map(task, items))
-        finally:
-            wait(spares)  # one still being made is not left busy
+        with ThreadPoolExecutor(workers, thread_name_prefix="lanner-pass") as pool:
+            return list(pool.map(task, items))
 
     def _connections(self, count: int) -> list[Future[duckdb.DuckDBPyConnection]]:
         """Cursors of this database with the compiler's macros, beside the backend's own
