@@ -1,6 +1,7 @@
-"""Screening a round over few events (DuckDBBackend._screened): the filters whose short `and`
-terms hold for no event are answered without their pass, and every request of the round gets
-what it gets alone, errors included."""
+"""Screening a round's filters: over few events (DuckDBBackend._screened) the filters whose
+short `and` terms hold for no event, over many (_domain_screened) those whose terms on one
+column hold for none of its values, are answered without their pass, and every request of the
+round gets what it gets alone, errors included."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lanner.engine.backends import duckdb as duckdb_backend
 from lanner.engine.backends.base import FilterJob
 from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
 from lanner.engine.search import SearchRequest, SearchResult, prepare, search, search_many
@@ -110,3 +112,45 @@ def test_only_filters_whose_short_terms_all_hold_run(backend: DuckDBBackend) -> 
 def kept_pairs(kept: list[Any]) -> list[tuple[str, str]]:
     pairs = [(os, name) for os in OS for name in NAMES]
     return [pairs[member.positions[0]] for member in kept]
+
+
+def test_a_round_over_many_events_gets_what_each_request_gets_alone(
+        backend: DuckDBBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(duckdb_backend, "_SCREENED_EVENTS", 0)  # the store counts as large
+    scope = SearchScope(backend.indices("logs-*"))
+    requests = [SearchRequest(query, scope, 100) for query in QUERIES]
+    together = [summary(outcome) for outcome in search_many(backend, requests)]
+    assert together == [alone(backend, request) for request in requests]
+    assert together[QUERIES.index('process where host.os.type == "windows" and '
+                                  'process.name : "powershell.exe"')] != []
+
+
+def domain_jobs(backend: DuckDBBackend) -> list[FilterJob]:
+    scope = SearchScope(backend.indices("logs-*"))
+    compiler = backend.compiler(scope)
+    queries = [*QUERIES[:18], *(f'process where user.name == "u{number}"'
+                                for number in range(20))]
+    return [FilterJob(stage, compiler, scope) for query in queries
+            for stage in prepare(query).stages]
+
+
+def test_over_many_events_filters_are_screened_by_the_values_of_their_columns(
+        backend: DuckDBBackend) -> None:
+    jobs = domain_jobs(backend)
+    members = backend._members(jobs, [None] * len(jobs))
+    kept = backend._domain_screened(members)
+    # Values are screened per index, not per category: curl, a network event's process,
+    # keeps its filters; macos, osascript, python and the u* users hold nowhere.
+    assert sorted(kept_pairs(kept)) == sorted(
+        (os, name) for os in ("windows", "linux")
+        for name in ("cmd.exe", "bash", "curl", "powershell.exe"))
+
+
+def test_columns_with_many_values_are_not_screened(
+        backend: DuckDBBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(duckdb_backend, "_DOMAIN_VALUES", 2)  # os and user: 2; names: 4
+    jobs = domain_jobs(backend)
+    members = backend._members(jobs, [None] * len(jobs))
+    kept = backend._domain_screened(members)
+    assert sorted(kept_pairs(kept)) == sorted(
+        (os, name) for os in ("windows", "linux") for name in NAMES)

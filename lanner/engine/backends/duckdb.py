@@ -76,6 +76,16 @@ _SCREEN_TERM = 120  # characters: longer terms are left to the whole condition
 # two connections, the passes in smaller batches so that both stay busy.
 _SMALL_WORKERS = 2
 _SMALL_FILTERS_PER_PASS = 32
+# A round over more events screens its filters by their terms on one column each, evaluated
+# over that column's distinct values per index instead of over the rows: a term that holds for
+# none of them holds for no event, and its filter is left out (all corpus rules over the
+# 1M-event benchmark: 984 filters, 473 left out). Columns with more distinct values than this
+# are not screened (their terms cost more over the values than they would spare the passes),
+# nor floating-point ones (DISTINCT makes one value of -0.0 and 0.0).
+_DOMAIN_VALUES = 2_000
+_DOMAIN_TERMS = 256
+_INEXACT_DISTINCT = re.compile(r"FLOAT|DOUBLE|REAL")
+_QUOTED_NAME = re.compile(r'"((?:[^"]|"")+)"')
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -205,7 +215,11 @@ class DuckDBBackend:
         if screened:
             self._connections(_SMALL_WORKERS)  # made while the members compile
         members = self._members(jobs, outcomes)
-        for member in self._screened(members) if screened else members:
+        if screened:
+            members = self._screened(members)
+        elif len(members) >= _CACHED_ROUND:
+            members = self._domain_screened(members)
+        for member in members:
             groups.setdefault(member.group, []).append(member)
         per_pass = _SMALL_FILTERS_PER_PASS if screened else _FILTERS_PER_PASS
         batches = [batch for members in groups.values() for batch in _batches(members, per_pass)]
@@ -344,6 +358,52 @@ class DuckDBBackend:
                 for pair in found}
         return [member for member in members
                 if all((member.group[2:], term) in held for term in member.screen)]
+
+    def _domain_screened(self, members: list[_Member]) -> list[_Member]:
+        """The members whose terms on one column each hold for some distinct value of that
+        column in one of their indices (with that value, some event's row would meet the
+        term); a member left out finds nothing, as its pass would. Columns with many distinct
+        values are not screened (_DOMAIN_VALUES)."""
+        types = dict(self._rows(self.con, "SELECT column_name, data_type FROM "
+                                          "information_schema.columns WHERE table_name = 'events'"))
+        by_column: dict[str, dict[str, None]] = {}
+        for member in members:
+            for term in member.terms:
+                column = _only_column(term)
+                if column is not None and not _INEXACT_DISTINCT.search(types.get(column, "FLOAT")):
+                    by_column.setdefault(column, {})[term] = None
+        if not by_column:
+            return members
+        counts = ", ".join(f"approx_count_distinct({_quoted(column)})" for column in by_column)
+        few = [column for column, count in zip(by_column, self._rows(
+            self.con, f"SELECT {counts} FROM events")[0], strict=True)
+               if count <= _DOMAIN_VALUES]
+        batches = [(column, terms[start:start + _DOMAIN_TERMS]) for column in few
+                   for terms in [list(by_column[column])]
+                   for start in range(0, len(terms), _DOMAIN_TERMS)]
+        batches.sort(key=lambda batch: -sum(map(len, batch[1])))
+
+        def screen(con: duckdb.DuckDBPyConnection,
+                   batch: tuple[str, list[str]]) -> list[tuple[str, str | None]]:
+            column, terms = batch
+            cases = ", ".join(f"CASE WHEN {term} THEN {number} END"
+                              for number, term in enumerate(terms))
+            sql = (f"SELECT DISTINCT unnest(list_filter([{cases}], lambda _t: _t IS NOT "
+                   f"NULL)), _index FROM (SELECT DISTINCT _index, {_quoted(column)} FROM events)")
+            try:
+                return [(terms[number], index) for number, index in self._rows(con, sql)]
+            except QueryFailedError:  # no screen: the whole conditions decide
+                return [(term, None) for term in terms]
+
+        held: dict[str, set[str | None]] = {}
+        for found in self._side_by_side(screen, batches, _SMALL_WORKERS):
+            for term, index in found:
+                held.setdefault(term, set()).add(index)
+        screened = set(few)
+        return [member for member in members
+                if all(None in within or not within.isdisjoint(member.scope.indices)
+                       for term in member.terms if _only_column(term) in screened
+                       for within in [held.get(term, set())])]
 
     def _small(self) -> bool:
         """Whether the store holds few enough events to screen filters and pass them on one
@@ -574,6 +634,18 @@ def _columns(computed: dict[str, str]) -> list[str]:
 def _source(columns: list[str], table: str = "events") -> str:
     """The table with these computed columns beside its own."""
     return f"(SELECT *, {', '.join(columns)} FROM {table})" if columns else table
+
+
+def _only_column(term: str) -> str | None:
+    """The one column a term reads (quoted names outside its string literals), if one."""
+    names = {name for code in _SQL_STRING.split(term)[::2] for name in _QUOTED_NAME.findall(code)}
+    if len(names) != 1:
+        return None
+    return next(iter(names)).replace('""', '"')
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def on_a_thread(make: Callable[[], _Result]) -> Future[_Result]:
