@@ -364,8 +364,7 @@ class DuckDBBackend:
         column in one of their indices (with that value, some event's row would meet the
         term); a member left out finds nothing, as its pass would. Columns with many distinct
         values are not screened (_DOMAIN_VALUES)."""
-        types = dict(self._rows(self.con, "SELECT column_name, data_type FROM "
-                                          "information_schema.columns WHERE table_name = 'events'"))
+        types = {row[0]: row[1] for row in self._rows(self.con, "DESCRIBE events")}
         by_column: dict[str, dict[str, None]] = {}
         for member in members:
             for term in member.terms:
@@ -375,8 +374,11 @@ class DuckDBBackend:
         if not by_column:
             return members
         counts = ", ".join(f"approx_count_distinct({_quoted(column)})" for column in by_column)
-        few = [column for column, count in zip(by_column, self._rows(
-            self.con, f"SELECT {counts} FROM events")[0], strict=True)
+        try:
+            found = self._rows(self.con, f"SELECT {counts} FROM events")[0]
+        except QueryFailedError:  # no screen: the whole conditions decide
+            return members
+        few = [column for column, count in zip(by_column, found, strict=True)
                if count <= _DOMAIN_VALUES]
         batches = [(column, terms[start:start + _DOMAIN_TERMS]) for column in few
                    for terms in [list(by_column[column])]
