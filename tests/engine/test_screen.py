@@ -1,6 +1,6 @@
-"""Screening a round's filters: over few events (DuckDBBackend._screened) the filters whose
-short `and` terms hold for no event, over many (_domain_screened) those whose terms on one
-column hold for none of its values, are answered without their pass, and every request of the
+"""Screening a round's filters (lanner.engine.backends.screens): over few events the filters
+whose short `and` terms hold for no event, over many those whose terms on one column hold for
+none of its values, are answered without their pass, and every request of the
 round gets what it gets alone, errors included."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lanner.engine.backends import duckdb as duckdb_backend
+from lanner.engine.backends import screens
 from lanner.engine.backends.base import FilterJob
 from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
 from lanner.engine.search import SearchRequest, SearchResult, prepare, search, search_many
@@ -96,7 +97,7 @@ def test_only_filters_whose_short_terms_all_hold_run(backend: DuckDBBackend) -> 
              for stage in prepare(f'process where user.name == "u{number}"').stages]
     outcomes: list[Any] = [None] * len(jobs)
     members = backend._members(jobs, outcomes)
-    kept = backend._screened(members)
+    kept = screens.screen_rows(backend, members)
     # Each term alone: an os some process event has, and a name some process event has (the
     # whole conditions then decide: bash on windows runs, and finds nothing).
     assert sorted(kept_pairs(kept)) == sorted(
@@ -138,7 +139,7 @@ def test_over_many_events_filters_are_screened_by_the_values_of_their_columns(
         backend: DuckDBBackend) -> None:
     jobs = domain_jobs(backend)
     members = backend._members(jobs, [None] * len(jobs))
-    kept = backend._domain_screened(members)
+    kept = screens.screen_values(backend, members)
     # Values are screened per index, not per category: curl, a network event's process,
     # keeps its filters; macos, osascript, python and the u* users hold nowhere.
     assert sorted(kept_pairs(kept)) == sorted(
@@ -148,9 +149,9 @@ def test_over_many_events_filters_are_screened_by_the_values_of_their_columns(
 
 def test_columns_with_many_values_are_not_screened(
         backend: DuckDBBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(duckdb_backend, "_DOMAIN_VALUES", 2)  # os and user: 2; names: 4
+    monkeypatch.setattr(screens, "_SCREENED_VALUES", 2)  # os and user: 2; names: 4
     jobs = domain_jobs(backend)
     members = backend._members(jobs, [None] * len(jobs))
-    kept = backend._domain_screened(members)
+    kept = screens.screen_values(backend, members)
     assert sorted(kept_pairs(kept)) == sorted(
         (os, name) for os in ("windows", "linux") for name in NAMES)

@@ -10,7 +10,8 @@ share an event category and a timestamp field are evaluated in one pass over the
 tagging the rows it matches, so the table is read once per group rather than once per rule.
 A pass returns document numbers only; join keys and matcher Events are read afterwards
 (`key_events`) for the stages of the sequences that can still match, which in a round of
-corpus rules are few.
+corpus rules are few. Before the passes, the filters that cannot match any event are left out
+(lanner.engine.backends.screens).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
+from lanner.engine.backends.pass_sql import (
+    computed_columns,
+    shared_terms,
+    with_columns,
+)
+from lanner.engine.backends.screens import SCREEN_WORKERS, screen_rows, screen_values
 from lanner.engine.backends.sql import (
     QueryFailedError,
     SqlCompiler,
@@ -55,37 +62,16 @@ _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long",
 # stays a size DuckDB plans quickly (some corpus rules compile to 100k characters of SQL).
 _FILTERS_PER_PASS = 128
 _SQL_PER_PASS = 400_000
-# Calls on one column that a pass's conditions repeat (`lower("process.name")` in hundreds of
-# them): DuckDB does not share them between CASE branches, so a pass computes each once per
-# row. Pure functions of one value only, so computing them for every row changes nothing.
-_HOISTED_CALL = re.compile(r'\b(lower|eql_ip_key)\(("(?:[^"]|"")+")\)')
-_SQL_STRING = re.compile(r"('(?:[^']|'')*')")
-_COLUMN_ALIAS = re.compile(r'"_lanner_\w+"')
 # Rounds with at least this many distinct filters keep their compiled conditions on disk (a
 # hunt or a scheduled round of many rules); a single search compiles in milliseconds.
 _CACHED_ROUND = 32
-# A round over at most this many events first screens its filters: one pass evaluates the short
-# terms of their conditions' top-level `and`s (each alone necessary), and only the filters
-# whose every screened term holds for some event run whole. Over few events a pass costs what
-# DuckDB takes to parse and bind its SQL, and most of a thousand rules' filters fail on a short
-# term (`host.os.type == "linux"`, `process.name in (...)`); over many, few would.
+# A round over at most this many events screens its filters over the rows (screens.screen_rows),
+# passes them in smaller batches and runs the screen's and the passes' statements side by side
+# on two connections; over more, it screens them over the values of their columns
+# (screens.screen_values).
 _SCREENED_EVENTS = 10_000
 _SCREEN_TERM = 120  # characters: longer terms are left to the whole condition
-# Over few events a statement costs DuckDB's parsing, binding and planning of its SQL (about
-# 1 ms per kilobyte), on one core: the screen's and the passes' statements run side by side on
-# two connections, the passes in smaller batches so that both stay busy.
-_SMALL_WORKERS = 2
 _SMALL_FILTERS_PER_PASS = 32
-# A round over more events screens its filters by their terms on one column each, evaluated
-# over that column's distinct values per index instead of over the rows: a term that holds for
-# none of them holds for no event, and its filter is left out (all corpus rules over the
-# 1M-event benchmark: 984 filters, 473 left out). Columns with more distinct values than this
-# are not screened (their terms cost more over the values than they would spare the passes),
-# nor floating-point ones (DISTINCT makes one value of -0.0 and 0.0).
-_DOMAIN_VALUES = 2_000
-_DOMAIN_TERMS = 256
-_INEXACT_DISTINCT = re.compile(r"FLOAT|DOUBLE|REAL")
-_QUOTED_NAME = re.compile(r'"((?:[^"]|"")+)"')
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -144,7 +130,7 @@ class DuckDBBackend:
     def count(self, where: str, scope: SearchScope) -> int:
         """Number of events of the scope meeting `where`."""
         sql = f"SELECT count(*) FROM events WHERE {self._where(where, scope)}"
-        return self._rows(self.con, sql)[0][0]
+        return self.rows(self.con, sql)[0][0]
 
     def window(self, where: str, scope: SearchScope, offset: int, limit: int) -> list[Document]:
         """Events meeting `where` in ES order (timestamp, tiebreaker nulls last, doc), from
@@ -152,7 +138,7 @@ class DuckDBBackend:
         order = ", ".join(self._order(scope))
         sql = (f"SELECT _doc FROM events WHERE {self._where(where, scope)} ORDER BY {order} "
                f"LIMIT {int(limit)} OFFSET {int(offset)}")
-        docs = [row[0] for row in self._rows(self.con, sql)]
+        docs = [row[0] for row in self.rows(self.con, sql)]
         found = self.store.documents(docs)
         return [found[doc] for doc in docs]
 
@@ -175,7 +161,7 @@ class DuckDBBackend:
         optional = [key.optional for key in stage.keys]
         wrappers = [KEY_WRAPPERS.get(compiler.resolve(key).es_type or "") for key in stage.keys]
         events = []
-        for row in self._rows(self.con, sql):
+        for row in self.rows(self.con, sql):
             values = [wrap_key(value, wrapper) for value, wrapper in zip(row[3:], wrappers,
                                                                        strict=True)]
             events.append(Event(row[0], row[1], row[2], expand_keys(values, optional)))
@@ -209,24 +195,22 @@ class DuckDBBackend:
 
     def _filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]:
         outcomes: list[FilterOutcome | None] = [None] * len(jobs)
-        groups: dict[tuple[object, ...], list[_Member]] = {}
+        groups: dict[tuple[object, ...], list[Member]] = {}
         small = self._small()
         screened = small and len(jobs) >= _CACHED_ROUND
         if screened:
-            self._connections(_SMALL_WORKERS)  # made while the members compile
+            self._connections(SCREEN_WORKERS)  # made while the members compile
         members = self._members(jobs, outcomes)
-        if screened:
-            members = self._screened(members)
-        elif len(members) >= _CACHED_ROUND:
-            members = self._domain_screened(members)
+        if len(members) >= _CACHED_ROUND:
+            members = (screen_rows if screened else screen_values)(self, members)
         for member in members:
             groups.setdefault(member.group, []).append(member)
         per_pass = _SMALL_FILTERS_PER_PASS if screened else _FILTERS_PER_PASS
         batches = [batch for members in groups.values() for batch in _batches(members, per_pass)]
         batches.sort(key=lambda batch: -sum(len(member.condition) for member in batch))
-        workers = _SMALL_WORKERS if screened else 1 if small else self._threads()
-        keyed_now: list[tuple[_Member, list[int]]] = []
-        for passed in self._side_by_side(self._pass, batches, workers):
+        workers = SCREEN_WORKERS if screened else 1 if small else self._threads()
+        keyed_now: list[tuple[Member, list[int]]] = []
+        for passed in self.side_by_side(self._pass, batches, workers):
             for member, found in passed:
                 if member.keyed and not member.later and isinstance(found, list):
                     keyed_now.append((member, found))
@@ -254,7 +238,7 @@ class DuckDBBackend:
         return [outcome if outcome is not None else [] for outcome in outcomes]
 
     def _members(self, jobs: Sequence[FilterJob],
-                 outcomes: list[FilterOutcome | None]) -> list[_Member]:
+                 outcomes: list[FilterOutcome | None]) -> list[Member]:
         """The distinct jobs compiled (identical ones share a member); a job that does not
         compile gets its error in `outcomes`, handed to its own search, which raises it."""
         positions: dict[tuple[object, ...], list[int]] = {}
@@ -281,8 +265,8 @@ class DuckDBBackend:
             cached.save()
         return members
 
-    def _side_by_side(self, run: Callable[[duckdb.DuckDBPyConnection, _Item], _Result],
-                      items: list[_Item], workers: int) -> list[_Result]:
+    def side_by_side(self, run: Callable[[duckdb.DuckDBPyConnection, _Item], _Result],
+                     items: list[_Item], workers: int) -> list[_Result]:
         """`run(connection, item)` for every item, in order, on up to `workers` connections at
         once: DuckDB parses, binds and plans a statement on one core, and runs one over fewer
         rows than a row group on one core too. The longest items should come first; the
@@ -319,104 +303,16 @@ class DuckDBBackend:
             self._spares.append(on_a_thread(functools.partial(_with_macros, cursor)))
         return self._spares
 
-    def _screened(self, members: list[_Member]) -> list[_Member]:
-        """The members that can match some event: over a small store, those whose screened
-        terms each hold for some event of their category in their group's indices (a superset
-        of the events their pass reads); a member left out finds nothing, as its pass would."""
-        if len(members) < _CACHED_ROUND or not any(member.screen for member in members):
-            return members
-        terms: dict[tuple[object, ...], dict[str, int]] = {}
-        indices: dict[tuple[object, ...], dict[str, None]] = {}
-        for member in members:
-            within = terms.setdefault(member.group[2:], {})
-            for term in member.screen:
-                within.setdefault(term, len(within))
-            indices.setdefault(member.group[2:], {}).update(dict.fromkeys(member.scope.indices))
-        screens: list[tuple[tuple[object, ...], list[str]]] = []
-        for group, within in terms.items():
-            listed = list(within)
-            screens += [(group, listed[start:start + _FILTERS_PER_PASS])
-                        for start in range(0, len(listed), _FILTERS_PER_PASS)]
-
-        def screen(con: duckdb.DuckDBPyConnection,
-                   batch: tuple[tuple[object, ...], list[str]]) -> list[tuple[object, str]]:
-            group, listed = batch
-            hoisted, written = _hoist(listed)
-            cases = ", ".join(f"CASE WHEN {term} THEN {number} END"
-                              for number, term in enumerate(written))
-            scope = SearchScope(tuple(indices[group]))
-            sql = (f"SELECT DISTINCT unnest(list_filter([{cases}], lambda _t: _t IS NOT "
-                   f"NULL)) FROM {_source(_columns(hoisted))} "
-                   f"WHERE {self._where(str(group[0] or 'TRUE'), scope)}")
-            try:
-                return [(group, listed[row[0]]) for row in self._rows(con, sql)]
-            except QueryFailedError:  # no screen: the whole conditions decide
-                return [(group, term) for term in listed]
-
-        screens.sort(key=lambda batch: -sum(map(len, batch[1])))
-        held = {pair for found in self._side_by_side(screen, screens, _SMALL_WORKERS)
-                for pair in found}
-        return [member for member in members
-                if all((member.group[2:], term) in held for term in member.screen)]
-
-    def _domain_screened(self, members: list[_Member]) -> list[_Member]:
-        """The members whose terms on one column each hold for some distinct value of that
-        column in one of their indices (with that value, some event's row would meet the
-        term); a member left out finds nothing, as its pass would. Columns with many distinct
-        values are not screened (_DOMAIN_VALUES)."""
-        types = {row[0]: row[1] for row in self._rows(self.con, "DESCRIBE events")}
-        by_column: dict[str, dict[str, None]] = {}
-        for member in members:
-            for term in member.terms:
-                column = _only_column(term)
-                if column is not None and not _INEXACT_DISTINCT.search(types.get(column, "FLOAT")):
-                    by_column.setdefault(column, {})[term] = None
-        if not by_column:
-            return members
-        counts = ", ".join(f"approx_count_distinct({_quoted(column)})" for column in by_column)
-        try:
-            found = self._rows(self.con, f"SELECT {counts} FROM events")[0]
-        except QueryFailedError:  # no screen: the whole conditions decide
-            return members
-        few = [column for column, count in zip(by_column, found, strict=True)
-               if count <= _DOMAIN_VALUES]
-        batches = [(column, terms[start:start + _DOMAIN_TERMS]) for column in few
-                   for terms in [list(by_column[column])]
-                   for start in range(0, len(terms), _DOMAIN_TERMS)]
-        batches.sort(key=lambda batch: -sum(map(len, batch[1])))
-
-        def screen(con: duckdb.DuckDBPyConnection,
-                   batch: tuple[str, list[str]]) -> list[tuple[str, str | None]]:
-            column, terms = batch
-            cases = ", ".join(f"CASE WHEN {term} THEN {number} END"
-                              for number, term in enumerate(terms))
-            sql = (f"SELECT DISTINCT unnest(list_filter([{cases}], lambda _t: _t IS NOT "
-                   f"NULL)), _index FROM (SELECT DISTINCT _index, {_quoted(column)} FROM events)")
-            try:
-                return [(terms[number], index) for number, index in self._rows(con, sql)]
-            except QueryFailedError:  # no screen: the whole conditions decide
-                return [(term, None) for term in terms]
-
-        held: dict[str, set[str | None]] = {}
-        for found in self._side_by_side(screen, batches, _SMALL_WORKERS):
-            for term, index in found:
-                held.setdefault(term, set()).add(index)
-        screened = set(few)
-        return [member for member in members
-                if all(None in within or not within.isdisjoint(member.scope.indices)
-                       for term in member.terms if _only_column(term) in screened
-                       for within in [held.get(term, set())])]
-
     def _small(self) -> bool:
         """Whether the store holds few enough events to screen filters and pass them on one
         connection."""
-        return self._rows(self.con, "SELECT count(*) FROM events")[0][0] <= _SCREENED_EVENTS
+        return self.rows(self.con, "SELECT count(*) FROM events")[0][0] <= _SCREENED_EVENTS
 
     def _threads(self) -> int:
         return int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
 
     def _member(self, job: FilterJob, positions: list[int],
-                cached: CompiledConditions | None = None, text: str | None = None) -> _Member:
+                cached: CompiledConditions | None = None, text: str | None = None) -> Member:
         """A job compiled: the SQL telling its rows within its group's pass, and its join-key
         columns (compiled even when read later, so that a bad key fails the search). `cached`:
         the conditions compiled before, on disk; `text`: the condition's repr (None for a tree
@@ -443,24 +339,24 @@ class DuckDBBackend:
             scalar = not any(r.is_list for r in resolved) and not any(wrappers)
         group = (scope.timestamp_field, scope.tiebreaker_field, category)
         screen = tuple(term for term in terms if len(term) <= _SCREEN_TERM and term != "TRUE")
-        return _Member(positions, scope, group, " AND ".join(condition), job.keyed,
+        return Member(positions, scope, group, " AND ".join(condition), job.keyed,
                        job.keyed and job.keys_later, keys, optional, wrappers, scalar, screen,
                        conjuncts)
 
     def _pass(self, con: duckdb.DuckDBPyConnection,
-              members: list[_Member]) -> list[tuple[_Member, FilterOutcome]]:
+              members: list[Member]) -> list[tuple[Member, FilterOutcome]]:
         """One statement for these members' documents; if it fails, each member alone, so
         that the failure is the failing filter's."""
         sql, tags = self._pass_sql(members)
         try:
-            found = dict(self._rows(con, sql))
+            found = dict(self.rows(con, sql))
         except QueryFailedError as error:
             if len(members) == 1:
                 return [(members[0], error)]
             return [passed for member in members for passed in self._pass(con, [member])]
         return [(member, found.get(tag, [])) for member, tag in zip(members, tags, strict=True)]
 
-    def _pass_sql(self, members: list[_Member]) -> tuple[str, list[int]]:
+    def _pass_sql(self, members: list[Member]) -> tuple[str, list[int]]:
         """(tag, documents in ES order) for every distinct condition of the members, and each
         member's tag. One condition is a plain WHERE; several tag each row with the conditions
         it meets, each evaluated once. Request filters (a round's time windows and exceptions)
@@ -487,10 +383,10 @@ class DuckDBBackend:
             if member.scope.filter_sql in filter_columns:
                 terms = (filter_columns[member.scope.filter_sql], *terms)
             tags.append(conditions.setdefault(terms, len(conditions)))
-        rewritten, hoisted, shared = _shared_terms([*conditions])
-        source = _source([*_columns(hoisted), *_columns(filter_columns)])
+        rewritten, hoisted, shared = shared_terms([*conditions])
+        source = with_columns([*computed_columns(hoisted), *computed_columns(filter_columns)])
         if shared:
-            source = _source(_columns(shared), source)
+            source = with_columns(computed_columns(shared), source)
         if filter_columns and None not in filters:  # no row outside every filter
             category = f"{category} AND ({' OR '.join(filter_columns.values())})"
         if len(rewritten) == 1:
@@ -505,7 +401,7 @@ class DuckDBBackend:
         docs = "list(_pos ORDER BY _ts NULLS LAST, _tb NULLS LAST, _pos)"
         return f"SELECT _tag, {docs} FROM ({inner}) GROUP BY _tag", tags
 
-    def _member_events(self, members: list[_Member],
+    def _member_events(self, members: list[Member],
                        docs: list[list[int]]) -> list[list[Event] | Exception]:
         """Matcher Events of keyed members for their documents: per timestamp and tiebreaker
         field, one statement reads each document's row once with every key column needed.
@@ -524,7 +420,7 @@ class DuckDBBackend:
                 outcomes[number] = events
         return outcomes
 
-    def _rows_events(self, members: list[_Member],
+    def _rows_events(self, members: list[Member],
                      docs: list[list[int]]) -> list[list[Event] | Exception]:
         keys = _key_columns(members)
         scope = members[0].scope
@@ -533,7 +429,7 @@ class DuckDBBackend:
         wanted = sorted({stored_doc(position) for found in docs for position in found})
         sql = f"SELECT {columns} FROM events WHERE _doc IN (SELECT unnest($docs))"
         try:
-            rows = {row[0]: row for row in self._rows(self.con, sql, {"docs": wanted})}
+            rows = {row[0]: row for row in self.rows(self.con, sql, {"docs": wanted})}
         except QueryFailedError as error:
             if len(members) == 1:
                 return [error]
@@ -546,8 +442,8 @@ class DuckDBBackend:
     # -- SQL pieces -------------------------------------------------------------------------
 
     @staticmethod
-    def _rows(con: duckdb.DuckDBPyConnection, sql: str,
-              parameters: object = None) -> list[tuple[Any, ...]]:
+    def rows(con: duckdb.DuckDBPyConnection, sql: str,
+             parameters: object = None) -> list[tuple[Any, ...]]:
         """The rows of a generated query; DuckDB's failure becomes the search's typed error
         (a rule's, which its run reports while the other rules go on)."""
         try:
@@ -561,6 +457,10 @@ class DuckDBBackend:
         if scope.filter_sql:
             parts.append(f"({scope.filter_sql})")
         return " AND ".join(parts)
+
+    def within(self, indices: tuple[str, ...], where: str) -> str:
+        """`where` over the events of these indices."""
+        return self._where(where, SearchScope(indices))
 
     def _timestamp(self, scope: SearchScope) -> str:
         """Epoch nanoseconds of the timestamp field (the first value of a list)."""
@@ -590,7 +490,7 @@ class DuckDBBackend:
 
 
 @dataclass(frozen=True, slots=True)
-class _Member:
+class Member:
     """A distinct filter compiled for a pass: `positions` are the jobs it answers, `group`
     what the filters of one pass share (timestamp, tiebreaker, category)."""
 
@@ -608,7 +508,7 @@ class _Member:
     terms: tuple[str, ...] = ()  # the terms `condition` conjoins (its timestamp test included)
 
 
-def _events(member: _Member, columns: list[int], rows: list[tuple]) -> list[Event]:
+def _events(member: Member, columns: list[int], rows: list[tuple]) -> list[Event]:
     """Matcher Events from a member's rows (doc, timestamp, tiebreaker at 0-2; its keys at
     `columns`). Plain scalar keys take a short way to the tuples expand_keys would give: one
     key tuple, or none when a non-optional key is missing."""
@@ -628,28 +528,6 @@ def _events(member: _Member, columns: list[int], rows: list[tuple]) -> list[Even
     return events
 
 
-def _columns(computed: dict[str, str]) -> list[str]:
-    """Computed columns (SQL -> alias) as select-list items."""
-    return [f"({sql}) AS {alias}" for sql, alias in computed.items()]
-
-
-def _source(columns: list[str], table: str = "events") -> str:
-    """The table with these computed columns beside its own."""
-    return f"(SELECT *, {', '.join(columns)} FROM {table})" if columns else table
-
-
-def _only_column(term: str) -> str | None:
-    """The one column a term reads (quoted names outside its string literals), if one."""
-    names = {name for code in _SQL_STRING.split(term)[::2] for name in _QUOTED_NAME.findall(code)}
-    if len(names) != 1:
-        return None
-    return next(iter(names)).replace('""', '"')
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
 def on_a_thread(make: Callable[[], _Result]) -> Future[_Result]:
     """`make()` begun on a thread of its own, for a caller with other work meanwhile."""
     pool = ThreadPoolExecutor(1, thread_name_prefix="lanner-soon")
@@ -663,10 +541,10 @@ def _with_macros(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection
     return cursor
 
 
-def _batches(members: list[_Member], per_pass: int) -> Iterator[list[_Member]]:
+def _batches(members: list[Member], per_pass: int) -> Iterator[list[Member]]:
     """Members in passes of bounded size: at most `per_pass` filters and, past the first,
     _SQL_PER_PASS characters of conditions."""
-    batch: list[_Member] = []
+    batch: list[Member] = []
     size = 0
     for member in members:
         if batch and (len(batch) == per_pass
@@ -679,53 +557,7 @@ def _batches(members: list[_Member], per_pass: int) -> Iterator[list[_Member]]:
         yield batch
 
 
-def _shared_terms(conditions: list[tuple[str, ...]]
-                  ) -> tuple[list[str], dict[str, str], dict[str, str]]:
-    """Distinct conditions (each as the terms it conjoins) as SQL that computes once per row
-    what several of them repeat: (the conditions, the hoisted calls with their aliases, the
-    terms of two or more conditions with the aliases of their columns). DuckDB evaluates each
-    CASE branch of a pass alone, so `host.os.type == "linux"` or an index guard that 30 of a
-    pass's 128 conditions start with was evaluated 30 times per row (a pass of corpus rules:
-    15-25% less CPU). A term computed for every row, where its condition's earlier terms
-    stopped it before, can at worst fail the pass, which then runs each filter alone."""
-    counts: dict[str, int] = {}
-    for terms in conditions:
-        for term in dict.fromkeys(terms):
-            counts[term] = counts.get(term, 0) + 1
-    hoisted, rewritten = _hoist([*counts])
-    written = dict(zip(counts, rewritten, strict=True))
-    shared = {term: f'"_lanner_term_{number}"' for number, term in
-              enumerate(term for term, count in counts.items()
-                        if count > 1 and not _COLUMN_ALIAS.fullmatch(term))}
-    joined = [" AND ".join(shared.get(term) or f"({written[term]})" for term in terms)
-              for terms in conditions]
-    return joined, hoisted, {written[term]: alias for term, alias in shared.items()}
-
-
-def _hoist(conditions: list[str]) -> tuple[dict[str, str], list[str]]:
-    """The column calls repeated among these conditions (outside string literals), each with
-    the alias of a column computed once per row, and the conditions reading the aliases."""
-    counts: dict[str, int] = {}
-    pieces = [_SQL_STRING.split(condition) for condition in conditions]
-    for parts in pieces:
-        for code in parts[::2]:
-            for call in _HOISTED_CALL.finditer(code):
-                counts[call.group(0)] = counts.get(call.group(0), 0) + 1
-    hoisted = {call: f'"_lanner_hoisted_{number}"' for number, call in
-               enumerate(call for call, count in counts.items() if count > 1)}
-    if not hoisted:
-        return {}, conditions
-
-    def alias(call: re.Match[str]) -> str:
-        return hoisted.get(call.group(0), call.group(0))
-
-    rewritten = ["".join(_HOISTED_CALL.sub(alias, part) if number % 2 == 0 else part
-                         for number, part in enumerate(parts))
-                 for parts in pieces]
-    return hoisted, rewritten
-
-
-def _key_columns(members: list[_Member]) -> dict[str, int]:
+def _key_columns(members: list[Member]) -> dict[str, int]:
     """Each distinct join-key expression of a pass and its column number among the keys."""
     return {sql: position for position, sql in
             enumerate(dict.fromkeys(sql for member in members for sql in member.keys))}
