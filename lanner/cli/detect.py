@@ -642,8 +642,8 @@ def _finish(session: _Session, reports: list[RunReport], outputs: list[Path] | N
                       highlight=False, soft_wrap=True)
     else:
         env.out.print(alerts_table(result.alerts, already_stored=already))
-        heatmap = tactic_heatmap(result.alerts)
-        if heatmap is not None and not view.quiet:
+        heatmap = None if view.quiet else tactic_heatmap(result.alerts)
+        if heatmap is not None:
             env.out.print(heatmap)
         if profile:
             env.out.print(slowest_rules(reports))
