@@ -77,13 +77,18 @@ def alone(backend: DuckDBBackend, request: SearchRequest) -> object:
         return summary(error)
 
 
-def test_a_screened_round_gets_what_each_request_gets_alone(backend: DuckDBBackend) -> None:
+@pytest.mark.parametrize("large", [False, True], ids=["rows", "values"])
+def test_a_screened_round_gets_what_each_request_gets_alone(
+        backend: DuckDBBackend, monkeypatch: pytest.MonkeyPatch, large: bool) -> None:
+    if large:  # the store counts as large: its filters are screened over their values
+        monkeypatch.setattr(duckdb_backend, "_SCREENED_EVENTS", 0)
     scope = SearchScope(backend.indices("logs-*"))
     requests = [SearchRequest(query, scope, 100) for query in QUERIES]
     together = [summary(outcome) for outcome in search_many(backend, requests)]
     assert together == [alone(backend, request) for request in requests]
-    assert together[QUERIES.index('process where host.os.type == "linux" and '
-                                  'process.name : "bash"')] != []
+    for found in [('linux', 'bash'), ('windows', 'powershell.exe')]:
+        assert together[QUERIES.index(f'process where host.os.type == "{found[0]}" and '
+                                      f'process.name : "{found[1]}"')] != []
     assert together[-2][0] == "CompileError" and together[-1][0] == "UnknownFieldError"
 
 
@@ -115,18 +120,7 @@ def kept_pairs(kept: list[Any]) -> list[tuple[str, str]]:
     return [pairs[member.positions[0]] for member in kept]
 
 
-def test_a_round_over_many_events_gets_what_each_request_gets_alone(
-        backend: DuckDBBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(duckdb_backend, "_SCREENED_EVENTS", 0)  # the store counts as large
-    scope = SearchScope(backend.indices("logs-*"))
-    requests = [SearchRequest(query, scope, 100) for query in QUERIES]
-    together = [summary(outcome) for outcome in search_many(backend, requests)]
-    assert together == [alone(backend, request) for request in requests]
-    assert together[QUERIES.index('process where host.os.type == "windows" and '
-                                  'process.name : "powershell.exe"')] != []
-
-
-def domain_jobs(backend: DuckDBBackend) -> list[FilterJob]:
+def value_jobs(backend: DuckDBBackend) -> list[FilterJob]:
     scope = SearchScope(backend.indices("logs-*"))
     compiler = backend.compiler(scope)
     queries = [*QUERIES[:18], *(f'process where user.name == "u{number}"'
@@ -137,7 +131,7 @@ def domain_jobs(backend: DuckDBBackend) -> list[FilterJob]:
 
 def test_over_many_events_filters_are_screened_by_the_values_of_their_columns(
         backend: DuckDBBackend) -> None:
-    jobs = domain_jobs(backend)
+    jobs = value_jobs(backend)
     members = backend._members(jobs, [None] * len(jobs))
     kept = screens.screen_values(backend, members)
     # Values are screened per index, not per category: curl, a network event's process,
@@ -150,7 +144,7 @@ def test_over_many_events_filters_are_screened_by_the_values_of_their_columns(
 def test_columns_with_many_values_are_not_screened(
         backend: DuckDBBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(screens, "_SCREENED_VALUES", 2)  # os and user: 2; names: 4
-    jobs = domain_jobs(backend)
+    jobs = value_jobs(backend)
     members = backend._members(jobs, [None] * len(jobs))
     kept = screens.screen_values(backend, members)
     assert sorted(kept_pairs(kept)) == sorted(
