@@ -83,14 +83,15 @@ def screen_values(backend: DuckDBBackend, members: list[Member]) -> list[Member]
     """The members whose terms on one column each hold for some distinct value of that column
     in one of their indices (with that value, some event's row would meet the term)."""
     types = {row[0]: row[1] for row in backend.rows(backend.con, "DESCRIBE events")}
-    by_column: dict[str, dict[str, None]] = {}
-    for member in members:
-        for term in member.terms:
-            column = only_column(term)
-            if column is not None and not _INEXACT_DISTINCT.search(types.get(column, "FLOAT")):
-                by_column.setdefault(column, {})[term] = None
-    if not by_column:
+    column_of = {term: column for term in dict.fromkeys(term for member in members
+                                                        for term in member.terms)
+                 for column in [only_column(term)]
+                 if column in types and not _INEXACT_DISTINCT.search(types[column])}
+    if not column_of:
         return members
+    by_column: dict[str, list[str]] = {}
+    for term, column in column_of.items():
+        by_column.setdefault(column, []).append(term)
     counts = ", ".join(f"approx_count_distinct({quoted(column)})" for column in by_column)
     try:
         found = backend.rows(backend.con, f"SELECT {counts} FROM events")[0]
@@ -98,9 +99,9 @@ def screen_values(backend: DuckDBBackend, members: list[Member]) -> list[Member]
         return members
     few = [column for column, count in zip(by_column, found, strict=True)
            if count <= _SCREENED_VALUES]
-    batches = [(column, terms[start:start + _VALUE_TERMS_PER_STATEMENT]) for column in few
-               for terms in [list(by_column[column])]
-               for start in range(0, len(terms), _VALUE_TERMS_PER_STATEMENT)]
+    batches = [(column, by_column[column][start:start + _VALUE_TERMS_PER_STATEMENT])
+               for column in few
+               for start in range(0, len(by_column[column]), _VALUE_TERMS_PER_STATEMENT)]
     batches.sort(key=lambda batch: -sum(map(len, batch[1])))
 
     def screen(con: duckdb.DuckDBPyConnection,
@@ -118,10 +119,16 @@ def screen_values(backend: DuckDBBackend, members: list[Member]) -> list[Member]
         for term, index in found_terms:
             held.setdefault(term, set()).add(index)
     screened = set(few)
-    return [member for member in members
-            if all(None in within or not within.isdisjoint(member.scope.indices)
-                   for term in member.terms if only_column(term) in screened
-                   for within in [held.get(term, set())])]
+
+    def can_match(member: Member) -> bool:
+        for term in member.terms:
+            if column_of.get(term) in screened:
+                within = held.get(term, set())  # indices with a value it holds for
+                if None not in within and within.isdisjoint(member.scope.indices):
+                    return False
+        return True
+
+    return [member for member in members if can_match(member)]
 
 
 def _held(terms: list[str]) -> str:
