@@ -34,7 +34,7 @@ from lanner.store.indices import INDEX_FIELDS, derive_index
 from lanner.store.limits import current_limits
 from lanner.store.mappings import VERBATIM_STRING_TYPES, ancestors, duckdb_type
 from lanner.store.multifields import stored_field
-from lanner.store.readers import document_lines, duplicate_key
+from lanner.store.readers import duplicate_key
 
 # Bytes of a file read by one statement into a store in memory: each statement costs a fixed
 # planning time (its SQL types 300 fields), and the rows of a piece stay uncompressed until
@@ -269,32 +269,8 @@ def check_plain(document: Any) -> None:
         raise NotColumnar("dotted field names")
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """A whole-line piece of a file: where it is, and the file's line number of its first
-    line (for the lines of the odd documents, read again from the piece)."""
-
-    path: str
-    first_line: int
-
-    def lines(self, ordinals: Iterable[int]) -> Iterator[tuple[int, int, bytes]]:
-        """(ordinal, line number, text) of the documents at these 0-based ordinals of the
-        piece; blank lines are not documents, as for DuckDB's reader."""
-        wanted = sorted(set(ordinals))
-        if not wanted:
-            return
-        position = 0
-        with open(self.path, "rb") as raw:
-            for found in document_lines(raw, self.first_line, 0):
-                if found[0] == wanted[position]:
-                    yield found
-                    position += 1
-                    if position == len(wanted):
-                        return
-
-
 @contextlib.contextmanager
-def chunks(path: str, size: int | None) -> Iterator[Iterator[Chunk]]:
+def chunks(path: str, size: int | None) -> Iterator[Iterator[str]]:
     """The file itself if it is small or `size` is None, else copies of consecutive
     whole-line pieces of it of about `size` bytes (one at a time, in a temporary folder).
 
@@ -304,31 +280,27 @@ def chunks(path: str, size: int | None) -> Iterator[Iterator[Chunk]]:
     ingest, 45 s of it in checkpoints; in one statement: 84 s)."""
     total = os.path.getsize(path)
     if size is None or total <= size:
-        yield iter([Chunk(path, 1)])
+        yield iter([path])
         return
     with tempfile.TemporaryDirectory(prefix="lanner-chunks-") as folder:
         yield _pieces(path, os.path.join(folder, "piece.ndjson"), size, total)
 
 
-def _pieces(path: str, piece: str, size: int, total: int) -> Iterator[Chunk]:
+def _pieces(path: str, piece: str, size: int, total: int) -> Iterator[str]:
     with open(path, "rb") as raw:
         start = 0
-        first_line = 1
         while start < total:
             raw.seek(start + size)
             raw.readline()  # to the end of the line the boundary falls in
             end = min(raw.tell(), total)
             raw.seek(start)
-            newlines = 0
             with open(piece, "wb") as out:
                 remaining = end - start
                 while remaining:
                     block = raw.read(min(remaining, 16 << 20))
                     out.write(block)
-                    newlines += block.count(b"\n")
                     remaining -= len(block)
-            yield Chunk(piece, first_line)
-            first_line += newlines
+            yield piece
             start = end
 
 

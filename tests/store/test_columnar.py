@@ -140,6 +140,60 @@ def test_keyword_lists_of_every_shape_are_stored_as_the_general_ingest_stores_th
         ["a", None, "b\u00e9"], [None], ["1", "a"], ["true"]]
 
 
+# Values of a single keyword (event.action), checked against what the general ingest makes of
+# them: numbers of every size and form, booleans, objects and arrays, and strings that look
+# like them.
+STRING_FIELD_VALUES = [
+    "plain", "", "4624", "-x", "{54849625-5478-4994-A5BA-3E3B0328C30D}", '{"a": 1}', "[1]",
+    "[not json", "1e+20", 'quote " and \\ and \u00e9', 7, -0, 0.0, -0.0, 1.5, 1e5, 1e16, 1e-7,
+    0.1 + 0.2, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), True, False, None, {"k": 1}, [1, "a"],
+    [], {},
+]
+
+
+def test_string_values_of_every_kind_are_stored_as_the_general_ingest_stores_them(
+        tmp_path: Path) -> None:
+    # after a sample holding only strings there, which would make it a list had it seen one
+    documents = [*(_doc(number, event__action="start") for number in range(SAMPLE_LINES)),
+                 *(_doc(number, event__action=value)
+                   for number, value in enumerate(STRING_FIELD_VALUES))]
+    # numbers past 64 bits, and past the double range (a bad line for the general ingest,
+    # which cannot read it)
+    lines = [orjson.dumps(document) for document in documents]
+    lines += [orjson.dumps(_doc(100, event__action=0)).replace(b'"action":0', raw)
+              for raw in (b'"action":18446744073709551616', b'"action":-9223372036854775809',
+                          b'"action":1e400', b'"action":123456789012345678901234.5')]
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    columnar_store, general, report_c, report_g = _both(path)
+    assert columnar_store.general_files == []
+    assert report_c.events == report_g.events == len(lines) - 1
+    assert [bad.line for bad in report_c.bad_lines] == [bad.line for bad in report_g.bad_lines]
+    assert report_c.coercion_failures == report_g.coercion_failures
+    _assert_same(columnar_store, general, FIELDS)
+    # the arrays among the values make it a list column, as the general ingest does
+    assert _values(columnar_store, "event.action")[SAMPLE_LINES:SAMPLE_LINES + 4] == [
+        ["plain"], [""], ["4624"], ["-x"]]
+
+
+@pytest.mark.parametrize("value", ["alice", 7, 1.5, 1e21, True, {"k": 1.5e21}])
+def test_identical_documents_hash_alike_whether_their_field_is_a_list_in_the_sample_or_not(
+        tmp_path: Path, value: Any) -> None:
+    # user.name is a single value in the first file and, a list in the second file's sample,
+    # typed as a list there: copies of a document in both must still be found (their ids
+    # count them)
+    first = _write(tmp_path / "first.ndjson",
+                   [_doc(number, user__name=value) for number in range(3)])
+    second = _write(tmp_path / "second.ndjson",
+                    [_doc(50, user__name=["a", "b"]), _doc(1, user__name=value),
+                     _doc(1, user__name=value)])
+    columnar_store, general = EventStore(), EventStore()
+    columnar_store.ingest_files([first, second], fields=FIELDS)
+    general.ingest_files([first, second])
+    assert columnar_store.general_files == []
+    _assert_same(columnar_store, general, FIELDS)
+
+
 def test_blank_lines_and_crlf_keep_line_numbers_and_sources(tmp_path: Path) -> None:
     path = _write(tmp_path / "events.ndjson", TRICKY, blank_lines=True)
     columnar, general, report_c, _ = _both(path)
