@@ -217,10 +217,10 @@ def test_documents_are_told_from_a_sparse_line_index(tmp_path: Path,
 def test_a_line_index_tells_every_document_of_strides_with_and_without_blank_lines(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LineIndex, "STRIDE", 3)
-    # strides of plain lines (read by one split), strides with blank or CRLF lines, a last
-    # stride, and a last line without its newline
+    # strides of plain lines (read by one split), strides with blank or CRLF lines, a
+    # document indented by a tab, a last stride, and a last line without its newline
     text = (b'{"n":0}\n{"n":1}\n{"n":2}\n{"n":3}\n\n{"n":4}\r\n  \n{"n":5}\n'
-            b'{"n":6}\r\n{"n":7}\n{"n":8}\n{"n":9}\n{"n":10}')
+            b'{"n":6}\r\n\t{"n":7}\n{"n":8}\n{"n":9}\n{"n":10}')
     path = tmp_path / "events.ndjson"
     path.write_bytes(text)
     expected = [(ordinal, number, line)
@@ -232,6 +232,9 @@ def test_a_line_index_tells_every_document_of_strides_with_and_without_blank_lin
         (o, n, orjson.loads(t)["n"]) for o, n, t in expected]
     assert [(o, n) for o, n, _ in LineIndex(str(path)).lines([9, 1, 4])] == [
         (1, 2), (4, 6), (9, 12)]
+    empty = tmp_path / "empty.ndjson"
+    empty.write_bytes(b"")
+    assert list(LineIndex(str(empty)).lines([])) == []
 
 
 def test_a_shape_first_seen_after_the_sample_is_learned(tmp_path: Path) -> None:
