@@ -90,7 +90,8 @@ def lookup(source: Mapping[str, Any], path: str) -> Any:
         value = source.get(head)
         # `type(...) is dict` first: parsed JSON is plain dicts, and the ABC check is slow.
         if value is not None and (type(value) is dict or isinstance(value, Mapping)):
-            found = lookup(value, rest)
+            # the rest spelt out below is what the call would find first: no call for it
+            found = value[rest] if rest in value else lookup(value, rest)
             if found is not None:
                 return found
     return None
@@ -140,25 +141,26 @@ def sequence_alerts(events: Sequence[SourceEvent], context: AlertContext) -> lis
     return [shell, *blocks]
 
 
+# The fields a reason names, in its order; the first and the last two do not make it say
+# "with".
+_REASON_FIELDS = ("event.category", "process.name", "process.parent.name", "file.name",
+                  "source.ip", "source.port", "destination.ip", "destination.port",
+                  "user.name", "host.name")
+
+
 def reason(source: Mapping[str, Any], severity: str, rule_name: str) -> str:
     """`kibana.alert.reason`, worded as Kibana's buildReasonMessageUtil words it."""
-    interesting = False
-
-    def value(path: str, of_interest: bool = True) -> str | None:
-        nonlocal interesting
+    shown: list[str | None] = []
+    for path in _REASON_FIELDS:  # a loop, not a helper per field: it runs for every alert
         found = lookup(source, path)
         # Kibana tests `.length`: numbers and booleans have none, so they never show.
         if not isinstance(found, str | list) or not found or found == ["-"]:
-            return None
-        interesting = interesting or of_interest
-        return ", ".join(map(str, found)) if isinstance(found, list) else found
-
-    category = value("event.category", of_interest=False)
-    process, parent = value("process.name"), value("process.parent.name")
-    file = value("file.name")
-    source_ip, source_port = value("source.ip"), value("source.port")
-    dest_ip, dest_port = value("destination.ip"), value("destination.port")
-    user, host = value("user.name", False), value("host.name", False)
+            shown.append(None)
+        else:
+            shown.append(", ".join(map(str, found)) if isinstance(found, list) else found)
+    (category, process, parent, file, source_ip, source_port, dest_ip, dest_port,
+     user, host) = shown
+    interesting = any(shown[1:8])
     parts = [f"{category} event" if category else "event", " with" if interesting else ""]
     parts.append(f" process {process}," if process else "")
     parts.append(f" parent process {parent}," if parent else "")

@@ -6,14 +6,17 @@ import datetime
 import hashlib
 import io
 from dataclasses import replace
+from typing import Any
 
 import orjson
+import pytest
 
 from lanner.detection.alerts import (
     AlertContext,
     SourceEvent,
     alert_id,
     event_alert,
+    lookup,
     reason,
     risk_score_for,
     rule_uuid,
@@ -76,6 +79,20 @@ def test_the_reason_reads_as_kibana_writes_it() -> None:
     assert reason(network, "low", "R") == (
         "network event with source 10.0.0.1 destination 8.8.8.8:53, on h created low alert R.")
     assert reason({}, "high", "R") == "event created high alert R."
+
+
+@pytest.mark.parametrize(("source", "found"), [
+    ({"a": {"b.c": 1, "b": {"c": 2}}}, 1),  # the rest spelt out wins over nested objects
+    ({"a.b": {"c": None}, "a": {"b": {"c": 3}}}, 3),  # the shortest head first
+    ({"a": {"b": {"c": None}}, "a.b": {"c": 4}}, 4),  # a null is looked past
+    ({"a.b.c": 5}, 5),
+    ({"a": {"b": {"c": [6]}}}, [6]),
+    ({"a": {"b": 7}}, None),
+    ({"a": 8}, None),
+    ({}, None),
+])
+def test_a_field_is_looked_up_as_lodash_get_does(source: dict[str, Any], found: Any) -> None:
+    assert lookup(source, "a.b.c") == found
 
 
 def test_severity_mapping_takes_the_highest_matching_entry() -> None:
