@@ -194,6 +194,21 @@ def test_identical_documents_hash_alike_whether_their_field_is_a_list_in_the_sam
     _assert_same(columnar_store, general, FIELDS)
 
 
+def test_dates_are_stored_as_the_general_ingest_stores_them(tmp_path: Path) -> None:
+    # written the common way (read in SQL); with a day the month lacks, past the nanosecond
+    # range or at 24:00 (refused, by the Python coercers), and with an offset
+    moments = ["2025-03-03T06:00:00Z", "2025-03-03T06:00:00.1Z", "1969-12-31T23:59:59.5Z",
+               "2025-03-03T06:00:00.123456789Z", "2024-02-29T12:00:00.000Z",
+               "2025-02-29T00:00:00Z", "0001-01-01T00:00:00Z", "2025-03-03T24:00:00Z",
+               "2025-03-03T07:00:00+01:00"]
+    path = _write(tmp_path / "events.ndjson",
+                  [_doc(number, event__ingested=moment) for number, moment in enumerate(moments)])
+    columnar_store, general, report_c, report_g = _both(path)
+    assert columnar_store.general_files == []
+    assert report_c.coercion_failures == report_g.coercion_failures == 3
+    _assert_same(columnar_store, general, FIELDS)
+
+
 def test_blank_lines_and_crlf_keep_line_numbers_and_sources(tmp_path: Path) -> None:
     path = _write(tmp_path / "events.ndjson", TRICKY, blank_lines=True)
     columnar, general, report_c, _ = _both(path)
