@@ -27,7 +27,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from itertools import chain, groupby
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -386,51 +386,42 @@ class LineIndex:
                     start = end + 1
 
     def lines(self, ordinals: Iterable[int]) -> Iterator[tuple[int, int, bytes]]:
-        """(ordinal, line number, text) of the documents at these 0-based ordinals. The
-        span of each stride holding some (up to the next stride's start) is read once, for
-        all of them: the line reader reads 1 MB blocks, so reading from a stride's start read
-        and split a block per document, and reading on read every stride between two wanted
-        ones (10,137 documents of 1M: 2.4 s CPU, now 0.9 s)."""
+        """(ordinal, line number, text) of the documents at these 0-based ordinals, in order.
+        From the file mapped in memory: each is found from its stride's mark (or the document
+        before it) by searching for line ends, and only its own line is copied out (45k
+        documents of 300k: reading and splitting every stride they fall in took 0.33 s)."""
         if self._building is not None:
             self._building.join()
             self._building = None
         if self._failure is not None:
             raise self._failure
+        wanted = sorted(set(ordinals))
+        if not wanted:
+            return
         with open(self.path, "rb") as raw:
-            for mark, group in groupby(sorted(set(ordinals)),
-                                       lambda ordinal: ordinal // self.STRIDE):
-                wanted = list(group)
-                start, number, first = self._offsets[mark], self._numbers[mark], mark * self.STRIDE
-                raw.seek(start)
-                if mark + 1 == len(self._offsets):
-                    span: IO[bytes] = raw
-                else:
-                    data = raw.read(self._offsets[mark + 1] - start)
-                    if self._numbers[mark + 1] - number == self.STRIDE:
-                        # every line of the stride a document: the n-th line is the n-th
-                        # one, split out in one call rather than read line by line
-                        lines = data.split(b"\n")
-                        for ordinal in wanted:
-                            yield ordinal, number + ordinal - first, lines[ordinal - first]
-                        continue
-                    span = io.BytesIO(data)
-                for found in document_lines(span, number, first):
-                    if found[0] == wanted[0]:
-                        yield found
-                        del wanted[0]
-                        if not wanted:
-                            break
+            if not os.fstat(raw.fileno()).st_size:
+                return
+            with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                yield from self._found(data, wanted)
 
-
-def document_lines(raw: IO[bytes], number: int, ordinal: int
-                   ) -> Iterator[tuple[int, int, bytes]]:
-    """(ordinal, line number, text) of the document lines from where `raw` stands, its next
-    line being line `number` and its next document the `ordinal`-th: blank lines are not
-    documents, but they count as lines (a run of them costs no Python step per line)."""
-    for found in LineReader(raw, sys.maxsize, number):  # no limit: DuckDB's documents
-        if not isinstance(found, Skipped) and found[1].strip():
-            yield ordinal, found[0], found[1]
-            ordinal += 1
+    def _found(self, data: mmap.mmap, wanted: list[int]) -> Iterator[tuple[int, int, bytes]]:
+        size, find = len(data), data.find
+        mark = position = number = ordinal = -1
+        for target in wanted:
+            if target // self.STRIDE != mark:
+                mark = target // self.STRIDE
+                position, number = self._offsets[mark], self._numbers[mark]
+                ordinal = mark * self.STRIDE
+            while position < size:
+                end = find(b"\n", position)
+                if end < 0:
+                    end = size
+                line, number, start, position = number, number + 1, position, end + 1
+                if data[start] > 0x20 or data[start:end].strip():  # a document, not blank
+                    ordinal += 1
+                    if ordinal - 1 == target:
+                        yield target, line, data[start:end]
+                        break
 
 
 def read_lines(lines: Iterable[tuple[int, bytes]], path: str,
