@@ -77,10 +77,11 @@ def _write(path: Path, documents: list[Any], *, blank_lines: bool = False) -> Pa
     return path
 
 
-def _both(path: Path, fields: set[str] = FIELDS) -> tuple[EventStore, EventStore, Any, Any]:
+def _both(*paths: Path, fields: set[str] = FIELDS) -> tuple[EventStore, EventStore, Any, Any]:
+    """The files ingested by the columnar route (asked for `fields`) and the general one."""
     columnar, general = EventStore(), EventStore()
-    columnar_report = columnar.ingest_files([path], fields=fields)
-    general_report = general.ingest_files([path])
+    columnar_report = columnar.ingest_files(list(paths), fields=fields)
+    general_report = general.ingest_files(list(paths))
     return columnar, general, columnar_report, general_report
 
 
@@ -187,9 +188,7 @@ def test_identical_documents_hash_alike_whether_their_field_is_a_list_in_the_sam
     second = _write(tmp_path / "second.ndjson",
                     [_doc(50, user__name=["a", "b"]), _doc(1, user__name=value),
                      _doc(1, user__name=value)])
-    columnar_store, general = EventStore(), EventStore()
-    columnar_store.ingest_files([first, second], fields=FIELDS)
-    general.ingest_files([first, second])
+    columnar_store, general, _, _ = _both(first, second)
     assert columnar_store.general_files == []
     _assert_same(columnar_store, general, FIELDS)
 
@@ -293,9 +292,7 @@ def test_identical_documents_in_files_of_different_shapes_get_the_general_ingest
     second = _write(tmp_path / "second.ndjson",
                     [*(_doc(number) for number in range(SAMPLE_LINES)),
                      _doc(3, user__name="alice"), _doc(3, user__name="alice")])
-    columnar_store, general = EventStore(), EventStore()
-    columnar_store.ingest_files([first, second], fields=FIELDS)
-    general.ingest_files([first, second])
+    columnar_store, general, _, _ = _both(first, second)
     assert columnar_store.general_files == []
     _assert_same(columnar_store, general, FIELDS)
 
@@ -397,7 +394,7 @@ def test_a_document_past_the_size_bound_is_stored_as_the_general_ingest_stores_i
     documents = [_doc(number) for number in range(SAMPLE_LINES + 5)]
     documents.append(_doc(5, process__command_line="x" * 50_000))
     path = _write(tmp_path / "events.ndjson", documents)
-    columnar_store, general, _, _ = _both(path, FIELDS | {"process.command_line"})
+    columnar_store, general, _, _ = _both(path, fields=FIELDS | {"process.command_line"})
     _assert_same(columnar_store, general, FIELDS | {"process.command_line"})
     assert _values(columnar_store, "process.command_line")[-1] == "x" * 50_000
 
