@@ -144,12 +144,17 @@ class DocumentReader:
             else:
                 wanted.setdefault(file, {})[line] = doc
         for file, lines in wanted.items():
-            index = self.files[file]
-            if isinstance(index, str):
-                index = self.files[file] = LineIndex(index)
-            for ordinal, _, text in index.lines(lines):
+            for ordinal, _, text in self.line_index(file).lines(lines):
                 found[lines[ordinal]] = (None, orjson.loads(text))
         return found
+
+    def line_index(self, file: int) -> LineIndex:
+        """The line index of a file the columnar route read (built when first asked, for a
+        store opened again)."""
+        index = self.files[file]
+        if isinstance(index, str):
+            index = self.files[file] = LineIndex(index)
+        return index
 
 
 def ingest_id(index: str, record: Record, occurrences: dict[bytes, int]) -> str:
