@@ -228,11 +228,15 @@ def test_documents_are_told_from_a_sparse_line_index(tmp_path: Path,
         (0, 1), (4, 13), (5, 16), (16, 49)]
 
 
+@pytest.mark.parametrize("block", [LineIndex.BLOCK, 8, 23])
 def test_a_line_index_tells_every_document_of_strides_with_and_without_blank_lines(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
     monkeypatch.setattr(LineIndex, "STRIDE", 3)
-    # strides of plain lines (read by one split), strides with blank or CRLF lines, a
-    # document indented by a tab, a last stride, and a last line without its newline
+    # the index built from blocks of the file: whole, or cut within lines and lines longer
+    # than a block
+    monkeypatch.setattr(LineIndex, "BLOCK", block)
+    # strides of plain lines, strides with blank or CRLF lines, a document indented by a
+    # tab, a last stride, and a last line without its newline
     text = (b'{"n":0}\n{"n":1}\n{"n":2}\n{"n":3}\n\n{"n":4}\r\n  \n{"n":5}\n'
             b'{"n":6}\r\n\t{"n":7}\n{"n":8}\n{"n":9}\n{"n":10}')
     path = tmp_path / "events.ndjson"
