@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import duckdb
@@ -113,6 +114,12 @@ def test_ip_macro_agrees_with_the_reference() -> None:
                  "12345::", "x", ""]:
         key = con.execute(f"SELECT eql_ip_key({sql_literal(text)})").fetchone()[0]
         assert key == ip_sort_key(text), text
+    # every octet in every position, from one seeded draw
+    draw = random.Random(7)
+    addresses = [".".join(str(draw.randrange(256)) for _ in range(4)) for _ in range(2000)]
+    keys = con.execute("SELECT list_transform(?, lambda a: eql_ip_key(a))",
+                       [addresses]).fetchone()[0]
+    assert keys == [ip_sort_key(address) for address in addresses]
 
 
 @pytest.mark.parametrize("number", [

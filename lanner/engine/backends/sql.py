@@ -204,13 +204,11 @@ _MACROS = (
         ELSE eql_radix(t, base) END""",
     "eql_number(s, base) AS eql_number_text(trim(s), base)",
     # ip: 32 hex digits of the IPv6 form (IPv4 mapped), the order of ES `ip` fields.
-    # (four octets printed by one call: a list of them took twice as long, 0.17 s per 135k)
+    # (the address as one number printed in hex: half the time of printing its four octets,
+    # each split out of the text, with printf: 0.026 against 0.057 s for 76k addresses)
     f"""eql_ipv4_hex(v) AS CASE WHEN regexp_full_match(v, {sql_literal(_IPV4)})
-        THEN '00000000000000000000ffff' || printf('%02x%02x%02x%02x',
-            TRY_CAST(split_part(v, '.', 1) AS INTEGER),
-            TRY_CAST(split_part(v, '.', 2) AS INTEGER),
-            TRY_CAST(split_part(v, '.', 3) AS INTEGER),
-            TRY_CAST(split_part(v, '.', 4) AS INTEGER)) END""",
+        THEN '00000000000000000000ffff' || lower(lpad(hex(list_reduce(
+            CAST(string_split(v, '.') AS UBIGINT[]), lambda a, b: a * 256 + b)), 8, '0')) END""",
     """eql_ipv6_join(g) AS CASE WHEN len(g) = 8
         AND list_bool_and(list_transform(g, lambda x: length(x) BETWEEN 1 AND 4))
         THEN array_to_string(list_transform(g, lambda x: lpad(x, 4, '0')), '') END""",
