@@ -27,6 +27,7 @@ from lanner.engine.backends.base import (
     KeyedMatching,
     LocalMatching,
     ManyFilters,
+    Together,
 )
 from lanner.engine.backends.duckdb import Document, SearchScope
 from lanner.engine.backends.sql import SqlCompiler
@@ -109,7 +110,9 @@ def search_many(backend: Backend,
             prepared.first_job = len(jobs)
             jobs.extend(prepared.jobs(keys_later=keyed_later is not None))
         searches.append(prepared)
-    found = backend.filter_many(jobs) if jobs else []
+    together = [item.together() for item in searches
+                if isinstance(item, _Search) and item.plan.kind is not QueryKind.EVENT]
+    found = backend.filter_many(jobs, together) if jobs else []
     if keyed_later is not None:
         _read_keys(keyed_later, [item for item in searches if isinstance(item, _Search)], jobs,
                    found)
@@ -145,6 +148,17 @@ class _Search:
                           timed=kind is QueryKind.SEQUENCE, keys_later=keyed and keys_later,
                           fields=self.plan.fields)
                 for stage in self.filters]
+
+    def together(self) -> Together:
+        """Its jobs, and those that must each find something for it to match (can_match)."""
+        jobs = range(self.first_job, self.first_job + len(self.filters))
+        if self.plan.kind is QueryKind.SEQUENCE:
+            positive = {stage.source for stage in self.plan.stages if not stage.missing}
+            required = [job for job, stage in zip(jobs, self.filters, strict=True)
+                        if stage.source in positive]
+        else:
+            required = [] if self.request.max_samples_per_key < 1 else list(jobs)
+        return Together(tuple(jobs), tuple(required))
 
     def can_match(self, outcomes: Sequence[FilterOutcome]) -> bool:
         """Whether stages with these documents can make a match: a sequence needs every

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lanner.engine.backends.base import FilterJob, KeyedLater
+from lanner.engine.backends.base import FilterJob, KeyedLater, Together
 from lanner.engine.backends.duckdb import DuckDBBackend, SearchScope
 from lanner.engine.backends.sql import QueryFailedError, UnknownFieldError
 from lanner.engine.matcher import Event
@@ -211,3 +211,34 @@ def test_terms_that_conditions_share_are_computed_once_per_pass(
     (sql,) = seen.passes
     assert sql.count("'bob'") == sql.count("'alice'") == 1  # each user test once, as a column
     assert sql.count('AS "_lanner_term_') == 3  # the two users and the shared args test
+
+
+def test_the_stages_of_a_search_that_cannot_match_come_back_unevaluated(
+        backend: DuckDBBackend) -> None:
+    scope = SearchScope(backend.indices("logs-*"))
+    compiler = backend.compiler(scope)
+    plan = prepare('sequence by user.name [process where user.name == "nobody"] '
+                   '[any where true]')
+    jobs = [FilterJob(stage, compiler, scope, keyed=True, timed=True, keys_later=True)
+            for stage in plan.distinct_filters()]
+    assert [len(found) for found in backend.filter_many(jobs)] == [0, 7]
+    assert backend.filter_many(jobs, [Together((0, 1), (0, 1))]) == [[], []]
+    # a stage that is not required (a missing one) cannot end the search
+    assert [len(found) for found in
+            backend.filter_many(jobs, [Together((0, 1), (1,))])] == [0, 7]
+
+
+def test_a_search_that_cannot_match_has_its_other_stages_never_passed(
+        backend: DuckDBBackend) -> None:
+    seen = PassesSeen(backend.store)
+    dead = request(seen, 'sequence by user.name '
+                         '[process where user.name == "nobody" and process.name != "x"] '
+                         '[file where user.name != "never-evaluated"]')
+    live = request(seen, 'sequence by user.name [process where user.name == "bob"] '
+                         '[file where user.name != "evaluated"]')
+    together = search_many(seen, [dead, live])
+    assert [ids(r) for r in together if isinstance(r, SearchResult)] == [
+        ids(search(backend, r)) for r in (dead, live)]
+    assert [len(r.sequences) for r in together if isinstance(r, SearchResult)] == [0, 1]
+    assert any("'evaluated'" in sql for sql in seen.passes)
+    assert not any("never-evaluated" in sql for sql in seen.passes)

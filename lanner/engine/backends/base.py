@@ -83,13 +83,26 @@ class FilterJob:
 FilterOutcome = list[int] | list[Event] | Exception
 
 
+@dataclass(frozen=True, slots=True)
+class Together:
+    """The jobs (positions in a filter_many call) of one search that can match only if each
+    of `required` finds something: the positive stages of a sequence, every stage of a
+    sample."""
+
+    jobs: tuple[int, ...]
+    required: tuple[int, ...]
+
+
 @runtime_checkable
 class ManyFilters(Protocol):
     """A backend that evaluates the filters of many searches at once (one pass over the events
     for many of them), instead of one query per filter; a failing filter fails alone: its
-    outcome is the exception, the others' are their results."""
+    outcome is the exception, the others' are their results. A job whose every search in
+    `together` cannot match (a required job found nothing or failed) may come back empty
+    without being evaluated, which is what such a search makes of it anyway."""
 
-    def filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]: ...
+    def filter_many(self, jobs: Sequence[FilterJob],
+                    together: Sequence[Together] = ()) -> list[FilterOutcome]: ...
 
 
 @runtime_checkable

@@ -31,6 +31,7 @@ from lanner.engine.backends.pass_sql import (
     shared_terms,
     with_columns,
 )
+from lanner.engine.backends.rounds import PassRounds
 from lanner.engine.backends.screens import SCREEN_WORKERS, screen_rows, screen_values
 from lanner.engine.backends.sql import (
     QueryFailedError,
@@ -53,7 +54,7 @@ from lanner.eql.schema import FieldSchema
 from lanner.store.events import Document, EventStore
 
 if TYPE_CHECKING:
-    from lanner.engine.backends.base import FilterJob, FilterOutcome
+    from lanner.engine.backends.base import FilterJob, FilterOutcome, Together
 
 _DATE_TYPES = frozenset({"date", "date_nanos"})
 _NUMERIC_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long", "double",
@@ -185,46 +186,69 @@ class DuckDBBackend:
 
     # -- many filters at once ---------------------------------------------------------------
 
-    def filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]:
+    def filter_many(self, jobs: Sequence[FilterJob],
+                    together: Sequence[Together] = ()) -> list[FilterOutcome]:
         """Every job's documents or candidates, the same as one query each would find, from one
         pass per group of filters sharing a category and timestamp. Identical
         filters run once; a filter that does not compile, or whose pass fails, fails alone.
-        A keyed job with `keys_later` gets its documents; key_events makes them Events."""
+        A keyed job with `keys_later` gets its documents; key_events makes them Events.
+        The stages of searches in `together` pass in two rounds (lanner.engine.backends.rounds):
+        those of a search that cannot match after the first come back empty."""
         try:
-            return self._filter_many(jobs)
+            return self._filter_many(jobs, together)
         finally:
             wait(self._spares)  # a spare connection still being made is not left busy
 
-    def _filter_many(self, jobs: Sequence[FilterJob]) -> list[FilterOutcome]:
+    def _filter_many(self, jobs: Sequence[FilterJob],
+                     together: Sequence[Together]) -> list[FilterOutcome]:
         outcomes: list[FilterOutcome | None] = [None] * len(jobs)
-        groups: dict[tuple[object, ...], list[Member]] = {}
         small = self._small()
         screened = small and len(jobs) >= _CACHED_ROUND
         if screened:
             self._connections(SCREEN_WORKERS)  # made while the members compile
         members = self._members(jobs, outcomes)
+        rounds = PassRounds(together)
+        rounds.learn(position for position, outcome in enumerate(outcomes)
+                     if outcome is not None)  # failed to compile
         if len(members) >= _CACHED_ROUND:
-            members = (screen_rows if screened else screen_values)(self, members)
+            kept = (screen_rows if screened else screen_values)(self, members)
+            passing = set(map(id, kept))
+            rounds.learn(position for member in members if id(member) not in passing
+                         for position in member.positions)
+            members = kept
+        first, second = rounds.split(members)
+        found = self._passes(first, screened, small)
+        rounds.learn(position for member, docs in found
+                     if not docs or isinstance(docs, Exception) for position in member.positions)
+        found += self._passes([member for member in second if rounds.needed(member.positions)],
+                              screened, small)
+        keyed_now: list[tuple[Member, list[int]]] = []
+        for member, docs in found:
+            if member.keyed and not member.later and isinstance(docs, list):
+                keyed_now.append((member, docs))
+                continue
+            for position in member.positions:
+                outcomes[position] = docs
+        events = self._member_events([member for member, _ in keyed_now],
+                                     [docs for _, docs in keyed_now])
+        for (member, _), made in zip(keyed_now, events, strict=True):
+            for position in member.positions:
+                outcomes[position] = made
+        return [outcome if outcome is not None else [] for outcome in outcomes]
+
+    def _passes(self, members: list[Member], screened: bool,
+                small: bool) -> list[tuple[Member, FilterOutcome]]:
+        """Each member's documents (or the failure of its pass), from passes over the events
+        of each group, the largest first, on as many connections as help."""
+        groups: dict[tuple[object, ...], list[Member]] = {}
         for member in members:
             groups.setdefault(member.group, []).append(member)
         per_pass = _SMALL_FILTERS_PER_PASS if screened else _FILTERS_PER_PASS
         batches = [batch for members in groups.values() for batch in _batches(members, per_pass)]
         batches.sort(key=lambda batch: -sum(len(member.condition) for member in batch))
         workers = SCREEN_WORKERS if screened else 1 if small else self._threads()
-        keyed_now: list[tuple[Member, list[int]]] = []
-        for passed in self.side_by_side(self._pass, batches, workers):
-            for member, found in passed:
-                if member.keyed and not member.later and isinstance(found, list):
-                    keyed_now.append((member, found))
-                    continue
-                for position in member.positions:
-                    outcomes[position] = found
-        events = self._member_events([member for member, _ in keyed_now],
-                                     [docs for _, docs in keyed_now])
-        for (member, _), found in zip(keyed_now, events, strict=True):
-            for position in member.positions:
-                outcomes[position] = found
-        return [outcome if outcome is not None else [] for outcome in outcomes]
+        return [found for passed in self.side_by_side(self._pass, batches, workers)
+                for found in passed]
 
     def key_events(self, jobs: Sequence[FilterJob],
                    docs: Sequence[list[int]]) -> list[list[Event] | Exception]:
