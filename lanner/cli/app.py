@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from lanner import __version__, eql, kql
+from lanner.cli import ending
 from lanner.cli.alerts import alerts_app
 from lanner.cli.detect import (
     EngineOption,
@@ -209,10 +210,16 @@ def cache_clear_command() -> None:
     CliEnv.default().out.print(f"removed {removed} cache file(s) from {cache.cache_root()}")
 
 
-def main() -> None:
-    """Entry point of the `lanner` script: Lanner's own errors become a message and a code."""
+def main() -> NoReturn:
+    """Entry point of the `lanner` script: Lanner's own errors become a message and a code;
+    the process ends without freeing the results the command kept (lanner.cli.ending)."""
+    ending.hold()
+    code: int | str | None = 0
     try:
         app()
     except LannerError as error:
         CliEnv.default().err.print(data(f"lanner: {error}", lines=True), highlight=False)
-        sys.exit(ExitCode.FAILURE)
+        code = ExitCode.FAILURE
+    except SystemExit as leaving:
+        code = leaving.code
+    ending.end(code)
