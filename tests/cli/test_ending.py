@@ -72,3 +72,11 @@ def test_in_process_callers_keep_nothing() -> None:
     del result
     gc.collect()
     assert gone() is None
+
+
+def test_a_profiled_run_ends_as_the_interpreter_does() -> None:
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-s", "ncalls", "-m", "lanner",
+                           "--version"],
+                          capture_output=True, text=True, env=ENV, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "lanner " in done.stdout and "function calls" in done.stdout  # the profile's report
