@@ -147,6 +147,17 @@ def test_a_sequence_gives_a_shell_and_building_blocks_that_share_a_group() -> No
         "event with process cmd.exe, on ws-01 created medium alert Suspicious cmd.")
 
 
+def test_a_shell_drops_the_empty_objects_and_arrays_its_events_share() -> None:
+    host = {"name": "ws-01", "ip": [], "geo": {}, "os": {"type": "windows", "tags": []}}
+    events = [SourceEvent(EVENT.index, f"e{n}", {
+        "@timestamp": f"2026-11-20T10:00:0{n}.000Z", "host": dict(host), "labels": {},
+        "tags": ["a", "a", "b"], "process": {"args": [], "pid": n}}) for n in (1, 2)]
+    shell, *_ = sequence_alerts(events, CONTEXT)
+    assert shell["host"] == {"name": "ws-01", "os": {"type": "windows"}}
+    assert shell["tags"] == ["a", "a", "b"]
+    assert "labels" not in shell and "process" not in shell
+
+
 def test_a_building_block_rule_marks_its_alerts() -> None:
     rule = replace(RULE, building_block_type="default")
     assert event_alert(EVENT, AlertContext(rule, NOW))["kibana.alert.building_block_type"] == (
