@@ -150,7 +150,9 @@ class _Search:
                 for stage in self.filters]
 
     def together(self) -> Together:
-        """Its jobs, and those that must each find something for it to match (can_match)."""
+        """Its jobs, and those that must each find something for it to match: a sequence's
+        positive stages, a sample's every stage (none for one with `max_samples_per_key`
+        below 1, which goes on to fail as it fails alone)."""
         jobs = range(self.first_job, self.first_job + len(self.filters))
         if self.plan.kind is QueryKind.SEQUENCE:
             positive = {stage.source for stage in self.plan.stages if not stage.missing}
@@ -161,14 +163,9 @@ class _Search:
         return Together(tuple(jobs), tuple(required))
 
     def can_match(self, outcomes: Sequence[FilterOutcome]) -> bool:
-        """Whether stages with these documents can make a match: a sequence needs every
-        positive stage, a sample every stage (one with `max_samples_per_key` below 1 goes on,
-        to fail as it fails alone)."""
-        found = {stage.source: bool(outcome) for stage, outcome in zip(self.filters, outcomes,
-                                                                         strict=True)}
-        if self.plan.kind is QueryKind.SEQUENCE:
-            return all(found[stage.source] for stage in self.plan.stages if not stage.missing)
-        return self.request.max_samples_per_key < 1 or all(found.values())
+        """Whether stages with these documents (its jobs' outcomes, in order) can make a
+        match: each required one found something."""
+        return all(outcomes[job - self.first_job] for job in self.together().required)
 
 
 @dataclass(slots=True)
