@@ -193,6 +193,24 @@ def test_identical_documents_hash_alike_whether_their_field_is_a_list_in_the_sam
     _assert_same(columnar_store, general, FIELDS)
 
 
+def test_copies_are_told_apart_from_documents_sharing_their_moment_or_lacking_one(
+        tmp_path: Path) -> None:
+    # copies are looked for among the documents with the same index and timestamp, by the
+    # values stored: documents at the same moment that differ in a field read, or only in a
+    # field not read (told apart by their whole source), and documents with no timestamp
+    same_moment = [_doc(7, user__name=name) for name in ("alice", "bob", "alice", "bob")]
+    unread = [_doc(8, other__note=note) for note in ("x", "y", "x", "x")]
+    timeless = [{key: value for key, value in _doc(9, user__name=name).items()
+                 if key != "@timestamp"} for name in ("carol", "carol", "dave", "carol")]
+    path = _write(tmp_path / "events.ndjson", [*same_moment, *unread, *timeless])
+    columnar_store, general, _, _ = _both(path)
+    assert columnar_store.general_files == []
+    _assert_same(columnar_store, general, FIELDS)
+    docs = [row[0] for row in columnar_store.con.execute("SELECT _doc FROM events").fetchall()]
+    ids = {document.id for document in columnar_store.documents(docs).values()}
+    assert len(docs) == len(ids) == 12  # every copy has an id of its own
+
+
 def test_dates_are_stored_as_the_general_ingest_stores_them(tmp_path: Path) -> None:
     # written the common way (read in SQL); with a day the month lacks, past the nanosecond
     # range or at 24:00 (refused, by the Python coercers), and with an offset
