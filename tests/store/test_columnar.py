@@ -195,9 +195,9 @@ def test_identical_documents_hash_alike_whether_their_field_is_a_list_in_the_sam
 
 def test_copies_are_told_apart_from_documents_sharing_their_moment_or_lacking_one(
         tmp_path: Path) -> None:
-    # copies are looked for among the documents with the same index and timestamp, by the
-    # values stored: documents at the same moment that differ in a field read, or only in a
-    # field not read (told apart by their whole source), and documents with no timestamp
+    # a document's earlier copies are found by a hash of the fields read, then compared
+    # whole: documents at the same moment that differ in a field read, or only in a field not
+    # read (the same hash, told apart by their sources), and documents with no timestamp
     same_moment = [_doc(7, user__name=name) for name in ("alice", "bob", "alice", "bob")]
     unread = [_doc(8, other__note=note) for note in ("x", "y", "x", "x")]
     timeless = [{key: value for key, value in _doc(9, user__name=name).items()
